@@ -1,0 +1,46 @@
+# clt-kit: setup, tests and the main job. Every target does the setup it needs first, and setup
+# skips whatever is already done (stamps under .venv/), so a repeated `make` takes seconds.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+SYNCED := $(VENV)/.synced
+BUILT := $(VENV)/.extension-built
+RUST_SOURCES := Cargo.toml Cargo.lock $(shell find rust/src -name '*.rs')
+export PATH := $(abspath $(TOOLS))/bin:$(PATH)
+
+.PHONY: setup test test-fast reproduce clean
+
+setup: $(BUILT)
+
+# uv itself, in a private virtual environment (nothing installed outside the project).
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# Pinned dependencies from uv.lock (torch included: downloaded once, then reused from uv's cache).
+$(SYNCED): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --group dev --inexact
+	touch $@
+
+# The Rust extension clt_kit._prep, built in release mode and installed editable.
+$(BUILT): $(SYNCED) $(RUST_SOURCES)
+	$(VENV)/bin/maturin develop --release --locked --uv
+	touch $@
+
+test: setup
+	cargo test --locked
+	$(VENV)/bin/python -m pytest
+
+test-fast: setup
+	cargo test --locked
+	$(VENV)/bin/python -m pytest -m "not slow"
+
+reproduce: setup
+	$(VENV)/bin/clt-kit reproduce --figure 2
+
+clean:
+	rm -rf $(VENV) $(TOOLS) target results

@@ -1,0 +1,173 @@
+"""The `clt-kit` command line: each command is a thin layer over a library function."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from clt_kit import __version__
+from clt_kit.jsonio import InputError
+from clt_kit.languages import TASKS
+from clt_kit.scales import SCALES, get_scale
+
+SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default="mini", show_default=True, help="Size of everything: smoke (seconds, tests) or mini (the embedded default).")
+SEED = click.option("--seed", type=int, default=0, show_default=True, help="The one seed every random stream derives from.")
+RESULTS = click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True, help="Folder for the DuckDB file, figures and cached work.")
+
+
+class KitGroup(click.Group):
+    """Turns the kit's input errors into one clear line and exit code 2 instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except InputError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=KitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="clt-kit")
+def main() -> None:
+    """Reproduce "A Post-trainer's Guide to Multilingual Training Data" (arXiv 2504.16677).
+
+    Start with `clt-kit reproduce --figure 2`; query results with `clt-kit sql`.
+    """
+
+
+@main.command()
+@SEED
+@SCALE
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder to write the world into (replaced atomically).")
+def world(seed: int, scale: str, out: Path) -> None:
+    """Generate the embedded multilingual world (corpus, task pools, test sets)."""
+    from clt_kit.world import generate_world
+
+    paths = generate_world(out, seed, get_scale(scale))
+    click.echo(f"world written to {paths.root} (manifest {paths.manifest})")
+
+
+@main.command()
+@click.option("--task", type=click.Choice(TASKS), required=True)
+@click.option("--pool", type=click.Path(path_type=Path), required=True, help="Training pool (JSONL: id, lang, prompt, response).")
+@click.option("--test", type=click.Path(path_type=Path), default=None, help="Test set to decontaminate against.")
+@click.option("--english", type=int, required=True, help="English examples in the mixture.")
+@click.option("--k", type=int, required=True, help="Examples per seen language (es, fr, ja, zh).")
+@SEED
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for mixture.jsonl, dropped.jsonl and manifest.json.")
+@click.option("--lenient", is_flag=True, help="Skip bad records (counted in the manifest) instead of stopping.")
+def prep(task: str, pool: Path, test: Path | None, english: int, k: int, seed: int, out: Path, lenient: bool) -> None:
+    """Dedup, decontaminate and sample a training mixture (Rust core); write it with a manifest."""
+    from clt_kit.prep import MixtureSpec, build_mixture
+
+    manifest = build_mixture(MixtureSpec(task, english, k, seed), pool, test, out, lenient=lenient, progress=True)
+    for lang, c in manifest["counts"].items():
+        click.echo(f"{lang}: in {c['in']}, kept {c['kept']}, selected {c['selected']}, dropped {c['dropped']}")
+    click.echo(f"manifest: {out / 'manifest.json'}")
+
+
+@main.command()
+@SEED
+@SCALE
+@RESULTS
+def pretrain(seed: int, scale: str, results: Path) -> None:
+    """Pretrain (or reuse) the tiny base models of a scale on its world corpus."""
+    from clt_kit.pipeline import Layout
+    from clt_kit.train.pretrain import ensure_base_model
+    from clt_kit.world.generate import ensure_world
+
+    s, layout = get_scale(scale), Layout(results)
+    world_paths = ensure_world(layout.world(s, seed), seed, s)
+    for size in s.models:
+        click.echo(f"{size.name}: {ensure_base_model(size, world_paths, s, seed, layout.models, progress=True)}")
+
+
+@main.command()
+@click.option("--base", type=click.Path(path_type=Path, exists=True), required=True, help="Base model folder (from `clt-kit pretrain`).")
+@click.option("--mixture", type=click.Path(path_type=Path, exists=True), required=True, help="Mixture folder (from `clt-kit prep`).")
+@SEED
+@SCALE
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the fine-tuned model.")
+def train(base: Path, mixture: Path, seed: int, scale: str, out: Path) -> None:
+    """Fine-tune a base model on a mixture (best checkpoint by validation loss)."""
+    from clt_kit.train.sft import save_result, sft
+    from clt_kit.jsonio import read_jsonl
+
+    result = sft(base, read_jsonl(mixture / "mixture.jsonl"), get_scale(scale), seed, progress=True)
+    save_result(result, out)
+    click.echo(f"best step {result.best_step} (validation losses {result.validation_losses}); saved to {out}")
+
+
+@main.command(name="eval")
+@click.option("--model", "model_dir", type=click.Path(path_type=Path, exists=True), required=True, help="Model folder.")
+@click.option("--test", type=click.Path(path_type=Path, exists=True), required=True, help="Test set (JSONL).")
+@click.option("--task", type=click.Choice(TASKS), required=True)
+@SCALE
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write one JSON row per example here.")
+def eval_(model_dir: Path, test: Path, task: str, scale: str, out: Path | None) -> None:
+    """Generate greedily on a test set and score every example; print per-language means."""
+    from clt_kit.evaluate.tasks import evaluate_task, language_means
+    from clt_kit.jsonio import write_jsonl
+    from clt_kit.train.pretrain import load_base
+
+    model, tokenizer = load_base(model_dir)
+    rows = evaluate_task(model, tokenizer, test, task, get_scale(scale))
+    if out is not None:
+        write_jsonl(out, rows)
+    for lang, mean in language_means(rows).items():
+        click.echo(f"{lang}\t{mean:.4f}")
+
+
+@main.command()
+@click.option("--figure", type=int, required=True, help="Paper figure number (2).")
+@SEED
+@SCALE
+@RESULTS
+def reproduce(figure: int, seed: int, scale: str, results: Path) -> None:
+    """Run everything a figure needs (reusing finished runs) and draw it from the DuckDB results."""
+    from clt_kit.pipeline import reproduce as run
+
+    result = run(figure, get_scale(scale), seed, results)
+    click.echo(f"runs: {result.runs_done} new, {result.runs_reused} reused; {result.seconds:.1f} s")
+    click.echo("model  task  k     rel_to_english")
+    for model, task, k, rel, *_ in result.figure.rows:
+        click.echo(f"{model:<6} {task:<5} {k:<5} {'n/a' if rel is None else f'{rel:.3f}'}")
+    click.echo(f"figure: {result.figure.png} (+ .pdf, .svg; values in {result.figure.csv})")
+    click.echo(f"results: {results / 'clt.duckdb'}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+def verify(path: Path) -> None:
+    """Recheck manifests (a file or a folder of them): hashes of inputs and outputs, and a rebuild."""
+    from clt_kit.prep import verify_path
+
+    n, problems = verify_path(path)
+    for p in problems:
+        click.echo(f"DIFFERS: {p}", err=True)
+    if n == 0:
+        click.echo(f"error: no manifest.json found under {path}", err=True)
+        sys.exit(2)
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {n} manifest(s)", err=True)
+        sys.exit(1)
+    click.echo(f"verified {n} manifest(s): inputs, outputs and rebuild match")
+
+
+@main.command()
+@click.argument("query")
+@click.option("--db", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=Path("results/clt.duckdb"), show_default=True)
+def sql(query: str, db: Path) -> None:
+    """Run a read-only SQL query on the results database and print it as tab-separated text."""
+    from clt_kit.results.db import query as run_query
+
+    columns, rows = run_query(db, query)
+    click.echo("\t".join(columns))
+    for row in rows:
+        click.echo("\t".join("" if v is None else str(v) for v in row))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Evaluation: batched greedy generation and the paper's three metrics, one row per example."""

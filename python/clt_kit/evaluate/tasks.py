@@ -1,0 +1,48 @@
+"""Scoring one task's test set: one row per example, with what the metric read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from clt_kit.evaluate.generate import generate
+from clt_kit.evaluate.metrics import extract_answer, if_rating, rouge_l
+from clt_kit.jsonio import read_jsonl
+from clt_kit.scales import Scale
+from clt_kit.world.lexicon import load
+
+
+def score(task: str, item: dict[str, Any], output: str) -> dict[str, Any]:
+    """The stored row of one example: reference, extracted answer, score and the rule used."""
+    if task == "MR":
+        found = extract_answer(output, load(item["lang"])["mr"]["answer"])
+        return {
+            "reference": str(item["answer"]),
+            "extracted": found.span,
+            "rule": found.rule,
+            "score": float(found.value == item["answer"]),
+        }
+    if task == "SM":
+        return {"reference": item["response"], "extracted": None, "rule": "rougeL", "score": rouge_l(output, item["response"])}
+    if task == "IF":
+        rating, fraction = if_rating(output, item["instructions"])
+        return {"reference": item["response"], "extracted": f"{fraction:.4f}", "rule": "checkers", "score": rating}
+    raise ValueError(f"unknown task {task!r}")
+
+
+def evaluate_task(model: Any, tokenizer: Any, test_path: Path, task: str, scale: Scale) -> list[dict[str, Any]]:
+    """Generates an answer to every test item of `task` and scores it: one row per example."""
+    tests = read_jsonl(test_path)
+    outputs = generate(model, tokenizer, [t["prompt"] for t in tests], scale.max_new_tokens, scale.eval_batch, scale.seq_len)
+    return [
+        {"example_id": t["id"], "task": task, "lang": t["lang"], "prompt": t["prompt"], "output": out, **score(task, t, out)}
+        for t, out in zip(tests, outputs)
+    ]
+
+
+def language_means(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Mean score per language, in sorted language order."""
+    by_lang: dict[str, list[float]] = {}
+    for r in rows:
+        by_lang.setdefault(r["lang"], []).append(r["score"])
+    return {lang: sum(v) / len(v) for lang, v in sorted(by_lang.items())}

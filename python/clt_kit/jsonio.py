@@ -1,0 +1,78 @@
+"""Canonical JSON and JSONL I/O with errors that name the file, the line and the fix."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+ErrorHandler = Callable[[str, str], None]  # (reason, message)
+
+
+class InputError(ValueError):
+    """Bad input data: the message names the file, the line and what to do."""
+
+
+def canonical(obj: Any) -> str:
+    """Canonical JSON: sorted keys, no insignificant whitespace, UTF-8 kept as is."""
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Writes canonical JSON (plus a newline) atomically: a reader never sees half a file."""
+    write_text_atomic(path, canonical(obj) + "\n")
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Writes one canonical JSON object per line, atomically."""
+    write_text_atomic(path, "".join(canonical(r) + "\n" for r in rows))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}:{e.lineno}: not valid JSON ({e.msg}); fix or regenerate the file") from e
+
+
+def iter_jsonl(path: Path, on_error: ErrorHandler | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yields (line number, object) for each non-empty line.
+
+    A bad line raises InputError naming the file and line, unless `on_error` is given: then it is
+    called with (reason, message) and the line is skipped (the `--lenient` mode).
+    """
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            problem: tuple[str, str] | None = None
+            obj: Any = None
+            try:
+                line = raw.decode("utf-8")
+                if not line.strip():
+                    continue
+                obj = json.loads(line)
+                if not isinstance(obj, dict):
+                    problem = ("malformed_json", f"expected a JSON object, got {type(obj).__name__}")
+            except UnicodeDecodeError as e:
+                problem = ("invalid_utf8", f"invalid UTF-8 at byte {e.start}; re-encode the file as UTF-8")
+            except json.JSONDecodeError as e:
+                problem = ("malformed_json", f"malformed JSON ({e.msg}); each line must be one JSON object")
+            if problem is None:
+                yield lineno, obj
+                continue
+            message = f"{path}:{lineno}: {problem[1]}"
+            if on_error is None:
+                raise InputError(message + " (or pass --lenient to skip such records)")
+            on_error(problem[0], message)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [obj for _, obj in iter_jsonl(path)]

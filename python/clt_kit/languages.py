@@ -1,0 +1,16 @@
+"""The paper's languages and their roles (SPEC.md, "Languages")."""
+
+from __future__ import annotations
+
+ENGLISH = "en"
+SEEN: tuple[str, ...] = ("es", "fr", "ja", "zh")
+UNSEEN: tuple[str, ...] = ("ar", "ko", "pt")
+PAPER_LANGUAGES: tuple[str, ...] = (ENGLISH, *SEEN, *UNSEEN)
+NON_ENGLISH: tuple[str, ...] = (*SEEN, *UNSEEN)
+LATIN: tuple[str, ...] = ("en", "es", "fr", "pt")
+TASKS: tuple[str, ...] = ("IF", "SM", "MR")
+
+
+def script_group(lang: str) -> str:
+    """'Latin' or 'non-Latin', as the paper groups its evaluation languages."""
+    return "Latin" if lang in LATIN else "non-Latin"

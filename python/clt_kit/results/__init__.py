@@ -1,0 +1,1 @@
+"""Results: the DuckDB store (runs, manifests, examples, metrics, views) and the figures."""

@@ -1,0 +1,66 @@
+"""The DuckDB schema, as numbered migrations applied in order (recorded in schema_migrations)."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema.
+    """
+    CREATE TABLE runs (
+        run_id VARCHAR PRIMARY KEY,      -- sha256 prefix of the run spec (everything that determines it)
+        scale VARCHAR NOT NULL,          -- smoke | mini | paper
+        model VARCHAR NOT NULL,          -- the paper model this run stands for: 7b, 35b, ...
+        task VARCHAR NOT NULL,           -- IF | SM | MR
+        k INTEGER NOT NULL,              -- examples per seen language
+        seed BIGINT NOT NULL,
+        status VARCHAR NOT NULL,         -- done
+        spec JSON NOT NULL,
+        environment JSON NOT NULL,       -- package versions, device, determinism flags
+        base_weights_sha256 VARCHAR NOT NULL,
+        weights_sha256 VARCHAR NOT NULL, -- the evaluated (best-validation) checkpoint
+        best_step INTEGER NOT NULL,
+        validation_losses JSON NOT NULL,
+        mixture_manifest_sha256 VARCHAR NOT NULL,
+        train_seconds DOUBLE NOT NULL,
+        eval_seconds DOUBLE NOT NULL,
+        finished_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE manifests (
+        manifest_sha256 VARCHAR PRIMARY KEY,
+        task VARCHAR NOT NULL,
+        k INTEGER NOT NULL,
+        set_fingerprint VARCHAR NOT NULL,
+        content JSON NOT NULL
+    );
+    CREATE TABLE examples (
+        run_id VARCHAR NOT NULL,
+        example_id VARCHAR NOT NULL,
+        task VARCHAR NOT NULL,
+        lang VARCHAR NOT NULL,
+        prompt VARCHAR NOT NULL,
+        output VARCHAR NOT NULL,
+        reference VARCHAR,
+        extracted VARCHAR,               -- MR: the raw answer span; IF: fraction followed
+        rule VARCHAR NOT NULL,           -- which extraction rule or metric produced the score
+        score DOUBLE NOT NULL,
+        PRIMARY KEY (run_id, example_id)
+    );
+    CREATE TABLE metrics (
+        run_id VARCHAR NOT NULL,
+        task VARCHAR NOT NULL,
+        lang VARCHAR NOT NULL,
+        score DOUBLE NOT NULL,           -- mean over the language's examples
+        n INTEGER NOT NULL,
+        PRIMARY KEY (run_id, task, lang)
+    );
+    -- The paper's "relative to English" (SPEC.md): per run, the mean score of the 7 non-English
+    -- languages divided by the English score of the same run.
+    CREATE VIEW rel_to_english AS
+    SELECT r.run_id, r.scale, r.model, r.task, r.k, r.seed,
+           avg(m.score) FILTER (WHERE m.lang <> 'en') AS non_english,
+           max(m.score) FILTER (WHERE m.lang = 'en') AS english,
+           avg(m.score) FILTER (WHERE m.lang <> 'en') / NULLIF(max(m.score) FILTER (WHERE m.lang = 'en'), 0) AS rel
+    FROM runs r JOIN metrics m USING (run_id)
+    WHERE r.status = 'done'
+    GROUP BY ALL;
+    """,
+]

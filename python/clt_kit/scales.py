@@ -1,0 +1,124 @@
+"""The scales of the pipeline (DESIGN.md, "One pipeline, three scales").
+
+A scale fixes every size: the world, the mixtures, the base models and the training budget.
+`smoke` runs the whole pipeline in seconds for tests and CI; `mini` is the default miniature of
+the paper's experiment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """A tiny causal LM: the analogue of one of the paper's base models."""
+
+    name: str  # the paper model it stands for, e.g. "7b"
+    architecture: str  # a transformers model family ("llama")
+    hidden: int
+    layers: int
+    heads: int
+    intermediate: int
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    # world
+    pool_per_lang: int  # clean training items per language and task, before injected faults
+    test_per_lang: dict[str, int]  # per task
+    corpus_lines: int
+    corpus_english_share: float
+    max_number: int  # MR numbers stay below this
+    duplicate_rate: float  # share of pool items duplicated (exact, after normalization)
+    # mixtures
+    english_train: int
+    k_grid: tuple[int, ...]
+    # models
+    vocab_size: int
+    seq_len: int
+    models: tuple[ModelSize, ...]
+    pretrain_steps: int
+    pretrain_batch: int
+    pretrain_lr: float
+    # SFT (the paper: constant LR, fixed batch, checkpoint every N steps, best by validation loss)
+    sft_steps: int
+    sft_batch: int
+    sft_lr: float
+    eval_every: int
+    validation_share: float
+    # evaluation
+    max_new_tokens: int
+    eval_batch: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+SMOKE = Scale(
+    name="smoke",
+    pool_per_lang=24,
+    test_per_lang={"IF": 3, "SM": 3, "MR": 3},
+    corpus_lines=1200,
+    corpus_english_share=0.4,
+    max_number=10,
+    duplicate_rate=0.15,
+    english_train=16,
+    k_grid=(0, 4, 8),
+    vocab_size=600,
+    seq_len=160,
+    models=(
+        ModelSize("7b", "llama", hidden=32, layers=1, heads=2, intermediate=64),
+        ModelSize("35b", "llama", hidden=48, layers=2, heads=2, intermediate=96),
+    ),
+    pretrain_steps=200,
+    pretrain_batch=8,
+    pretrain_lr=3e-3,
+    sft_steps=40,
+    sft_batch=8,
+    sft_lr=1e-3,
+    eval_every=10,
+    validation_share=0.15,
+    max_new_tokens=24,
+    eval_batch=32,
+)
+
+MINI = Scale(
+    name="mini",
+    pool_per_lang=400,
+    test_per_lang={"IF": 40, "SM": 40, "MR": 40},
+    corpus_lines=60000,
+    corpus_english_share=0.4,
+    max_number=20,
+    duplicate_rate=0.1,
+    english_train=300,
+    k_grid=(0, 25, 50, 100, 200),
+    vocab_size=2000,
+    seq_len=192,
+    models=(
+        ModelSize("7b", "llama", hidden=96, layers=3, heads=4, intermediate=256),
+        ModelSize("35b", "llama", hidden=160, layers=4, heads=4, intermediate=448),
+    ),
+    pretrain_steps=600,
+    pretrain_batch=32,
+    pretrain_lr=2e-3,
+    sft_steps=60,
+    sft_batch=16,
+    sft_lr=5e-4,
+    eval_every=20,
+    validation_share=0.1,
+    max_new_tokens=64,
+    eval_batch=64,
+)
+
+SCALES: dict[str, Scale] = {s.name: s for s in (SMOKE, MINI)}
+
+
+def get_scale(name: str) -> Scale:
+    try:
+        return SCALES[name]
+    except KeyError:
+        raise ValueError(f"unknown scale {name!r}; choose one of {sorted(SCALES)}") from None

@@ -1,0 +1,1 @@
+"""Training: the tokenizer, tiny base models (pretraining, cached) and SFT with accelerate."""

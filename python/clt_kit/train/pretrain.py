@@ -1,0 +1,117 @@
+"""Pretraining the tiny base models on the world corpus, cached under the hash of all inputs."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
+
+from clt_kit import __version__
+from clt_kit.jsonio import canonical, read_json, read_jsonl, write_json
+from clt_kit.scales import ModelSize, Scale
+from clt_kit.train.loop import Batch, optimize
+from clt_kit.train.model import build_model, set_determinism, weights_hash
+from clt_kit.train.tokenizer import train_tokenizer
+from clt_kit.world.generate import WorldPaths
+
+
+def _key_hash(key: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical(key).encode()).hexdigest()[:16]
+
+
+def _atomic_dir(final: Path) -> Path:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}-"))
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+
+
+def ensure_tokenizer(world: WorldPaths, scale: Scale, cache: Path) -> Path:
+    """The tokenizer trained on the world corpus (cached)."""
+    corpus_sha = read_json(world.manifest)["files"]["corpus.jsonl"]
+    key = {"kind": "tokenizer", "corpus": corpus_sha, "vocab_size": scale.vocab_size, "code": __version__}
+    final = cache / f"tokenizer-{_key_hash(key)}"
+    if (final / "key.json").exists():
+        return final
+    tmp = _atomic_dir(final)
+    texts = [row["text"] for row in read_jsonl(world.corpus)]
+    train_tokenizer(texts, scale.vocab_size).save_pretrained(tmp)
+    write_json(tmp / "key.json", key)
+    _publish(tmp, final)
+    return final
+
+
+def _corpus_blocks(world: WorldPaths, tokenizer: PreTrainedTokenizerFast, seq_len: int) -> torch.Tensor:
+    """The corpus as one token stream (lines separated by EOS), cut into blocks of `seq_len`."""
+    texts = [row["text"] for row in read_jsonl(world.corpus)]
+    ids: list[int] = []
+    for line in tokenizer(texts, add_special_tokens=False)["input_ids"]:
+        ids.extend(line)
+        ids.append(tokenizer.eos_token_id)
+    n_blocks = len(ids) // seq_len
+    if n_blocks == 0:
+        raise ValueError(f"{world.corpus}: the corpus has {len(ids)} tokens, fewer than one block of {seq_len}")
+    return torch.tensor(ids[: n_blocks * seq_len]).view(n_blocks, seq_len)
+
+
+def _random_batches(blocks: torch.Tensor, batch: int, seed: int) -> Iterator[Batch]:
+    generator = torch.Generator().manual_seed(seed)
+    while True:
+        rows = blocks[torch.randint(len(blocks), (batch,), generator=generator)]
+        yield {"input_ids": rows, "labels": rows}
+
+
+def ensure_base_model(
+    size: ModelSize, world: WorldPaths, scale: Scale, seed: int, cache: Path, progress: bool = False
+) -> Path:
+    """A pretrained base model of `size` (directory with weights, tokenizer and base.json), cached."""
+    tok_dir = ensure_tokenizer(world, scale, cache)
+    key = {
+        "kind": "base-model",
+        "size": asdict(size),
+        "tokenizer": read_json(tok_dir / "key.json"),
+        "pretrain": {k: getattr(scale, k) for k in ("seq_len", "pretrain_steps", "pretrain_batch", "pretrain_lr")},
+        "seed": seed,
+        "code": __version__,
+    }
+    final = cache / f"base-{size.name}-{_key_hash(key)}"
+    if (final / "base.json").exists():
+        return final
+
+    flags = set_determinism(seed)
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(tok_dir)
+    model = build_model(size, len(tokenizer), scale.seq_len, seed)
+    blocks = _corpus_blocks(world, tokenizer, scale.seq_len)
+    accelerator = Accelerator()
+    losses = optimize(
+        model, _random_batches(blocks, scale.pretrain_batch, seed), scale.pretrain_steps, scale.pretrain_lr,
+        accelerator, desc=f"pretrain {size.name}", progress=progress,
+    )
+    model = accelerator.unwrap_model(model)
+    tmp = _atomic_dir(final)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    write_json(tmp / "base.json", {
+        "key": key, "weights_sha256": weights_hash(model), "final_loss": losses[-1],
+        "first_loss": losses[0], "determinism": flags,
+    })
+    _publish(tmp, final)
+    return final
+
+
+def load_base(path: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
+    model = AutoModelForCausalLM.from_pretrained(path)
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(path)
+    return model, tokenizer

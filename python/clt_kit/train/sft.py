@@ -1,0 +1,146 @@
+"""Supervised fine-tuning as the paper does it (SPEC.md, "Models and training").
+
+Full fine-tuning, constant learning rate, fixed batch size, loss on response tokens only; the
+validation loss is computed every `eval_every` steps (a checkpoint), and the checkpoint with the
+lowest validation loss is the one returned for evaluation.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+from clt_kit.scales import Scale
+from clt_kit.seeding import derive_seed
+from clt_kit.train.loop import Batch, optimize
+from clt_kit.train.model import set_determinism, weights_hash
+from clt_kit.train.pretrain import load_base
+from clt_kit.train.tokenizer import prompt_text
+
+IGNORE = -100
+
+
+@dataclass
+class SFTResult:
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerFast
+    best_step: int
+    validation_losses: dict[int, float]
+    train_losses: list[float]
+    weights_sha256: str
+    n_train: int
+    n_validation: int
+    determinism: dict[str, Any] = field(default_factory=dict)
+
+
+def encode(tokenizer: PreTrainedTokenizerFast, prompt: str, response: str, seq_len: int) -> tuple[list[int], list[int]]:
+    """Token ids and labels of one example; prompt tokens are masked out of the loss."""
+    p = tokenizer(prompt_text(prompt), add_special_tokens=False)["input_ids"]
+    r = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    ids = (p + r)[:seq_len]
+    labels = ([IGNORE] * len(p) + r)[:seq_len]
+    return ids, labels
+
+
+def collate(examples: Sequence[tuple[list[int], list[int]]], pad_id: int) -> Batch:
+    """Right-padded batch; padding is masked from attention and loss."""
+    width = max(len(ids) for ids, _ in examples)
+    input_ids = torch.full((len(examples), width), pad_id)
+    labels = torch.full((len(examples), width), IGNORE)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, (ids, labs) in enumerate(examples):
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        labels[row, : len(labs)] = torch.tensor(labs)
+        mask[row, : len(ids)] = 1
+    return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
+
+
+def split_validation(records: Sequence[dict[str, Any]], share: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """(train, validation): the validation share is the records with the smallest seeded tickets."""
+    ranked = sorted(records, key=lambda r: (derive_seed(seed, "validation", r["id"]), r["id"]))
+    n_val = max(1, round(len(ranked) * share))
+    return ranked[n_val:], ranked[:n_val]
+
+
+def _epochs(examples: list[tuple[list[int], list[int]]], batch: int, pad_id: int, seed: int) -> Iterator[Batch]:
+    """Endless batches: a seeded shuffle each epoch, fixed batch size (wrapping around)."""
+    generator = torch.Generator().manual_seed(seed)
+    while True:
+        order = torch.randperm(len(examples), generator=generator).tolist()
+        while len(order) < batch:
+            order += torch.randperm(len(examples), generator=generator).tolist()
+        for start in range(0, len(order) - batch + 1, batch):
+            yield collate([examples[i] for i in order[start : start + batch]], pad_id)
+
+
+@torch.no_grad()
+def validation_loss(model: torch.nn.Module, examples: list[tuple[list[int], list[int]]], pad_id: int, device: Any) -> float:
+    """Mean loss per response token over the validation examples."""
+    model.eval()
+    total, tokens = 0.0, 0
+    for start in range(0, len(examples), 32):
+        batch = {k: v.to(device) for k, v in collate(examples[start : start + 32], pad_id).items()}
+        n = int((batch["labels"][:, 1:] != IGNORE).sum())
+        total += float(model(**batch).loss) * n
+        tokens += n
+    model.train()
+    return total / max(tokens, 1)
+
+
+def sft(base_dir: Path, records: Sequence[dict[str, Any]], scale: Scale, seed: int, progress: bool = False) -> SFTResult:
+    """Fine-tunes the base model in `base_dir` on `records`; returns the best checkpoint."""
+    flags = set_determinism(seed)
+    model, tokenizer = load_base(base_dir)
+    train, val = split_validation(records, scale.validation_share, seed)
+    encoded_train = [encode(tokenizer, r["prompt"], r["response"], scale.seq_len) for r in train]
+    encoded_val = [encode(tokenizer, r["prompt"], r["response"], scale.seq_len) for r in val]
+    pad = tokenizer.pad_token_id
+    accelerator = Accelerator()
+
+    best: dict[str, Any] = {"loss": float("inf"), "step": 0, "state": None}
+    val_losses: dict[int, float] = {}
+
+    def checkpoint(step: int, _loss: float) -> None:
+        if step % scale.eval_every and step != scale.sft_steps:
+            return
+        loss = validation_loss(model, encoded_val, pad, accelerator.device)
+        val_losses[step] = loss
+        if loss < best["loss"]:
+            best.update(loss=loss, step=step, state=copy.deepcopy(accelerator.unwrap_model(model).state_dict()))
+
+    losses = optimize(
+        model, _epochs(encoded_train, scale.sft_batch, pad, seed), scale.sft_steps, scale.sft_lr,
+        accelerator, on_step=checkpoint, desc="sft", progress=progress,
+    )
+    model = accelerator.unwrap_model(model)
+    model.load_state_dict(best["state"])
+    model.eval()
+    return SFTResult(
+        model=model, tokenizer=tokenizer, best_step=best["step"], validation_losses=val_losses,
+        train_losses=losses, weights_sha256=weights_hash(model), n_train=len(train), n_validation=len(val),
+        determinism=flags,
+    )
+
+
+def save_result(result: SFTResult, out: Path) -> None:
+    """Saves the evaluated checkpoint, its tokenizer and a record of the training."""
+    from clt_kit.jsonio import write_json
+
+    result.model.save_pretrained(out, safe_serialization=True)
+    result.tokenizer.save_pretrained(out)
+    write_json(out / "sft.json", {
+        "best_step": result.best_step,
+        "validation_losses": {str(k): v for k, v in result.validation_losses.items()},
+        "train_losses": result.train_losses,
+        "weights_sha256": result.weights_sha256,
+        "n_train": result.n_train,
+        "n_validation": result.n_validation,
+        "determinism": result.determinism,
+    })

@@ -1,0 +1,44 @@
+"""Verifiable instructions (IFEval style): each checker says whether a response follows one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Instruction = dict[str, Any]  # {"type": ..., plus the type's parameters}
+
+
+def _lines(response: str) -> list[str]:
+    return [line.strip() for line in response.strip().splitlines() if line.strip()]
+
+
+def _keyword(response: str, instr: Instruction) -> bool:
+    return instr["kw"] in response
+
+
+def _end(response: str, instr: Instruction) -> bool:
+    return response.strip().strip('"').rstrip().endswith(instr["phrase"])
+
+
+def _items(response: str, instr: Instruction) -> bool:
+    body = response.strip().strip('"')
+    items = [line for line in _lines(body) if line.startswith("- ")]
+    return len(items) == instr["n"]
+
+
+def _quotes(response: str, instr: Instruction) -> bool:
+    text = response.strip()
+    return len(text) >= 2 and text.startswith('"') and text.endswith('"')
+
+
+CHECKERS: dict[str, Callable[[str, Instruction], bool]] = {
+    "keyword": _keyword,
+    "end": _end,
+    "items": _items,
+    "quotes": _quotes,
+}
+
+
+def followed(response: str, instructions: list[Instruction]) -> list[bool]:
+    """For each instruction, whether `response` follows it."""
+    return [CHECKERS[i["type"]](response, i) for i in instructions]

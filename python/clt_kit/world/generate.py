@@ -1,0 +1,188 @@
+"""`clt-kit world`: writes the world's corpus, task pools, test sets, faults and manifest.
+
+Layout of a world directory:
+    world.json              manifest: seed, scale, languages, sha256 and counts of every file
+    corpus.jsonl            pretraining sentences {"id", "lang", "text"}
+    <TASK>/train.jsonl      dirty training pools, all languages
+    <TASK>/test.jsonl       clean test sets, all languages
+    faults.jsonl            ground truth of every injected fault {"id", "task", "lang", "fault", "of"}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clt_kit import __version__
+from clt_kit._prep import normalize_text
+from clt_kit.jsonio import read_json, write_json, write_jsonl
+from clt_kit.languages import ENGLISH, PAPER_LANGUAGES, TASKS
+from clt_kit.scales import Scale
+from clt_kit.seeding import rng
+from clt_kit.world import lexicon, tasks
+
+WORLD_FORMAT = 1
+MAX_TRIES_PER_ITEM = 50
+
+
+@dataclass(frozen=True)
+class WorldPaths:
+    root: Path
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "world.json"
+
+    @property
+    def corpus(self) -> Path:
+        return self.root / "corpus.jsonl"
+
+    @property
+    def faults(self) -> Path:
+        return self.root / "faults.jsonl"
+
+    def train(self, task: str) -> Path:
+        return self.root / task / "train.jsonl"
+
+    def test(self, task: str) -> Path:
+        return self.root / task / "test.jsonl"
+
+
+def _builder(task: str, scale: Scale) -> Callable[[lexicon.Language, Any], tasks.Item]:
+    if task == "MR":
+        return lambda lang, r: tasks.make_mr(lang, r, scale.max_number)
+    if task == "SM":
+        return tasks.make_sm
+    return tasks.make_if
+
+
+def _unique_items(
+    task: str, lang: lexicon.Language, n: int, split: str, seed: int, scale: Scale, taken: set[str]
+) -> list[dict[str, Any]]:
+    """`n` items whose normalized prompts are not in `taken` (which is updated)."""
+    r = rng(seed, "world", task, lang.code, split)
+    build = _builder(task, scale)
+    items: list[dict[str, Any]] = []
+    for _ in range(n * MAX_TRIES_PER_ITEM):
+        if len(items) == n:
+            break
+        item = build(lang, r)
+        key = normalize_text(item["prompt"])
+        if key in taken:
+            continue
+        taken.add(key)
+        items.append({"id": f"{task.lower()}-{lang.code}-{split}-{len(items):05d}", "task": task, "lang": lang.code, **item})
+    if len(items) < n:
+        raise RuntimeError(
+            f"the {lang.code} {task} templates yield only {len(items)} distinct {split} items, {n} asked;"
+            " add templates or lexicon entries to languages/{lang.code}.json or use a smaller scale"
+        )
+    return items
+
+
+def _noisy_copy(text: str, r: Any) -> str:
+    """The same text after normalization: case and whitespace changed."""
+    variants = [text.upper(), f"  {text}  ", text.replace(" ", "  "), text + "\n"]
+    return r.choice(variants)
+
+
+def _inject_duplicates(pool: list[dict[str, Any]], rate: float, r: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Adds exact duplicates (equal after normalization) of a share of the pool."""
+    n_dup = round(len(pool) * rate)
+    faults = []
+    extra = []
+    for j, original in enumerate(r.sample(pool, n_dup)):
+        copy = dict(original, id=f"{original['id'].rsplit('-', 1)[0]}-d{j:05d}")
+        copy["prompt"] = _noisy_copy(original["prompt"], r)
+        extra.append(copy)
+        faults.append({"id": copy["id"], "task": copy["task"], "lang": copy["lang"], "fault": "exact_duplicate", "of": original["id"]})
+    return pool + extra, faults
+
+
+def _corpus(seed: int, scale: Scale, langs: list[lexicon.Language]) -> list[dict[str, Any]]:
+    """English-heavy monolingual sentences, some parallel pairs, and task-shaped text."""
+    r = rng(seed, "world", "corpus")
+    non_en = [lang for lang in langs if lang.code != ENGLISH]
+    english = next(lang for lang in langs if lang.code == ENGLISH)
+    rows = []
+    for i in range(scale.corpus_lines):
+        u = r.random()
+        if u < scale.corpus_english_share:
+            lang = english
+        else:
+            lang = non_en[r.randrange(len(non_en))]
+        kind = r.random()
+        if kind < 0.15 and lang is not english:
+            # A parallel pair: the same picks rendered in English and in `lang`.
+            picks = {"template": r.randrange(len(english["corpus"])), "name": r.randrange(8), "item": r.randrange(8),
+                     "place": r.randrange(len(english.places)), "month": r.randrange(12),
+                     "a": r.randint(1, scale.max_number), "b": r.randint(1, scale.max_number)}
+            text = tasks.corpus_line(english, r, scale.max_number, picks) + " = " + tasks.corpus_line(lang, r, scale.max_number, picks)
+        elif kind < 0.45:
+            item = [tasks.make_mr(lang, r, scale.max_number), tasks.make_sm(lang, r), tasks.make_if(lang, r)][r.randrange(3)]
+            text = item["prompt"] + "\n" + item["response"]
+        else:
+            text = tasks.corpus_line(lang, r, scale.max_number)
+        rows.append({"id": f"corpus-{i:07d}", "lang": lang.code, "text": text})
+    return rows
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def generate_world(out: Path, seed: int, scale: Scale, languages: tuple[str, ...] = PAPER_LANGUAGES) -> WorldPaths:
+    """Generates the world into `out` (atomically: a complete world or none) and returns its paths."""
+    langs = [lexicon.load(code) for code in languages]
+    with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None, prefix=".world-") as tmp:
+        paths = WorldPaths(Path(tmp))
+        all_faults: list[dict[str, Any]] = []
+        counts: dict[str, dict[str, dict[str, int]]] = {}
+        for task in TASKS:
+            train_rows, test_rows = [], []
+            for lang in langs:
+                taken: set[str] = set()
+                test = _unique_items(task, lang, scale.test_per_lang[task], "test", seed, scale, taken)
+                pool = _unique_items(task, lang, scale.pool_per_lang, "train", seed, scale, taken)
+                pool, faults = _inject_duplicates(pool, scale.duplicate_rate, rng(seed, "faults", task, lang.code))
+                test_rows += test
+                train_rows += pool
+                all_faults += faults
+                counts.setdefault(task, {})[lang.code] = {"train": len(pool), "test": len(test)}
+            write_jsonl(paths.train(task), train_rows)
+            write_jsonl(paths.test(task), test_rows)
+        write_jsonl(paths.corpus, _corpus(seed, scale, langs))
+        write_jsonl(paths.faults, all_faults)
+        files = sorted(p for p in paths.root.rglob("*.jsonl"))
+        manifest = {
+            "kind": "clt-kit world",
+            "format": WORLD_FORMAT,
+            "kit_version": __version__,
+            "seed": seed,
+            "scale": scale.name,
+            "languages": list(languages),
+            "counts": counts,
+            "files": {str(p.relative_to(paths.root)): _sha256(p) for p in files},
+        }
+        write_json(paths.manifest, manifest)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.exists():
+            shutil.rmtree(out)
+        shutil.move(tmp, out)
+        Path(tmp).mkdir()  # let TemporaryDirectory clean up an empty folder
+    return WorldPaths(out)
+
+
+def ensure_world(out: Path, seed: int, scale: Scale) -> WorldPaths:
+    """Reuses a complete world with the same seed and scale, else generates it."""
+    paths = WorldPaths(out)
+    if paths.manifest.exists():
+        m = read_json(paths.manifest)
+        if m.get("seed") == seed and m.get("scale") == scale.name and m.get("format") == WORLD_FORMAT:
+            return paths
+    return generate_world(out, seed, scale)

@@ -1,0 +1,22 @@
+//! clt-prep: the deterministic data-prep core of clt-kit.
+//!
+//! Everything here is plain Rust and is tested with `cargo test`; the Python bindings live in
+//! `python.rs` behind the `python` feature and only convert buffers.
+//!
+//! Data arrives in bulk as a [`StrColumn`]: one UTF-8 buffer plus offsets, the layout of an Arrow
+//! large-string array. Every function is deterministic: results depend on the content of the
+//! documents and their stable keys, never on input order or on the number of threads.
+
+pub mod column;
+pub mod dedup;
+pub mod hashing;
+pub mod normalize;
+pub mod sample;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use column::{ColumnError, StrColumn};
+pub use dedup::{exact_dedup, Dedup};
+pub use normalize::{normalize, PROFILE};
+pub use sample::{sample_nested, SampleError};
