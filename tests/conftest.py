@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clt_kit.scales import SMOKE
+from clt_kit.world import generate_world
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def smoke_world(tmp_path_factory: pytest.TempPathFactory):
+    """One smoke world (seed 1) shared by the tests that only read it."""
+    return generate_world(tmp_path_factory.mktemp("world") / "w", seed=1, scale=SMOKE)

@@ -1,0 +1,82 @@
+"""End to end: `clt-kit reproduce --figure 2 --scale smoke` through the real CLI, checked against DuckDB."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from clt_kit.languages import PAPER_LANGUAGES, TASKS
+from clt_kit.scales import SMOKE
+
+pytestmark = pytest.mark.slow
+
+N_RUNS = len(SMOKE.models) * len(TASKS) * len(SMOKE.k_grid)
+
+
+def _reproduce(results: Path, seed: int) -> str:
+    cmd = [sys.executable, "-m", "clt_kit.cli", "reproduce", "--figure", "2", "--scale", "smoke", "--seed", str(seed), "--results", str(results)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def _metrics(db: Path) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
+            "SELECT r.model, r.task, r.k, m.lang, m.score, m.n FROM metrics m JOIN runs r USING (run_id) ORDER BY ALL"
+        ).fetchall()
+
+
+@pytest.fixture(scope="module")
+def seed1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    results = tmp_path_factory.mktemp("seed1")
+    return results, _reproduce(results, 1)
+
+
+def test_rows_and_figure_come_from_this_run(seed1: tuple[Path, str]) -> None:
+    results, stdout = seed1
+    db = results / "clt.duckdb"
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM runs WHERE status = 'done'").fetchone()[0] == N_RUNS
+        per_run = con.execute("SELECT count(*) FROM examples GROUP BY run_id").fetchall()
+        assert {n for (n,) in per_run} == {sum(SMOKE.test_per_lang[t] for t in ["MR"]) * len(PAPER_LANGUAGES)}
+        assert {lang for (lang,) in con.execute("SELECT DISTINCT lang FROM metrics").fetchall()} == set(PAPER_LANGUAGES)
+        plotted = con.execute("SELECT model, task, k, rel FROM rel_to_english WHERE seed = 1 ORDER BY model, task, k").fetchall()
+        run_ids = {r for (r,) in con.execute("SELECT run_id FROM runs").fetchall()}
+    png = results / "figures" / "figure2.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    with (results / "figures" / "figure2.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["model"], r["task"], int(r["k"])) for r in rows] == [p[:3] for p in plotted]
+    for row, p in zip(rows, plotted):
+        assert (row["rel_to_english"] == "") if p[3] is None else float(row["rel_to_english"]) == pytest.approx(p[3])
+    assert {r["run_id"] for r in rows} == run_ids
+    assert "runs: 18 new, 0 reused" in stdout
+
+
+def test_rerun_reuses_every_run(seed1: tuple[Path, str]) -> None:
+    results, _ = seed1
+    before = _metrics(results / "clt.duckdb")
+    stdout = _reproduce(results, 1)
+    assert f"runs: 0 new, {N_RUNS} reused" in stdout
+    assert _metrics(results / "clt.duckdb") == before
+
+
+def test_fresh_rerun_is_identical_and_other_seed_differs(seed1: tuple[Path, str], tmp_path: Path) -> None:
+    results, _ = seed1
+    _reproduce(tmp_path / "again", 1)
+    assert _metrics(tmp_path / "again" / "clt.duckdb") == _metrics(results / "clt.duckdb")
+    _reproduce(tmp_path / "other", 2)
+    assert _metrics(tmp_path / "other" / "clt.duckdb") != _metrics(results / "clt.duckdb")
+
+
+def test_verify_rechecks_the_mixtures_it_wrote(seed1: tuple[Path, str]) -> None:
+    results, _ = seed1
+    done = subprocess.run([sys.executable, "-m", "clt_kit.cli", "verify", str(results / "work" / "mixtures")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"verified {len(TASKS) * len(SMOKE.k_grid)} manifest(s)" in done.stdout

@@ -1,0 +1,133 @@
+"""The Python side of prep: bulk calls into Rust, mixtures, manifests and `verify`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clt_kit import _prep
+from clt_kit.jsonio import InputError, write_jsonl
+from clt_kit.prep import MixtureSpec, build_mixture, verify_path
+from clt_kit.prep import core
+
+TEXTS = st.lists(st.sampled_from(["Hello world", "HELLO  world", "日本語", "日本語 ", "مرحبا", "ＡＢＣ", "abc", "x"]), min_size=1, max_size=40)
+
+
+@given(TEXTS, st.randoms(use_true_random=False))
+@settings(max_examples=50, deadline=None)
+def test_dedup_survivors_do_not_depend_on_order(texts: list[str], rnd) -> None:
+    keys = [f"id-{i:03d}" for i in range(len(texts))]
+    survivor, _ = core.exact_dedup(texts, keys)
+    order = list(range(len(texts)))
+    rnd.shuffle(order)
+    survivor2, _ = core.exact_dedup([texts[i] for i in order], [keys[i] for i in order])
+    for pos, i in enumerate(order):
+        assert keys[survivor[i]] == keys[order[survivor2[pos]]]
+
+
+def test_dedup_uses_the_normalization_profile() -> None:
+    survivor, hashes = core.exact_dedup(["Ｈｅｌｌｏ  World", "hello world", "が", "か"], ["b", "a", "c", "d"])
+    assert list(survivor) == [1, 1, 2, 3]
+    assert _prep.NORMALIZATION_PROFILE == "nfkc-casefold-ws/v1"
+    assert hashes.shape == (4, 16)
+
+
+@given(st.integers(0, 30), st.integers(0, 30), st.integers(0, 2**63))
+@settings(max_examples=30, deadline=None)
+def test_nested_samples(a: int, b: int, seed: int) -> None:
+    keys = [f"doc-{i}" for i in range(30)]
+    groups = np.zeros(30, dtype=np.uint32)
+    small = core.sample_nested(keys, groups, [min(a, b)], seed, "t")
+    large = core.sample_nested(keys, groups, [max(a, b)], seed, "t")
+    assert list(large[: len(small)]) == list(small)
+
+
+def _mixture(world, out: Path, k: int = 4, seed: int = 1) -> dict:
+    return build_mixture(MixtureSpec("MR", 16, k, seed), world.train("MR"), world.test("MR"), out)
+
+
+def test_mixture_counts_dedup_and_nesting(smoke_world, tmp_path: Path) -> None:
+    m4 = _mixture(smoke_world, tmp_path / "k4", k=4)
+    m8 = _mixture(smoke_world, tmp_path / "k8", k=8)
+    faults = [json.loads(line) for line in smoke_world.faults.read_text().splitlines()]
+    dups = {f["id"] for f in faults if f["task"] == "MR" and f["lang"] in m4["counts"]}
+    dropped = {json.loads(line)["id"] for line in (tmp_path / "k4" / "dropped.jsonl").read_text().splitlines()}
+    assert dups <= dropped, "every injected exact duplicate is removed"
+    assert m4["counts"]["en"]["selected"] == 16 and m4["counts"]["ja"]["selected"] == 4
+    ids4 = {json.loads(line)["id"] for line in (tmp_path / "k4" / "mixture.jsonl").read_text().splitlines()}
+    ids8 = {json.loads(line)["id"] for line in (tmp_path / "k8" / "mixture.jsonl").read_text().splitlines()}
+    assert ids4 < ids8
+    assert m4["outputs"]["mixture"]["sha256"] != m8["outputs"]["mixture"]["sha256"]
+
+
+def test_mixture_is_byte_identical_on_rebuild_and_shuffled_input(smoke_world, tmp_path: Path) -> None:
+    _mixture(smoke_world, tmp_path / "a")
+    lines = smoke_world.train("MR").read_text(encoding="utf-8").splitlines()
+    shuffled = tmp_path / "shuffled.jsonl"
+    shuffled.write_text("\n".join(reversed(lines)) + "\n", encoding="utf-8")
+    build_mixture(MixtureSpec("MR", 16, 4, 1), shuffled, smoke_world.test("MR"), tmp_path / "b")
+    for name in ("mixture.jsonl", "dropped.jsonl"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_asking_too_much_names_language_k_and_count(smoke_world, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"language 'es' has \d+ usable MR records .* asks for 500"):
+        _mixture(smoke_world, tmp_path / "m", k=500)
+
+
+def test_decontamination_drops_test_items(smoke_world, tmp_path: Path) -> None:
+    pool = [json.loads(line) for line in smoke_world.train("MR").read_text().splitlines()]
+    test_item = next(json.loads(line) for line in smoke_world.test("MR").read_text().splitlines() if '"lang":"es"' in line)
+    leaked = dict(test_item, id="mr-es-train-leak", prompt=test_item["prompt"].upper())
+    write_jsonl(tmp_path / "pool.jsonl", pool + [leaked])
+    m = build_mixture(MixtureSpec("MR", 16, 4, 1), tmp_path / "pool.jsonl", smoke_world.test("MR"), tmp_path / "m")
+    assert m["counts"]["es"]["dropped"]["test_overlap"] == 1
+
+
+def test_bad_record_names_file_and_line(tmp_path: Path) -> None:
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text('{"id":"a","lang":"en","prompt":"p","response":"r"}\n{"id":"b","lang":"en"}\n', encoding="utf-8")
+    with pytest.raises(InputError, match=rf"{pool}:2: missing field 'prompt'"):
+        build_mixture(MixtureSpec("MR", 1, 0, 1, seen=()), pool, None, tmp_path / "m")
+    pool.write_bytes(b'{"id":"a","lang":"en","prompt":"p","response":"r"}\n{"id":"b\xff"}\n')
+    with pytest.raises(InputError, match=rf"{pool}:2: invalid UTF-8"):
+        build_mixture(MixtureSpec("MR", 1, 0, 1, seen=()), pool, None, tmp_path / "m")
+    pool.write_text('{"id":"a","lang":"xx","prompt":"p","response":"r"}\n', encoding="utf-8")
+    with pytest.raises(InputError, match=rf"{pool}:1: unknown language code 'xx'"):
+        build_mixture(MixtureSpec("MR", 1, 0, 1, seen=()), pool, None, tmp_path / "m")
+
+
+def test_lenient_mode_skips_and_counts(tmp_path: Path) -> None:
+    pool = tmp_path / "pool.jsonl"
+    pool.write_bytes(
+        b'{"id":"a","lang":"en","prompt":"p","response":"r"}\nnot json\n{"id":"b\xff"}\n{"id":"c","lang":"en"}\n'
+    )
+    m = build_mixture(MixtureSpec("MR", 1, 0, 1, seen=()), pool, None, tmp_path / "m", lenient=True)
+    assert m["skipped"] == {"invalid_utf8": 1, "malformed_json": 1, "missing_field": 1}
+    assert m["counts"]["en"]["selected"] == 1
+
+
+def test_verify_passes_then_catches_one_flipped_byte(smoke_world, tmp_path: Path) -> None:
+    world = tmp_path / "world"
+    shutil.copytree(smoke_world.root, world)
+    from clt_kit.world.generate import WorldPaths
+
+    w = WorldPaths(world)
+    _mixture(w, tmp_path / "mix")
+    assert verify_path(tmp_path / "mix") == (1, [])
+
+    for target in (tmp_path / "mix" / "mixture.jsonl", w.train("MR")):
+        data = bytearray(target.read_bytes())
+        data[10] ^= 0x01
+        original = target.read_bytes()
+        target.write_bytes(bytes(data))
+        n, problems = verify_path(tmp_path / "mix")
+        assert n == 1 and any(str(target.resolve()) in p for p in problems), problems
+        target.write_bytes(original)
+    assert verify_path(tmp_path / "mix") == (1, [])

@@ -1,0 +1,47 @@
+"""The embedded world: determinism, languages, disjoint test sets, IF references follow their instructions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from clt_kit import _prep
+from clt_kit.languages import PAPER_LANGUAGES, TASKS
+from clt_kit.scales import SMOKE
+from clt_kit.world import generate_world
+from clt_kit.world.checkers import followed
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
+    a = generate_world(tmp_path / "a", 7, SMOKE)
+    b = generate_world(tmp_path / "b", 7, SMOKE)
+    c = generate_world(tmp_path / "c", 8, SMOKE)
+    assert _files(a.root) == _files(b.root)
+    assert _files(a.root)["MR/train.jsonl"] != _files(c.root)["MR/train.jsonl"]
+
+
+def test_every_language_and_task_present_and_tests_disjoint(smoke_world) -> None:
+    for task in TASKS:
+        train = [json.loads(line) for line in smoke_world.train(task).read_text().splitlines()]
+        test = [json.loads(line) for line in smoke_world.test(task).read_text().splitlines()]
+        assert {r["lang"] for r in test} == set(PAPER_LANGUAGES)
+        assert {r["lang"] for r in train} == set(PAPER_LANGUAGES)
+        train_prompts = {_prep.normalize_text(r["prompt"]) for r in train}
+        assert not train_prompts & {_prep.normalize_text(r["prompt"]) for r in test}
+
+
+def test_if_references_follow_their_instructions(smoke_world) -> None:
+    for path in (smoke_world.train("IF"), smoke_world.test("IF")):
+        for line in path.read_text().splitlines():
+            item = json.loads(line)
+            assert all(followed(item["response"], item["instructions"])), item
+
+
+def test_mr_solutions_end_with_the_answer(smoke_world) -> None:
+    for line in smoke_world.test("MR").read_text().splitlines():
+        item = json.loads(line)
+        assert str(item["answer"]) in item["response"].splitlines()[-1]
