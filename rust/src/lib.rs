@@ -10,13 +10,18 @@
 pub mod column;
 pub mod dedup;
 pub mod hashing;
+pub mod langid;
+pub mod minhash;
 pub mod normalize;
 pub mod sample;
+pub mod shingle;
 
 #[cfg(feature = "python")]
 mod python;
 
 pub use column::{ColumnError, StrColumn};
 pub use dedup::{exact_dedup, Dedup};
+pub use langid::{Floors, LangId, Prediction};
+pub use minhash::{near_dedup, NearDedup, NearDupParams};
 pub use normalize::{normalize, PROFILE};
 pub use sample::{sample_nested, SampleError};

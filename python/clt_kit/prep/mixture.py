@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -119,7 +118,7 @@ def build_mixture(
         counts[records[i]["lang"]]["selected"] += 1
 
     fingerprint = hashlib.sha256(b"".join(sorted(bytes(hashes[i]) for i in selected))).hexdigest()
-    inputs = [pool] + ([test] if test is not None else [])
+    inputs = {"pool": pool} if test is None else {"pool": pool, "test": test}
     manifest = {
         "kind": MANIFEST_KIND,
         "format": MANIFEST_FORMAT,
@@ -130,7 +129,7 @@ def build_mixture(
         "parameters": {"sample_stage": SAMPLE_STAGE, "dedup": "exact", "decontamination": "exact prompt"},
         "lenient": lenient,
         "skipped": dict(sorted(read.skipped.items())),
-        "inputs": {_role(p, pool): {"path": _rel(p, out_dir), "sha256": core.sha256_file(str(p))} for p in inputs},
+        "inputs": {role: {"path": _rel(p, out_dir), "sha256": core.sha256_file(str(p))} for role, p in inputs.items()},
         "outputs": {
             "mixture": {"path": mixture_path.name, "sha256": core.sha256_file(str(mixture_path))},
             "dropped": {"path": dropped_path.name, "sha256": core.sha256_file(str(dropped_path))},
@@ -142,12 +141,3 @@ def build_mixture(
     steps.update()
     steps.close()
     return manifest
-
-
-def _role(path: Path, pool: Path) -> str:
-    return "pool" if path == pool else "test"
-
-
-def load_mixture_counts(manifest: dict[str, Any]) -> Counter[str]:
-    """Selected records per language, from a manifest."""
-    return Counter({lang: c["selected"] for lang, c in manifest["counts"].items()})

@@ -38,10 +38,9 @@ def verify_manifest(manifest_path: Path) -> list[str]:
     manifest: dict[str, Any] = read_json(manifest_path)
     if manifest.get("kind") != MANIFEST_KIND:
         return [f"{manifest_path}: not a clt-kit mixture manifest (kind={manifest.get('kind')!r})"]
-    problems = _check_files(manifest_path, manifest["inputs"], "input") + _check_files(
-        manifest_path, manifest["outputs"], "output"
-    )
-    if any("input" in p for p in problems):
+    input_problems = _check_files(manifest_path, manifest["inputs"], "input")
+    problems = input_problems + _check_files(manifest_path, manifest["outputs"], "output")
+    if input_problems:
         return problems  # a rebuild from changed inputs proves nothing more
     spec_fields = dict(manifest["spec"], seen=tuple(manifest["spec"]["seen"]))
     spec = MixtureSpec(**spec_fields)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,7 +91,3 @@ def query(path: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     with connect(path, read_only=True) as con:
         cur = con.execute(sql)
         return [d[0] for d in cur.description], cur.fetchall()
-
-
-def loads(value: str | None) -> Any:
-    return None if value is None else json.loads(value)

@@ -22,7 +22,7 @@ ORDER BY model, task, k
 """
 
 SCALE_NOTE = {
-    "smoke": "smoke scale: a handful of examples and untrained-size models; checks the pipeline, not the science",
+    "smoke": "smoke scale: a handful of examples, tiny models trained a few steps; checks the pipeline, not the science",
     "mini": "mini scale: a miniature generated world and tiny models the kit pretrains, not the paper's models",
     "paper": "paper scale",
 }
@@ -57,7 +57,10 @@ def figure2(db: Path, out_dir: Path, scale: str, seed: int) -> FigureFiles:
             pts = [(r[2], r[3]) for r in rows if r[0] == model and r[1] == task]
             if pts:
                 ks, rel = zip(*pts)
-                ax.plot(ks, [float("nan") if v is None else v for v in rel], marker="o", label=f"{task} (clt-kit)")
+                label = f"{task} (clt-kit)"
+                if all(v is None for v in rel):
+                    label += ": undefined, English score is 0"
+                ax.plot(ks, [float("nan") if v is None else v for v in rel], marker="o", label=label)
         ax.set_title(f"{model.upper()} analogue")
         ax.set_xlabel("k (examples per seen language)")
         ax.grid(alpha=0.3)

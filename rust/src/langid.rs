@@ -1,0 +1,304 @@
+//! Offline language identification: a script pass, then a character n-gram model among the
+//! languages that share the script, restricted to an allowlist; `und` below a floor.
+//!
+//! The model is trained when first used from text embedded in the crate (`rust/langid/*.txt`,
+//! CLDR strings and common words of each language), so nothing is downloaded and the model's
+//! identity is the hash of that text plus [`MODEL_NAME`].
+
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Name and version of the algorithm (recorded in manifests with the data hash).
+pub const MODEL_NAME: &str = "clt-script+charngram-nb/v1";
+
+/// Scripts told apart by the first pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Script {
+    Latin,
+    Arabic,
+    Hangul,
+    Kana,
+    Han,
+    Cyrillic,
+    Other,
+}
+
+pub fn script_of(c: char) -> Option<Script> {
+    let u = c as u32;
+    let s = match u {
+        0x41..=0x5A | 0x61..=0x7A | 0xC0..=0x24F | 0x1E00..=0x1EFF => Script::Latin,
+        0x600..=0x6FF | 0x750..=0x77F | 0x8A0..=0x8FF | 0xFB50..=0xFDFF | 0xFE70..=0xFEFF => Script::Arabic,
+        0x1100..=0x11FF | 0x3130..=0x318F | 0xAC00..=0xD7AF => Script::Hangul,
+        0x3040..=0x30FF | 0x31F0..=0x31FF | 0xFF66..=0xFF9D => Script::Kana,
+        0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F => Script::Han,
+        0x400..=0x4FF => Script::Cyrillic,
+        _ if c.is_alphabetic() => Script::Other,
+        _ => return None,
+    };
+    Some(s)
+}
+
+/// A language the identifier knows: its code, script, and (for n-gram languages) training text.
+struct Spec {
+    code: &'static str,
+    /// Latin and Han languages are told apart by n-grams; ja is also recognised by Kana.
+    ngram: bool,
+    text: &'static str,
+}
+
+const SPECS: &[Spec] = &[
+    Spec { code: "en", ngram: true, text: concat!(include_str!("../langid/en.cldr.txt"), include_str!("../langid/en.common.txt")) },
+    Spec { code: "es", ngram: true, text: concat!(include_str!("../langid/es.cldr.txt"), include_str!("../langid/es.common.txt")) },
+    Spec { code: "fr", ngram: true, text: concat!(include_str!("../langid/fr.cldr.txt"), include_str!("../langid/fr.common.txt")) },
+    Spec { code: "pt", ngram: true, text: concat!(include_str!("../langid/pt.cldr.txt"), include_str!("../langid/pt.common.txt")) },
+    Spec { code: "ja", ngram: true, text: concat!(include_str!("../langid/ja.cldr.txt"), include_str!("../langid/ja.common.txt")) },
+    Spec { code: "zh", ngram: true, text: concat!(include_str!("../langid/zh.cldr.txt"), include_str!("../langid/zh.common.txt")) },
+    Spec { code: "ko", ngram: false, text: "" },
+    Spec { code: "ar", ngram: false, text: "" },
+];
+
+/// The Latin-script languages and the Han-script languages, each scored among themselves.
+const LATIN: &[&str] = &["en", "es", "fr", "pt"];
+const HAN: &[&str] = &["ja", "zh"];
+
+/// Floors below which the answer is `und`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Floors {
+    /// Fewer letters than this: `und`.
+    pub min_letters: usize,
+    /// Best posterior (n-gram stage) or script share (script stage) below this: `und`.
+    pub min_confidence: f64,
+}
+
+impl Default for Floors {
+    fn default() -> Self {
+        Floors { min_letters: 3, min_confidence: 0.5 }
+    }
+}
+
+/// One answer: a language code (or "und") and a confidence in [0, 1].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    pub lang: &'static str,
+    pub confidence: f64,
+}
+
+const UND: &str = "und";
+const ORDERS: [usize; 3] = [1, 2, 3];
+const ALPHA: f64 = 0.5;
+
+/// The trained model: for every n-gram hash, its log-probability in each n-gram language.
+pub struct LangId {
+    codes: Vec<&'static str>,
+    logp: HashMap<u64, Vec<f32>>,
+    /// Log-probability of an unseen n-gram of each order, per language.
+    unseen: Vec<[f32; 3]>,
+    data_sha256: String,
+}
+
+fn ngrams(text: &str, mut f: impl FnMut(usize, u64)) {
+    // Lower-cased letters; every run of non-letters becomes one space (word boundary).
+    let mut chars: Vec<char> = vec![' '];
+    for c in text.chars().flat_map(char::to_lowercase) {
+        if script_of(c).is_some() {
+            chars.push(c);
+        } else if chars.last() != Some(&' ') {
+            chars.push(' ');
+        }
+    }
+    if chars.last() != Some(&' ') {
+        chars.push(' ');
+    }
+    let mut buf = [0u8; 16];
+    for (oi, &n) in ORDERS.iter().enumerate() {
+        for w in chars.windows(n) {
+            if n == 1 && w[0] == ' ' {
+                continue;
+            }
+            let mut len = 0;
+            for c in w {
+                len += c.encode_utf8(&mut buf[len..]).len();
+            }
+            f(oi, xxh3_64(&buf[..len]) ^ (n as u64));
+        }
+    }
+}
+
+impl LangId {
+    fn train() -> LangId {
+        let specs: Vec<&Spec> = SPECS.iter().filter(|s| s.ngram).collect();
+        let codes: Vec<&'static str> = specs.iter().map(|s| s.code).collect();
+        let mut counts: HashMap<u64, Vec<u32>> = HashMap::new();
+        let mut totals = vec![[0u64; 3]; specs.len()];
+        let mut vocab = [0u64; 3];
+        let mut order_of: HashMap<u64, usize> = HashMap::new();
+        for (li, spec) in specs.iter().enumerate() {
+            for line in spec.text.lines() {
+                ngrams(line, |oi, h| {
+                    let entry = counts.entry(h).or_insert_with(|| vec![0; specs.len()]);
+                    entry[li] += 1;
+                    totals[li][oi] += 1;
+                    order_of.entry(h).or_insert(oi);
+                });
+            }
+        }
+        for oi in order_of.values() {
+            vocab[*oi] += 1;
+        }
+        let denom = |li: usize, oi: usize| (totals[li][oi] as f64 + ALPHA * (vocab[oi] as f64 + 1.0)).ln();
+        let logp = counts
+            .into_iter()
+            .map(|(h, c)| {
+                let oi = order_of[&h];
+                let v = c.iter().enumerate().map(|(li, &k)| ((k as f64 + ALPHA).ln() - denom(li, oi)) as f32).collect();
+                (h, v)
+            })
+            .collect();
+        let unseen = (0..specs.len())
+            .map(|li| [0, 1, 2].map(|oi| (ALPHA.ln() - denom(li, oi)) as f32))
+            .collect();
+        let mut hasher = Sha256::new();
+        hasher.update(MODEL_NAME.as_bytes());
+        for spec in SPECS {
+            hasher.update(spec.code.as_bytes());
+            hasher.update([0]);
+            hasher.update(spec.text.as_bytes());
+            hasher.update([0]);
+        }
+        let data_sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        LangId { codes, logp, unseen, data_sha256 }
+    }
+
+    /// The shared model, trained on first use.
+    pub fn get() -> &'static LangId {
+        static MODEL: OnceLock<LangId> = OnceLock::new();
+        MODEL.get_or_init(LangId::train)
+    }
+
+    /// sha256 of the model name and its embedded training text.
+    pub fn model_sha256(&self) -> &str {
+        &self.data_sha256
+    }
+
+    /// Every language code the identifier can answer.
+    pub fn languages() -> Vec<&'static str> {
+        SPECS.iter().map(|s| s.code).collect()
+    }
+
+    /// Identifies `text` among `allow` (all known languages when empty).
+    pub fn identify(&self, text: &str, allow: &[&str], floors: Floors) -> Prediction {
+        let allowed = |code: &str| allow.is_empty() || allow.contains(&code);
+        let und = Prediction { lang: UND, confidence: 0.0 };
+
+        let mut counts: HashMap<Script, usize> = HashMap::new();
+        let mut letters = 0usize;
+        for c in text.chars() {
+            if let Some(s) = script_of(c) {
+                *counts.entry(s).or_default() += 1;
+                letters += 1;
+            }
+        }
+        if letters < floors.min_letters {
+            return und;
+        }
+        let share = |s: Script| *counts.get(&s).unwrap_or(&0) as f64 / letters as f64;
+        let cjk = share(Script::Kana) + share(Script::Han);
+        // The dominant script group decides which stage answers.
+        let groups = [
+            ("latin", share(Script::Latin)),
+            ("arabic", share(Script::Arabic)),
+            ("hangul", share(Script::Hangul)),
+            ("cjk", cjk),
+        ];
+        let (group, group_share) = groups.iter().fold(("", 0.0), |best, &(g, s)| if s > best.1 { (g, s) } else { best });
+        if group_share < floors.min_confidence {
+            return und;
+        }
+        match group {
+            "arabic" if allowed("ar") => Prediction { lang: "ar", confidence: group_share },
+            "hangul" if allowed("ko") => Prediction { lang: "ko", confidence: group_share },
+            // Any Kana in CJK text makes it Japanese (Chinese has none).
+            "cjk" if share(Script::Kana) > 0.0 && allowed("ja") => Prediction { lang: "ja", confidence: group_share },
+            "cjk" => self.ngram_stage(text, HAN, &allowed, floors),
+            "latin" => self.ngram_stage(text, LATIN, &allowed, floors),
+            _ => und,
+        }
+    }
+
+    fn ngram_stage(&self, text: &str, candidates: &[&str], allowed: &dyn Fn(&str) -> bool, floors: Floors) -> Prediction {
+        let idx: Vec<usize> = (0..self.codes.len())
+            .filter(|&i| candidates.contains(&self.codes[i]) && allowed(self.codes[i]))
+            .collect();
+        match idx.len() {
+            0 => return Prediction { lang: UND, confidence: 0.0 },
+            1 => return Prediction { lang: self.codes[idx[0]], confidence: 1.0 },
+            _ => {}
+        }
+        let mut scores = vec![0f64; idx.len()];
+        ngrams(text, |oi, h| match self.logp.get(&h) {
+            Some(lp) => {
+                for (s, &i) in scores.iter_mut().zip(&idx) {
+                    *s += lp[i] as f64;
+                }
+            }
+            None => {
+                for (s, &i) in scores.iter_mut().zip(&idx) {
+                    *s += self.unseen[i][oi] as f64;
+                }
+            }
+        });
+        let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let z: f64 = scores.iter().map(|s| (s - max).exp()).sum();
+        let (best, _) = scores
+            .iter()
+            .enumerate()
+            .fold((0, f64::NEG_INFINITY), |b, (i, &s)| if s > b.1 { (i, s) } else { b });
+        let confidence = 1.0 / z;
+        if confidence < floors.min_confidence {
+            return Prediction { lang: UND, confidence };
+        }
+        Prediction { lang: self.codes[idx[best]], confidence }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(text: &str) -> &'static str {
+        LangId::get().identify(text, &[], Floors::default()).lang
+    }
+
+    #[test]
+    fn scripts_first() {
+        assert_eq!(id("안녕하세요, 만나서 반갑습니다."), "ko");
+        assert_eq!(id("مرحبا بكم في المدينة"), "ar");
+        assert_eq!(id("東京でりんごを買いました。"), "ja");
+    }
+
+    #[test]
+    fn latin_languages_by_ngrams() {
+        assert_eq!(id("The weather is nice today and the children are playing outside."), "en");
+        assert_eq!(id("El tiempo es muy bueno hoy y los niños juegan en la calle."), "es");
+        assert_eq!(id("Il fait très beau aujourd'hui et les enfants jouent dehors."), "fr");
+        assert_eq!(id("O tempo está muito bom hoje e as crianças brincam na rua."), "pt");
+    }
+
+    #[test]
+    fn han_only_text() {
+        assert_eq!(id("我们明天去北京参观博物馆。"), "zh");
+        assert_eq!(id("東京都知事選挙"), "ja");
+    }
+
+    #[test]
+    fn floors_and_allowlist() {
+        assert_eq!(id("ok"), "und");
+        assert_eq!(id("12345 !!!"), "und");
+        let p = LangId::get().identify("안녕하세요 반갑습니다", &["en", "es"], Floors::default());
+        assert_eq!(p.lang, "und");
+        let p = LangId::get().identify("El tiempo es muy bueno hoy.", &["es", "pt"], Floors::default());
+        assert_eq!(p.lang, "es");
+    }
+}

@@ -1,0 +1,193 @@
+//! Script-aware shingles, in one pass over mixed text.
+//!
+//! Text is cut into tokens: each Han, Kana or Hangul character is a token of its own (these
+//! scripts are written without spaces), and every other run of letters, marks and digits is a
+//! word. Consecutive tokens of the same kind form a segment; a word segment gives word n-grams,
+//! a Han/Kana/Hangul segment gives character n-grams. A segment shorter than n gives one shingle,
+//! itself, so short texts still have a signature and distinct short texts do not collide.
+
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+/// Shingle sizes: `word_n` words for space-separated scripts, `char_n` characters for CJK runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShingleParams {
+    pub word_n: usize,
+    pub char_n: usize,
+}
+
+impl Default for ShingleParams {
+    fn default() -> Self {
+        ShingleParams { word_n: 3, char_n: 5 }
+    }
+}
+
+/// Seed of the shingle hash (fixed: part of the profile, recorded in manifests).
+pub const SHINGLE_SEED: u64 = 0x636c_742d_6b69_7431; // "clt-kit1"
+
+/// True for characters of scripts written without spaces between words.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF      // Hiragana, Katakana
+        | 0x31F0..=0x31FF    // Katakana phonetic extensions
+        | 0x3400..=0x4DBF    // CJK extension A
+        | 0x4E00..=0x9FFF    // CJK unified ideographs
+        | 0xF900..=0xFAFF    // CJK compatibility ideographs
+        | 0x20000..=0x2FA1F  // CJK extensions B-F, compatibility supplement
+        | 0x1100..=0x11FF    // Hangul Jamo
+        | 0x3130..=0x318F    // Hangul compatibility Jamo
+        | 0xAC00..=0xD7AF    // Hangul syllables
+        | 0xFF66..=0xFF9D    // half-width Katakana
+    )
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || is_mark(c)
+}
+
+/// Combining marks (kept inside words: Devanagari signs, Arabic harakat, dakuten).
+fn is_mark(c: char) -> bool {
+    matches!(c as u32, 0x0300..=0x036F | 0x0483..=0x0489 | 0x0591..=0x05C7 | 0x0610..=0x061A
+        | 0x064B..=0x065F | 0x0670 | 0x06D6..=0x06ED | 0x0900..=0x0903 | 0x093A..=0x094F
+        | 0x0951..=0x0957 | 0x0962..=0x0963 | 0x0E31 | 0x0E34..=0x0E3A | 0x0E47..=0x0E4E
+        | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0x3099..=0x309A | 0xFE20..=0xFE2F)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Word,
+    Cjk,
+}
+
+/// Calls `emit` with the hash of every shingle of `text` (duplicates included, in text order).
+pub fn for_each_shingle(text: &str, params: ShingleParams, mut emit: impl FnMut(u64)) {
+    // Token boundaries as byte ranges; a segment is flushed when the kind changes.
+    let mut segment: Vec<(usize, usize)> = Vec::with_capacity(64);
+    let mut kind = Kind::Word;
+    let mut word_start: Option<usize> = None;
+
+    let flush = |segment: &mut Vec<(usize, usize)>, kind: Kind, emit: &mut dyn FnMut(u64)| {
+        if segment.is_empty() {
+            return;
+        }
+        let n = match kind {
+            Kind::Word => params.word_n,
+            Kind::Cjk => params.char_n,
+        }
+        .max(1);
+        let windows = if segment.len() <= n { 1 } else { segment.len() - n + 1 };
+        for w in 0..windows {
+            let last = (w + n).min(segment.len()) - 1;
+            let (start, end) = (segment[w].0, segment[last].1);
+            // Tokens are joined by one space (words) or nothing (CJK characters), so separators,
+            // punctuation and spacing between tokens never change a shingle.
+            let mut buf = Vec::with_capacity(end - start);
+            for (i, &(s, e)) in segment[w..=last].iter().enumerate() {
+                if i > 0 && kind == Kind::Word {
+                    buf.push(b' ');
+                }
+                buf.extend_from_slice(&text.as_bytes()[s..e]);
+            }
+            let h = xxh3_64_with_seed(&buf, SHINGLE_SEED);
+            emit(h);
+        }
+        segment.clear();
+    };
+
+    for (i, c) in text.char_indices() {
+        if is_cjk(c) {
+            if let Some(s) = word_start.take() {
+                segment.push((s, i));
+            }
+            if kind != Kind::Cjk {
+                flush(&mut segment, kind, &mut emit);
+                kind = Kind::Cjk;
+            }
+            segment.push((i, i + c.len_utf8()));
+        } else if is_word_char(c) {
+            if word_start.is_none() {
+                if kind != Kind::Word {
+                    flush(&mut segment, kind, &mut emit);
+                    kind = Kind::Word;
+                }
+                word_start = Some(i);
+            }
+        } else if let Some(s) = word_start.take() {
+            segment.push((s, i));
+        }
+    }
+    if let Some(s) = word_start.take() {
+        segment.push((s, text.len()));
+    }
+    flush(&mut segment, kind, &mut emit);
+}
+
+/// The sorted, distinct shingle hashes of `text` (for exact Jaccard checks).
+pub fn shingle_set(text: &str, params: ShingleParams) -> Vec<u64> {
+    let mut v = Vec::new();
+    for_each_shingle(text, params, |h| v.push(h));
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Exact Jaccard similarity of two sorted, distinct sets.
+pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let (mut i, mut j, mut inter) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                inter += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    inter as f64 / (a.len() + b.len() - inter) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(text: &str, p: ShingleParams) -> usize {
+        let mut n = 0;
+        for_each_shingle(text, p, |_| n += 1);
+        n
+    }
+
+    #[test]
+    fn words_and_cjk_runs_in_one_pass() {
+        let p = ShingleParams { word_n: 2, char_n: 2 };
+        // "a b c" -> 2 word bigrams; "日本語" -> 2 char bigrams; "d" -> 1 (short segment).
+        assert_eq!(count("a b c 日本語 d", p), 5);
+        // A Chinese run is not one token: 4 characters give 3 bigrams.
+        assert_eq!(count("中文文本", p), 3);
+        // Hangul syllables are characters of their own.
+        assert_eq!(count("한국어", p), 2);
+    }
+
+    #[test]
+    fn separators_do_not_matter_for_words() {
+        let p = ShingleParams::default();
+        assert_eq!(shingle_set("one, two; three", p), shingle_set("one two three", p));
+    }
+
+    #[test]
+    fn marks_stay_in_words() {
+        let p = ShingleParams { word_n: 1, char_n: 1 };
+        assert_eq!(count("हिन्दी", p), 1);
+        assert_ne!(shingle_set("が", p), shingle_set("か", p));
+    }
+
+    #[test]
+    fn distinct_short_texts_do_not_collide() {
+        let p = ShingleParams::default();
+        assert_eq!(jaccard(&shingle_set("yes", p), &shingle_set("no", p)), 0.0);
+        assert_eq!(jaccard(&shingle_set("ok", p), &shingle_set("ok", p)), 1.0);
+    }
+}
