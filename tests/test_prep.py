@@ -81,13 +81,19 @@ def test_asking_too_much_names_language_k_and_count(smoke_world, tmp_path: Path)
         _mixture(smoke_world, tmp_path / "m", k=500)
 
 
-def test_decontamination_drops_test_items(smoke_world, tmp_path: Path) -> None:
-    pool = [json.loads(line) for line in smoke_world.train("MR").read_text().splitlines()]
-    test_item = next(json.loads(line) for line in smoke_world.test("MR").read_text().splitlines() if '"lang":"es"' in line)
-    leaked = dict(test_item, id="mr-es-train-leak", prompt=test_item["prompt"].upper())
-    write_jsonl(tmp_path / "pool.jsonl", pool + [leaked])
-    m = build_mixture(MixtureSpec("MR", 16, 4, 1), tmp_path / "pool.jsonl", smoke_world.test("MR"), tmp_path / "m")
-    assert m["counts"]["es"]["dropped"]["test_overlap"] == 1
+def test_decontamination_drops_exact_and_near_test_items(smoke_world, tmp_path: Path) -> None:
+    pool = [json.loads(line) for line in smoke_world.train("SM").read_text().splitlines()]
+    tests = [json.loads(line) for line in smoke_world.test("SM").read_text().splitlines()]
+    es, fr = next(t for t in tests if t["lang"] == "es"), next(t for t in tests if t["lang"] == "fr")
+    exact = dict(es, id="sm-es-train-leak", prompt=es["prompt"].upper())
+    words = fr["prompt"].split(" ")
+    near = dict(fr, id="sm-fr-train-leak", prompt=" ".join(words[:-1] + ["aujourd'hui."]))
+    write_jsonl(tmp_path / "pool.jsonl", pool + [exact, near])
+    m = build_mixture(MixtureSpec("SM", 16, 4, 1), tmp_path / "pool.jsonl", smoke_world.test("SM"), tmp_path / "m")
+    assert m["counts"]["es"]["dropped"]["test_exact"] == 1
+    assert m["counts"]["fr"]["dropped"]["test_near"] == 1
+    dropped = {d["id"]: d for d in map(json.loads, (tmp_path / "m" / "dropped.jsonl").read_text().splitlines())}
+    assert dropped["sm-fr-train-leak"]["survivor"] == fr["id"]
 
 
 def test_bad_record_names_file_and_line(tmp_path: Path) -> None:
@@ -131,3 +137,55 @@ def test_verify_passes_then_catches_one_flipped_byte(smoke_world, tmp_path: Path
         assert n == 1 and any(str(target.resolve()) in p for p in problems), problems
         target.write_bytes(original)
     assert verify_path(tmp_path / "mix") == (1, [])
+
+
+@given(threads=st.sampled_from([1, 2, 3]), shards=st.integers(1, 4), order_seed=st.integers(0, 2**32))
+@settings(max_examples=12, deadline=None)
+def test_output_and_manifest_identical_across_threads_order_and_shards(
+    smoke_world, tmp_path_factory: pytest.TempPathFactory, threads: int, shards: int, order_seed: int
+) -> None:
+    import random
+
+    base = tmp_path_factory.mktemp("inv")
+    reference = build_mixture(MixtureSpec("IF", 16, 4, 1), smoke_world.train("IF"), smoke_world.test("IF"), base / "ref", threads=1)
+    lines = smoke_world.train("IF").read_text(encoding="utf-8").splitlines()
+    random.Random(order_seed).shuffle(lines)
+    parts = [base / f"shard{i}.jsonl" for i in range(shards)]
+    for i, part in enumerate(parts):
+        part.write_text("".join(line + "\n" for line in lines[i::shards]), encoding="utf-8")
+    other = build_mixture(MixtureSpec("IF", 16, 4, 1), parts, smoke_world.test("IF"), base / "other", threads=threads)
+    for name in ("mixture.jsonl", "dropped.jsonl"):
+        assert (base / "ref" / name).read_bytes() == (base / "other" / name).read_bytes()
+    assert {k: v for k, v in reference.items() if k != "inputs"} == {k: v for k, v in other.items() if k != "inputs"}
+
+
+def test_manifest_records_model_profile_and_parameters(smoke_world, tmp_path: Path) -> None:
+    m = _mixture(smoke_world, tmp_path / "m")
+    assert m["language_id_model"]["name"].startswith("clt-script")
+    assert len(m["language_id_model"]["sha256"]) == 64
+    assert m["parameters"]["clean"]["near"] == {
+        "num_perm": 128, "bands": 16, "rows": 8, "seed": 42, "word_n": 3, "char_n": 5, "threshold": 0.8, "verify": True
+    }
+    text = (tmp_path / "m" / "manifest.json").read_text(encoding="utf-8")
+    assert text == json.dumps(m, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def test_reads_parquet_and_saved_hf_dataset(smoke_world, tmp_path: Path) -> None:
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [json.loads(line) for line in smoke_world.train("MR").read_text().splitlines()]
+    flat = [{k: r[k] for k in ("id", "lang", "prompt", "response")} for r in rows]
+    pq.write_table(pa.Table.from_pylist(flat), tmp_path / "pool.parquet")
+    datasets.Dataset.from_list(flat).save_to_disk(str(tmp_path / "pool_hf"))
+    jsonl = tmp_path / "pool.jsonl"
+    write_jsonl(jsonl, flat)
+    outs = []
+    for i, source in enumerate((jsonl, tmp_path / "pool.parquet", tmp_path / "pool_hf")):
+        build_mixture(MixtureSpec("MR", 16, 4, 1), source, None, tmp_path / f"m{i}")
+        outs.append((tmp_path / f"m{i}" / "mixture.jsonl").read_bytes())
+    assert outs[0] == outs[1] == outs[2]
+    pq.write_table(pa.Table.from_pylist([{"id": "a", "lang": "en", "prompt": None, "response": "r"}]), tmp_path / "bad.parquet")
+    with pytest.raises(InputError, match=r"bad.parquet:row 0: missing field 'prompt'"):
+        build_mixture(MixtureSpec("MR", 1, 0, 1, seen=()), tmp_path / "bad.parquet", None, tmp_path / "mb")

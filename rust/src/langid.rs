@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Name and version of the algorithm (recorded in manifests with the data hash).
-pub const MODEL_NAME: &str = "clt-script+charngram-nb/v1";
+pub const MODEL_NAME: &str = "clt-script+charngram-word-nb/v1";
 
 /// Scripts told apart by the first pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,9 +94,12 @@ pub struct LangId {
     codes: Vec<&'static str>,
     logp: HashMap<u64, Vec<f32>>,
     /// Log-probability of an unseen n-gram of each order, per language.
-    unseen: Vec<[f32; 3]>,
+    unseen: Vec<[f32; KINDS]>,
     data_sha256: String,
 }
+
+/// Feature kinds: character 1-, 2- and 3-grams, and whole words.
+const KINDS: usize = 4;
 
 fn ngrams(text: &str, mut f: impl FnMut(usize, u64)) {
     // Lower-cased letters; every run of non-letters becomes one space (word boundary).
@@ -124,6 +127,18 @@ fn ngrams(text: &str, mut f: impl FnMut(usize, u64)) {
             f(oi, xxh3_64(&buf[..len]) ^ (n as u64));
         }
     }
+    // Whole words (space-separated scripts; a CJK run counts as one "word" and adds little).
+    let mut word = String::new();
+    for &c in &chars[1..] {
+        if c == ' ' {
+            if !word.is_empty() {
+                f(3, xxh3_64(word.as_bytes()) ^ 0x776f_7264);
+                word.clear();
+            }
+        } else {
+            word.push(c);
+        }
+    }
 }
 
 impl LangId {
@@ -131,8 +146,8 @@ impl LangId {
         let specs: Vec<&Spec> = SPECS.iter().filter(|s| s.ngram).collect();
         let codes: Vec<&'static str> = specs.iter().map(|s| s.code).collect();
         let mut counts: HashMap<u64, Vec<u32>> = HashMap::new();
-        let mut totals = vec![[0u64; 3]; specs.len()];
-        let mut vocab = [0u64; 3];
+        let mut totals = vec![[0u64; KINDS]; specs.len()];
+        let mut vocab = [0u64; KINDS];
         let mut order_of: HashMap<u64, usize> = HashMap::new();
         for (li, spec) in specs.iter().enumerate() {
             for line in spec.text.lines() {
@@ -157,7 +172,7 @@ impl LangId {
             })
             .collect();
         let unseen = (0..specs.len())
-            .map(|li| [0, 1, 2].map(|oi| (ALPHA.ln() - denom(li, oi)) as f32))
+            .map(|li| [0, 1, 2, 3].map(|oi| (ALPHA.ln() - denom(li, oi)) as f32))
             .collect();
         let mut hasher = Sha256::new();
         hasher.update(MODEL_NAME.as_bytes());

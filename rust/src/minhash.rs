@@ -35,7 +35,7 @@ impl Default for NearDupParams {
             rows: 8,
             seed: 42,
             shingle: ShingleParams::default(),
-            threshold: 0.7,
+            threshold: 0.8,
             verify: true,
         }
     }

@@ -5,7 +5,10 @@
 //! little-endian integers, which Python views with numpy. No per-item Python objects.
 
 use crate::column::{ColumnError, StrColumn};
-use crate::{dedup, hashing, normalize, sample};
+use crate::langid::{Floors, LangId};
+use crate::minhash::NearDupParams;
+use crate::shingle::{jaccard, shingle_set, ShingleParams};
+use crate::{dedup, hashing, minhash, normalize, sample};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyIOError, PyValueError};
 use pyo3::prelude::*;
@@ -56,12 +59,14 @@ fn normalize_text(text: &str) -> String {
 
 /// Exact dedup. Returns (survivor u32 LE bytes, 128-bit hashes as 16-byte LE records).
 #[pyfunction]
+#[pyo3(signature = (text_data, text_offsets, key_data, key_offsets, threads=0))]
 fn exact_dedup(
     py: Python<'_>,
     text_data: &[u8],
     text_offsets: &[u8],
     key_data: &[u8],
     key_offsets: &[u8],
+    threads: usize,
 ) -> PyResult<(Py<PyBytes>, Py<PyBytes>)> {
     let (to, ko) = (offsets(text_offsets)?, offsets(key_offsets)?);
     let texts = column("texts", text_data, &to)?;
@@ -69,7 +74,7 @@ fn exact_dedup(
     if texts.len() != keys.len() {
         return Err(PyValueError::new_err("texts and keys differ in length"));
     }
-    let result = py.detach(|| dedup::exact_dedup(texts, keys));
+    let result = py.detach(|| with_threads(threads, || dedup::exact_dedup(texts, keys)))?;
     Ok((
         le_bytes(py, &result.survivor, u32::to_le_bytes),
         le_bytes(py, &result.hashes, u128::to_le_bytes),
@@ -79,6 +84,8 @@ fn exact_dedup(
 /// Nested sampling. `groups` is u32 LE bytes, `k` one entry per group (< 0: all).
 /// Returns the selected row indices as u32 LE bytes, ordered by (group, ticket, key).
 #[pyfunction]
+#[pyo3(signature = (key_data, key_offsets, groups, k, seed, stage, threads=0))]
+#[allow(clippy::too_many_arguments)]
 fn sample_nested(
     py: Python<'_>,
     key_data: &[u8],
@@ -87,6 +94,7 @@ fn sample_nested(
     k: Vec<i64>,
     seed: u64,
     stage: &str,
+    threads: usize,
 ) -> PyResult<Py<PyBytes>> {
     let ko = offsets(key_offsets)?;
     let keys = column("keys", key_data, &ko)?;
@@ -97,10 +105,103 @@ fn sample_nested(
     if let Some(g) = groups.iter().find(|&&g| g as usize >= k.len()) {
         return Err(PyValueError::new_err(format!("group {g} has no k (k has {} entries)", k.len())));
     }
-    match py.detach(|| sample::sample_nested(keys, &groups, &k, seed, stage)) {
+    match py.detach(|| with_threads(threads, || sample::sample_nested(keys, &groups, &k, seed, stage)))? {
         Ok(rows) => Ok(le_bytes(py, &rows, u32::to_le_bytes)),
         Err(e) => Err(SampleSizeError::new_err((e.group, e.asked, e.available))),
     }
+}
+
+/// Runs `f` on a private rayon pool of `threads` threads (0: rayon's default).
+fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| PyValueError::new_err(format!("cannot start {threads} threads: {e}")))?;
+    Ok(pool.install(f))
+}
+
+/// Near-duplicate clustering within groups. `active` is one byte per row (0: skip the row).
+/// Returns (survivor u32 LE bytes, candidate pairs, accepted pairs).
+#[pyfunction]
+#[pyo3(signature = (text_data, text_offsets, key_data, key_offsets, groups, active, num_perm, bands, rows, seed, word_n, char_n, threshold, verify, threads=0))]
+#[allow(clippy::too_many_arguments)]
+fn near_dedup(
+    py: Python<'_>,
+    text_data: &[u8],
+    text_offsets: &[u8],
+    key_data: &[u8],
+    key_offsets: &[u8],
+    groups: &[u8],
+    active: &[u8],
+    num_perm: usize,
+    bands: usize,
+    rows: usize,
+    seed: u64,
+    word_n: usize,
+    char_n: usize,
+    threshold: f64,
+    verify: bool,
+    threads: usize,
+) -> PyResult<(Py<PyBytes>, u64, u64)> {
+    let (to, ko) = (offsets(text_offsets)?, offsets(key_offsets)?);
+    let texts = column("texts", text_data, &to)?;
+    let keys = column("keys", key_data, &ko)?;
+    let groups = u32s(groups)?;
+    if keys.len() != texts.len() || groups.len() != texts.len() || active.len() != texts.len() {
+        return Err(PyValueError::new_err("texts, keys, groups and active differ in length"));
+    }
+    let active: Vec<bool> = active.iter().map(|&b| b != 0).collect();
+    let params = NearDupParams {
+        num_perm, bands, rows, seed, shingle: ShingleParams { word_n, char_n }, threshold, verify,
+    };
+    params.validate().map_err(PyValueError::new_err)?;
+    let result = py.detach(|| with_threads(threads, || minhash::near_dedup(texts, keys, &groups, &active, &params)))?;
+    Ok((le_bytes(py, &result.survivor, u32::to_le_bytes), result.candidate_pairs, result.accepted_pairs))
+}
+
+/// Language of each text among `allow` (empty: all). Returns (codes joined by "\n", confidences f64 LE).
+#[pyfunction]
+#[pyo3(signature = (text_data, text_offsets, allow, min_letters, min_confidence, threads=0))]
+fn identify_languages(
+    py: Python<'_>,
+    text_data: &[u8],
+    text_offsets: &[u8],
+    allow: Vec<String>,
+    min_letters: usize,
+    min_confidence: f64,
+    threads: usize,
+) -> PyResult<(String, Py<PyBytes>)> {
+    let to = offsets(text_offsets)?;
+    let texts = column("texts", text_data, &to)?;
+    let allow: Vec<&str> = allow.iter().map(String::as_str).collect();
+    let floors = Floors { min_letters, min_confidence };
+    let preds = py.detach(|| {
+        with_threads(threads, || {
+            use rayon::prelude::*;
+            let model = LangId::get();
+            (0..texts.len()).into_par_iter().map(|i| model.identify(texts.get(i), &allow, floors)).collect::<Vec<_>>()
+        })
+    })?;
+    let codes = preds.iter().map(|p| p.lang).collect::<Vec<_>>().join("\n");
+    let conf: Vec<f64> = preds.iter().map(|p| p.confidence).collect();
+    Ok((codes, le_bytes(py, &conf, f64::to_le_bytes)))
+}
+
+/// (model name, sha256 of the model's embedded training text, known language codes).
+#[pyfunction]
+fn langid_model() -> (String, String, Vec<String>) {
+    (
+        crate::langid::MODEL_NAME.to_string(),
+        LangId::get().model_sha256().to_string(),
+        LangId::languages().into_iter().map(String::from).collect(),
+    )
+}
+
+/// Exact Jaccard similarity of the shingle sets of two texts.
+#[pyfunction]
+fn shingle_jaccard(a: &str, b: &str, word_n: usize, char_n: usize) -> f64 {
+    let p = ShingleParams { word_n, char_n };
+    jaccard(&shingle_set(a, p), &shingle_set(b, p))
 }
 
 /// SHA-256 (hex) of a file, streamed with the GIL released.
@@ -119,5 +220,9 @@ fn _prep(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(exact_dedup, m)?)?;
     m.add_function(wrap_pyfunction!(sample_nested, m)?)?;
     m.add_function(wrap_pyfunction!(sha256_file, m)?)?;
+    m.add_function(wrap_pyfunction!(near_dedup, m)?)?;
+    m.add_function(wrap_pyfunction!(identify_languages, m)?)?;
+    m.add_function(wrap_pyfunction!(langid_model, m)?)?;
+    m.add_function(wrap_pyfunction!(shingle_jaccard, m)?)?;
     Ok(())
 }

@@ -1,8 +1,15 @@
-"""Bulk calls into the Rust core: strings go in as Arrow buffers, results come back as arrays."""
+"""Bulk calls into the Rust core: strings go in as Arrow buffers, results come back as arrays.
+
+`threads` (0: all cores) runs a call on a private pool of that many threads; results never
+depend on it.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -20,17 +27,79 @@ def _buffers(strings: Sequence[str]) -> tuple[bytes, bytes]:
     return raw, offs.tobytes()
 
 
-def exact_dedup(texts: Sequence[str], keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def exact_dedup(texts: Sequence[str], keys: Sequence[str], threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(survivor index per row, 16-byte content hash per row as a (n, 16) uint8 array)."""
-    survivor, hashes = _prep.exact_dedup(*_buffers(texts), *_buffers(keys))
+    survivor, hashes = _prep.exact_dedup(*_buffers(texts), *_buffers(keys), threads)
     return np.frombuffer(survivor, dtype="<u4"), np.frombuffer(hashes, dtype=np.uint8).reshape(-1, 16)
 
 
-def sample_nested(keys: Sequence[str], groups: np.ndarray, k: Sequence[int], seed: int, stage: str) -> np.ndarray:
+@dataclass(frozen=True)
+class NearDupParams:
+    """MinHash + LSH settings (all recorded in manifests)."""
+
+    num_perm: int = 128
+    bands: int = 16
+    rows: int = 8
+    seed: int = 42
+    word_n: int = 3
+    char_n: int = 5
+    threshold: float = 0.8
+    verify: bool = True
+
+
+@dataclass(frozen=True)
+class NearDupResult:
+    survivor: np.ndarray
+    candidate_pairs: int
+    accepted_pairs: int
+
+
+def near_dedup(
+    texts: Sequence[str], keys: Sequence[str], groups: np.ndarray, active: np.ndarray, params: NearDupParams, threads: int = 0
+) -> NearDupResult:
+    """Near-duplicate clusters within groups; survivor = the smallest key of each cluster."""
+    survivor, candidates, accepted = _prep.near_dedup(
+        *_buffers(texts), *_buffers(keys), groups.astype("<u4").tobytes(), active.astype(np.uint8).tobytes(),
+        params.num_perm, params.bands, params.rows, params.seed, params.word_n, params.char_n,
+        params.threshold, params.verify, threads,
+    )
+    return NearDupResult(np.frombuffer(survivor, dtype="<u4"), candidates, accepted)
+
+
+@dataclass(frozen=True)
+class LangIdFloors:
+    min_letters: int = 3
+    min_confidence: float = 0.5
+
+
+def identify_languages(
+    texts: Sequence[str], allow: Sequence[str] = (), floors: LangIdFloors = LangIdFloors(), threads: int = 0
+) -> tuple[list[str], np.ndarray]:
+    """(language code or "und" per text, confidence per text)."""
+    if len(texts) == 0:
+        return [], np.zeros(0)
+    codes, conf = _prep.identify_languages(*_buffers(texts), list(allow), floors.min_letters, floors.min_confidence, threads)
+    return codes.split("\n"), np.frombuffer(conf, dtype="<f8")
+
+
+def langid_model() -> dict[str, object]:
+    """Name, sha256 and languages of the embedded language-ID model."""
+    name, sha, langs = _prep.langid_model()
+    return {"name": name, "sha256": sha, "languages": langs}
+
+
+def sample_nested(keys: Sequence[str], groups: np.ndarray, k: Sequence[int], seed: int, stage: str, threads: int = 0) -> np.ndarray:
     """Row indices of the nested sample, ordered by (group, ticket, key)."""
-    picked = _prep.sample_nested(*_buffers(keys), groups.astype("<u4").tobytes(), list(k), seed, stage)
+    picked = _prep.sample_nested(*_buffers(keys), groups.astype("<u4").tobytes(), list(k), seed, stage, threads)
     return np.frombuffer(picked, dtype="<u4")
 
 
 def sha256_file(path: str) -> str:
-    return _prep.sha256_file(path)
+    """sha256 of a file; of a folder (a saved dataset): sha256 of its sorted (path, sha256) listing."""
+    root = Path(path)
+    if not root.is_dir():
+        return _prep.sha256_file(path)
+    listing = "".join(
+        f"{p.relative_to(root).as_posix()}\t{_prep.sha256_file(str(p))}\n" for p in sorted(root.rglob("*")) if p.is_file()
+    )
+    return hashlib.sha256(listing.encode()).hexdigest()

@@ -1,8 +1,10 @@
-"""Reading training records (JSONL) with validation that names the file and line."""
+"""Reading training records (JSONL, Parquet or a saved HF dataset) with validation that names
+the file and the line (or row) and the fix."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ class ReadResult:
 def _problem(obj: dict[str, Any], known: set[str]) -> tuple[str, str] | None:
     """(reason, message) when a record is unusable, else None."""
     for name in REQUIRED_FIELDS:
-        if name not in obj:
+        if name not in obj or obj[name] is None:
             return "missing_field", f"missing field {name!r} (each record needs {', '.join(REQUIRED_FIELDS)})"
         if not isinstance(obj[name], str):
             return "bad_field", f"field {name!r} must be a string, got {type(obj[name]).__name__}"
@@ -33,8 +35,35 @@ def _problem(obj: dict[str, Any], known: set[str]) -> tuple[str, str] | None:
     return None
 
 
+def _rows(path: Path, on_error: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, record) for every record of a file, in file order."""
+    if path.is_dir():
+        import datasets
+
+        try:
+            ds = datasets.load_from_disk(str(path))
+        except Exception as e:  # noqa: BLE001 - any failure here means "not a saved dataset"
+            raise InputError(f"{path}: not a saved Hugging Face dataset ({e}); save one with Dataset.save_to_disk") from e
+        if isinstance(ds, datasets.DatasetDict):
+            raise InputError(f"{path}: a DatasetDict with splits {list(ds)}; pass one split's folder, e.g. {path}/train")
+        for i, row in enumerate(ds):
+            yield f"row {i}", row
+    elif path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(path)
+        except Exception as e:  # noqa: BLE001
+            raise InputError(f"{path}: not a readable Parquet file ({e})") from e
+        for i, row in enumerate(table.to_pylist()):
+            yield f"row {i}", row
+    else:
+        for lineno, obj in iter_jsonl(path, on_error=on_error):
+            yield str(lineno), obj
+
+
 def read_records(path: Path, lenient: bool = False) -> ReadResult:
-    """All records of a JSONL file. A bad record stops with InputError, or is counted when lenient."""
+    """All records of a file. A bad record stops with InputError, or is counted when lenient."""
     if not path.exists():
         raise InputError(f"{path}: no such file; run `clt-kit world` first or pass the right path")
     known = set(available())
@@ -43,12 +72,12 @@ def read_records(path: Path, lenient: bool = False) -> ReadResult:
     def skip(reason: str, _message: str) -> None:
         result.skipped[reason] += 1
 
-    for lineno, obj in iter_jsonl(path, on_error=skip if lenient else None):
+    for where, obj in _rows(path, skip if lenient else None):
         problem = _problem(obj, known)
         if problem is None:
             result.records.append(obj)
         elif lenient:
             skip(*problem)
         else:
-            raise InputError(f"{path}:{lineno}: {problem[1]}; fix the record or pass --lenient to skip it")
+            raise InputError(f"{path}:{where}: {problem[1]}; fix the record or pass --lenient to skip it")
     return result

@@ -8,7 +8,11 @@ from typing import Any
 
 from clt_kit.jsonio import InputError, read_json
 from clt_kit.prep import core
-from clt_kit.prep.mixture import MANIFEST_KIND, MixtureSpec, build_mixture
+from clt_kit.prep.clean import CleanParams
+from clt_kit.prep.mixture import MANIFEST_FORMAT, MANIFEST_KIND, MixtureSpec, build_mixture
+
+# What a rebuild must reproduce exactly (inputs are checked by hash, outputs by hash too).
+REBUILT_KEYS = ("normalization_profile", "language_id_model", "counts", "stats", "set_fingerprint", "skipped", "input_fingerprint")
 
 
 def find_manifests(path: Path) -> list[Path]:
@@ -20,17 +24,20 @@ def find_manifests(path: Path) -> list[Path]:
     return sorted(path.rglob("manifest.json"))
 
 
-def _check_files(manifest_path: Path, entries: dict[str, dict[str, str]], what: str) -> list[str]:
-    problems = []
-    for role, entry in sorted(entries.items()):
-        target = (manifest_path.parent / entry["path"]).resolve()
-        if not target.exists():
-            problems.append(f"{manifest_path}: {what} {role} {target} is missing")
-            continue
-        actual = core.sha256_file(str(target))
-        if actual != entry["sha256"]:
-            problems.append(f"{manifest_path}: {what} {role} {target} has sha256 {actual}, manifest says {entry['sha256']}")
-    return problems
+def _check_file(manifest_path: Path, entry: dict[str, str], what: str) -> list[str]:
+    target = (manifest_path.parent / entry["path"]).resolve()
+    if not target.exists():
+        return [f"{manifest_path}: {what} {target} is missing"]
+    actual = core.sha256_file(str(target))
+    if actual != entry["sha256"]:
+        return [f"{manifest_path}: {what} {target} has sha256 {actual}, manifest says {entry['sha256']}"]
+    return []
+
+
+def _clean_params(d: dict[str, Any]) -> CleanParams:
+    return CleanParams(
+        near=core.NearDupParams(**d["near"]), langid=core.LangIdFloors(**d["langid"]), language_filter=d["language_filter"]
+    )
 
 
 def verify_manifest(manifest_path: Path) -> list[str]:
@@ -38,18 +45,25 @@ def verify_manifest(manifest_path: Path) -> list[str]:
     manifest: dict[str, Any] = read_json(manifest_path)
     if manifest.get("kind") != MANIFEST_KIND:
         return [f"{manifest_path}: not a clt-kit mixture manifest (kind={manifest.get('kind')!r})"]
-    input_problems = _check_files(manifest_path, manifest["inputs"], "input")
-    problems = input_problems + _check_files(manifest_path, manifest["outputs"], "output")
+    if manifest.get("format") != MANIFEST_FORMAT:
+        return [f"{manifest_path}: manifest format {manifest.get('format')} but this kit reads {MANIFEST_FORMAT}; rebuild it"]
+    inputs = manifest["inputs"]
+    input_problems = [p for e in inputs["pool"] for p in _check_file(manifest_path, e, "input pool")]
+    if "test" in inputs:
+        input_problems += _check_file(manifest_path, inputs["test"], "input test")
+    problems = input_problems + [
+        p for role, e in sorted(manifest["outputs"].items()) for p in _check_file(manifest_path, e, f"output {role}")
+    ]
     if input_problems:
         return problems  # a rebuild from changed inputs proves nothing more
-    spec_fields = dict(manifest["spec"], seen=tuple(manifest["spec"]["seen"]))
-    spec = MixtureSpec(**spec_fields)
-    inputs = manifest["inputs"]
-    pool = (manifest_path.parent / inputs["pool"]["path"]).resolve()
+    spec = MixtureSpec(**dict(manifest["spec"], seen=tuple(manifest["spec"]["seen"])))
+    pool = [(manifest_path.parent / e["path"]).resolve() for e in inputs["pool"]]
     test = (manifest_path.parent / inputs["test"]["path"]).resolve() if "test" in inputs else None
     with tempfile.TemporaryDirectory(prefix="clt-verify-") as tmp:
-        rebuilt = build_mixture(spec, pool, test, Path(tmp), lenient=manifest["lenient"])
-    for key in ("normalization_profile", "counts", "set_fingerprint", "skipped"):
+        rebuilt = build_mixture(
+            spec, pool, test, Path(tmp), lenient=manifest["lenient"], params=_clean_params(manifest["parameters"]["clean"])
+        )
+    for key in REBUILT_KEYS:
         if rebuilt[key] != manifest[key]:
             problems.append(f"{manifest_path}: rebuilt {key} differs: {rebuilt[key]!r} vs recorded {manifest[key]!r}")
     for role, entry in sorted(manifest["outputs"].items()):
