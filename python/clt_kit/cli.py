@@ -51,20 +51,40 @@ def world(seed: int, scale: str, out: Path) -> None:
 
 @main.command()
 @click.option("--task", type=click.Choice(TASKS), required=True)
-@click.option("--pool", type=click.Path(path_type=Path), required=True, help="Training pool (JSONL: id, lang, prompt, response).")
+@click.option("--pool", type=click.Path(path_type=Path), required=True, multiple=True, help="Training pool: JSONL, Parquet or a saved HF dataset folder (id, lang, prompt, response). Repeat for shards.")
 @click.option("--test", type=click.Path(path_type=Path), default=None, help="Test set to decontaminate against.")
 @click.option("--english", type=int, required=True, help="English examples in the mixture.")
 @click.option("--k", type=int, required=True, help="Examples per seen language (es, fr, ja, zh).")
 @SEED
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for mixture.jsonl, dropped.jsonl and manifest.json.")
 @click.option("--lenient", is_flag=True, help="Skip bad records (counted in the manifest) instead of stopping.")
-def prep(task: str, pool: Path, test: Path | None, english: int, k: int, seed: int, out: Path, lenient: bool) -> None:
-    """Dedup, decontaminate and sample a training mixture (Rust core); write it with a manifest."""
+@click.option("--num-perm", type=int, default=128, show_default=True, help="MinHash permutations.")
+@click.option("--bands", type=int, default=16, show_default=True, help="LSH bands.")
+@click.option("--rows", type=int, default=8, show_default=True, help="LSH rows per band (bands x rows <= num-perm).")
+@click.option("--minhash-seed", type=int, default=42, show_default=True, help="Seed of the MinHash permutations.")
+@click.option("--word-ngram", type=int, default=3, show_default=True, help="Shingle size in words (space-separated scripts).")
+@click.option("--char-ngram", type=int, default=5, show_default=True, help="Shingle size in characters (Han, Kana, Hangul).")
+@click.option("--threshold", type=float, default=0.8, show_default=True, help="Jaccard similarity from which two items are near duplicates.")
+@click.option("--no-verify", is_flag=True, help="Merge LSH candidates without checking their exact Jaccard similarity.")
+@click.option("--no-language-filter", is_flag=True, help="Keep items whose text the language identifier assigns to another language.")
+@click.option("--threads", type=int, default=0, show_default=True, help="Threads for the Rust core (0: all cores); never changes the output.")
+def prep(task: str, pool: tuple[Path, ...], test: Path | None, english: int, k: int, seed: int, out: Path, lenient: bool,
+         num_perm: int, bands: int, rows: int, minhash_seed: int, word_ngram: int, char_ngram: int, threshold: float,
+         no_verify: bool, no_language_filter: bool, threads: int) -> None:
+    """Dedup (exact + near), language-filter, decontaminate and sample a mixture (Rust core); write it with a manifest."""
     from clt_kit.prep import MixtureSpec, build_mixture
+    from clt_kit.prep.clean import CleanParams
+    from clt_kit.prep.core import NearDupParams
 
-    manifest = build_mixture(MixtureSpec(task, english, k, seed), pool, test, out, lenient=lenient, progress=True)
+    near = NearDupParams(num_perm, bands, rows, minhash_seed, word_ngram, char_ngram, threshold, not no_verify)
+    if problems := near.problems():
+        raise click.UsageError("; ".join(problems))
+    params = CleanParams(near=near, language_filter=not no_language_filter)
+    manifest = build_mixture(MixtureSpec(task, english, k, seed), list(pool), test, out, lenient=lenient, params=params,
+                             threads=threads, progress=True)
     for lang, c in manifest["counts"].items():
-        click.echo(f"{lang}: in {c['in']}, kept {c['kept']}, selected {c['selected']}, dropped {c['dropped']}")
+        dropped = ", ".join(f"{r} {n}" for r, n in c["dropped"].items() if n) or "none"
+        click.echo(f"{lang}: in {c['in']}, kept {c['kept']}, selected {c['selected']}; dropped: {dropped}")
     click.echo(f"manifest: {out / 'manifest.json'}")
 
 

@@ -5,10 +5,9 @@
 //! split or thread count.
 
 use crate::column::StrColumn;
-use crate::hashing::content_hash;
-use crate::normalize::normalize;
+use crate::hashing::{content_hash, HashKeyed};
+use crate::normalize::normalize_into;
 use rayon::prelude::*;
-use std::collections::HashMap;
 
 /// Result of [`exact_dedup`], indexed like the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,10 +33,13 @@ pub fn exact_dedup(texts: StrColumn<'_>, keys: StrColumn<'_>) -> Dedup {
     assert_eq!(texts.len(), keys.len(), "texts and keys differ in length");
     let hashes: Vec<u128> = (0..texts.len())
         .into_par_iter()
-        .map(|i| content_hash(&normalize(texts.get(i))))
+        .map_init(String::new, |buf, i| {
+            normalize_into(texts.get(i), buf);
+            content_hash(buf)
+        })
         .collect();
 
-    let mut best: HashMap<u128, u32> = HashMap::with_capacity(hashes.len());
+    let mut best: HashKeyed<u128, u32> = HashKeyed::with_capacity_and_hasher(hashes.len(), Default::default());
     for (i, h) in hashes.iter().enumerate() {
         let i = i as u32;
         best.entry(*h)

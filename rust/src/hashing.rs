@@ -80,3 +80,32 @@ mod tests {
         assert_eq!(content_hash(""), 0x99aa06d3014798d86001c324468d497f);
     }
 }
+
+/// A `Hasher` for keys that already are uniform hashes (u64, u128): it passes them through.
+#[derive(Default, Clone, Copy)]
+pub struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 ^= v;
+    }
+
+    fn write_u128(&mut self, v: u128) {
+        self.0 ^= (v as u64) ^ ((v >> 64) as u64);
+    }
+}
+
+/// A HashMap keyed by hashes, without hashing them again.
+pub type HashKeyed<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<PassThrough>>;

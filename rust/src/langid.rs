@@ -6,6 +6,7 @@
 //! identity is the hash of that text plus [`MODEL_NAME`].
 
 use sha2::{Digest, Sha256};
+use crate::hashing::HashKeyed;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 use xxhash_rust::xxh3::xxh3_64;
@@ -92,7 +93,7 @@ const ALPHA: f64 = 0.5;
 /// The trained model: for every n-gram hash, its log-probability in each n-gram language.
 pub struct LangId {
     codes: Vec<&'static str>,
-    logp: HashMap<u64, Vec<f32>>,
+    logp: HashKeyed<u64, Vec<f32>>,
     /// Log-probability of an unseen n-gram of each order, per language.
     unseen: Vec<[f32; KINDS]>,
     data_sha256: String,
@@ -207,18 +208,18 @@ impl LangId {
         let allowed = |code: &str| allow.is_empty() || allow.contains(&code);
         let und = Prediction { lang: UND, confidence: 0.0 };
 
-        let mut counts: HashMap<Script, usize> = HashMap::new();
+        let mut counts = [0usize; 7];
         let mut letters = 0usize;
         for c in text.chars() {
             if let Some(s) = script_of(c) {
-                *counts.entry(s).or_default() += 1;
+                counts[s as usize] += 1;
                 letters += 1;
             }
         }
         if letters < floors.min_letters {
             return und;
         }
-        let share = |s: Script| *counts.get(&s).unwrap_or(&0) as f64 / letters as f64;
+        let share = |s: Script| counts[s as usize] as f64 / letters as f64;
         let cjk = share(Script::Kana) + share(Script::Han);
         // The dominant script group decides which stage answers.
         let groups = [

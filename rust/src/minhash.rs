@@ -1,5 +1,8 @@
 //! Near-duplicate detection: MinHash signatures, LSH banding, verified deterministic clustering.
 //!
+//! Texts are normalized (the dedup profile) before they are shingled, so case and width do not
+//! make two near duplicates look different.
+//!
 //! Permutations are multiply-add-shift hashes `h_i(x) = (a_i * x + b_i) >> 32` over the 32-bit
 //! folded shingle hash (a strongly universal family), with `a_i`, `b_i` drawn from SplitMix64
 //! seeded explicitly: the same seed gives the same signatures on every platform.
@@ -9,6 +12,7 @@
 //! so the result depends neither on input order nor on the number of threads.
 
 use crate::column::StrColumn;
+use crate::normalize::{normalize, normalize_into};
 use crate::shingle::{for_each_shingle, jaccard, shingle_set, ShingleParams};
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
@@ -83,42 +87,74 @@ impl SplitMix64 {
     }
 }
 
-/// The `num_perm` hash functions of a seed.
+/// The `num_perm` hash functions of a seed, stored as 32-bit halves so the hot loop runs in
+/// 32-bit lanes: `((a * x + b) mod 2^64) >> 32` = `hi32(a_lo * x + b_lo) + a_hi * x + b_hi (mod 2^32)`
+/// for a 32-bit `x`, exactly.
 #[derive(Debug, Clone)]
 pub struct Permutations {
-    a: Vec<u64>,
-    b: Vec<u64>,
+    a_lo: Vec<u32>,
+    a_hi: Vec<u32>,
+    b_lo: Vec<u32>,
+    b_hi: Vec<u32>,
 }
 
 impl Permutations {
     pub fn new(num_perm: usize, seed: u64) -> Self {
         let mut rng = SplitMix64::new(seed);
-        let a = (0..num_perm).map(|_| rng.next_u64() | 1).collect();
-        let b = (0..num_perm).map(|_| rng.next_u64()).collect();
-        Permutations { a, b }
+        let a: Vec<u64> = (0..num_perm).map(|_| rng.next_u64() | 1).collect();
+        let b: Vec<u64> = (0..num_perm).map(|_| rng.next_u64()).collect();
+        Permutations {
+            a_lo: a.iter().map(|v| *v as u32).collect(),
+            a_hi: a.iter().map(|v| (*v >> 32) as u32).collect(),
+            b_lo: b.iter().map(|v| *v as u32).collect(),
+            b_hi: b.iter().map(|v| (*v >> 32) as u32).collect(),
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.a.len()
+        self.a_lo.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.a.is_empty()
+        self.a_lo.is_empty()
     }
 }
 
-/// The MinHash signature of `text` (u32::MAX everywhere for a text without shingles).
-pub fn signature(text: &str, perms: &Permutations, shingle: ShingleParams) -> Vec<u32> {
-    let mut sig = vec![u32::MAX; perms.len()];
-    for_each_shingle(text, shingle, |h| {
-        let x = (h ^ (h >> 32)) & 0xFFFF_FFFF;
-        for ((s, &a), &b) in sig.iter_mut().zip(&perms.a).zip(&perms.b) {
-            let v = (a.wrapping_mul(x).wrapping_add(b) >> 32) as u32;
-            if v < *s {
-                *s = v;
-            }
+/// Folds every shingle hash `x` into the signature: `sig[i] = min(sig[i], h_i(x))`.
+#[inline(always)]
+fn fold_into(sig: &mut [u32], xs: &[u32], p: &Permutations) {
+    let n = sig.len();
+    let (a_lo, a_hi, b_lo, b_hi) = (&p.a_lo[..n], &p.a_hi[..n], &p.b_lo[..n], &p.b_hi[..n]);
+    for &x in xs {
+        for i in 0..n {
+            let t = (a_lo[i] as u64) * (x as u64) + b_lo[i] as u64;
+            let v = ((t >> 32) as u32).wrapping_add(a_hi[i].wrapping_mul(x)).wrapping_add(b_hi[i]);
+            sig[i] = sig[i].min(v);
         }
-    });
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn fold_into_avx2(sig: &mut [u32], xs: &[u32], p: &Permutations) {
+    fold_into(sig, xs, p)
+}
+
+/// The MinHash signature of `text` (u32::MAX everywhere for a text without shingles).
+/// The AVX2 path (chosen at run time) and the portable path compute the same integers.
+pub fn signature(text: &str, perms: &Permutations, shingle: ShingleParams) -> Vec<u32> {
+    let mut xs: Vec<u32> = Vec::with_capacity(text.len() / 4 + 1);
+    for_each_shingle(text, shingle, |h| xs.push((h ^ (h >> 32)) as u32));
+    let mut sig = vec![u32::MAX; perms.len()];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            unsafe { fold_into_avx2(&mut sig, &xs, perms) };
+            return sig;
+        }
+    }
+    fold_into(&mut sig, &xs, perms);
     sig
 }
 
@@ -204,11 +240,20 @@ pub fn near_dedup(
     let mut entries: Vec<(u64, u32)> = (0..n)
         .into_par_iter()
         .filter(|&i| active[i])
-        .flat_map_iter(|i| {
-            let sig = signature(texts.get(i), &perms, params.shingle);
-            band_keys(&sig, groups[i], params).into_iter().map(move |k| (k, i as u32))
-        })
-        .collect();
+        .fold(
+            || (Vec::new(), String::new()),
+            |(mut acc, mut buf), i| {
+                normalize_into(texts.get(i), &mut buf);
+                let sig = signature(&buf, &perms, params.shingle);
+                acc.extend(band_keys(&sig, groups[i], params).into_iter().map(|k| (k, i as u32)));
+                (acc, buf)
+            },
+        )
+        .map(|(acc, _)| acc)
+        .reduce(Vec::new, |mut a, mut b| {
+            a.append(&mut b);
+            a
+        });
     entries.par_sort_unstable();
 
     // Distinct candidate pairs (smaller row first), sorted: the order of merging is fixed.
@@ -226,14 +271,19 @@ pub fn near_dedup(
     pairs.dedup();
 
     // Exact Jaccard of each candidate (in parallel; the verdict does not depend on order).
+    // Each document's shingle set is computed once.
     let accepted: Vec<bool> = if params.verify {
+        let mut involved: Vec<u32> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
+        involved.par_sort_unstable();
+        involved.dedup();
+        let sets: Vec<Vec<u64>> = involved
+            .par_iter()
+            .map(|&i| shingle_set(&normalize(texts.get(i as usize)), params.shingle))
+            .collect();
+        let set_of = |i: u32| &sets[involved.binary_search(&i).expect("involved")];
         pairs
             .par_iter()
-            .map(|&(a, b)| {
-                let sa = shingle_set(texts.get(a as usize), params.shingle);
-                let sb = shingle_set(texts.get(b as usize), params.shingle);
-                jaccard(&sa, &sb) >= params.threshold
-            })
+            .map(|&(a, b)| jaccard(set_of(a), set_of(b)) >= params.threshold)
             .collect()
     } else {
         vec![true; pairs.len()]
@@ -262,6 +312,31 @@ mod tests {
         let mut r = SplitMix64::new(0);
         assert_eq!(r.next_u64(), 0xE220_A839_7B1D_CDAF);
         assert_eq!(r.next_u64(), 0x6E78_9E6A_A1B9_65F4);
+    }
+
+    #[test]
+    fn split_arithmetic_equals_64_bit_multiply_shift() {
+        let p = Permutations::new(64, 9);
+        let mut rng = SplitMix64::new(3);
+        let xs: Vec<u32> = (0..50).map(|_| rng.next_u64() as u32).collect();
+        let mut slow = vec![u32::MAX; 64];
+        for &x in &xs {
+            for i in 0..64 {
+                let a = (p.a_hi[i] as u64) << 32 | p.a_lo[i] as u64;
+                let b = (p.b_hi[i] as u64) << 32 | p.b_lo[i] as u64;
+                slow[i] = slow[i].min((a.wrapping_mul(x as u64).wrapping_add(b) >> 32) as u32);
+            }
+        }
+        let mut portable = vec![u32::MAX; 64];
+        fold_into(&mut portable, &xs, &p);
+        assert_eq!(portable, slow);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            let mut simd = vec![u32::MAX; 64];
+            // SAFETY: AVX2 is present.
+            unsafe { fold_into_avx2(&mut simd, &xs, &p) };
+            assert_eq!(simd, slow);
+        }
     }
 
     #[test]

@@ -197,11 +197,40 @@ fn langid_model() -> (String, String, Vec<String>) {
     )
 }
 
-/// Exact Jaccard similarity of the shingle sets of two texts.
+/// MinHash signatures of every text (num_perm u32 LE values per row), for benchmarks and tests.
+#[pyfunction]
+#[pyo3(signature = (text_data, text_offsets, num_perm, seed, word_n, char_n, threads=0))]
+fn minhash_signatures(
+    py: Python<'_>,
+    text_data: &[u8],
+    text_offsets: &[u8],
+    num_perm: usize,
+    seed: u64,
+    word_n: usize,
+    char_n: usize,
+    threads: usize,
+) -> PyResult<Py<PyBytes>> {
+    let to = offsets(text_offsets)?;
+    let texts = column("texts", text_data, &to)?;
+    let perms = minhash::Permutations::new(num_perm, seed);
+    let shingle = ShingleParams { word_n, char_n };
+    let sigs: Vec<u32> = py.detach(|| {
+        with_threads(threads, || {
+            use rayon::prelude::*;
+            (0..texts.len())
+                .into_par_iter()
+                .flat_map_iter(|i| minhash::signature(texts.get(i), &perms, shingle))
+                .collect()
+        })
+    })?;
+    Ok(le_bytes(py, &sigs, u32::to_le_bytes))
+}
+
+/// Exact Jaccard similarity of the shingle sets of two texts, normalized as near-dup sees them.
 #[pyfunction]
 fn shingle_jaccard(a: &str, b: &str, word_n: usize, char_n: usize) -> f64 {
     let p = ShingleParams { word_n, char_n };
-    jaccard(&shingle_set(a, p), &shingle_set(b, p))
+    jaccard(&shingle_set(&normalize::normalize(a), p), &shingle_set(&normalize::normalize(b), p))
 }
 
 /// SHA-256 (hex) of a file, streamed with the GIL released.
@@ -224,5 +253,6 @@ fn _prep(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(identify_languages, m)?)?;
     m.add_function(wrap_pyfunction!(langid_model, m)?)?;
     m.add_function(wrap_pyfunction!(shingle_jaccard, m)?)?;
+    m.add_function(wrap_pyfunction!(minhash_signatures, m)?)?;
     Ok(())
 }

@@ -58,14 +58,33 @@ enum Kind {
     Cjk,
 }
 
+/// Hash of one shingle from its tokens' hashes (so separators and spacing between tokens never
+/// matter), tagged with the shingle's kind: a multiply-rotate chain and a final avalanche
+/// (MurmurHash3's fmix64). Pure integer arithmetic, identical on every platform.
+fn shingle_hash(tokens: &[u64], kind: Kind) -> u64 {
+    let mut h = match kind {
+        Kind::Word => SHINGLE_SEED,
+        Kind::Cjk => SHINGLE_SEED ^ 0xC1C1,
+    };
+    for &t in tokens {
+        h = (h ^ t).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(31);
+    }
+    h ^= tokens.len() as u64;
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    h ^ (h >> 33)
+}
+
 /// Calls `emit` with the hash of every shingle of `text` (duplicates included, in text order).
 pub fn for_each_shingle(text: &str, params: ShingleParams, mut emit: impl FnMut(u64)) {
-    // Token boundaries as byte ranges; a segment is flushed when the kind changes.
-    let mut segment: Vec<(usize, usize)> = Vec::with_capacity(64);
+    let mut segment: Vec<u64> = Vec::with_capacity(64); // token hashes of the current segment
     let mut kind = Kind::Word;
     let mut word_start: Option<usize> = None;
+    let bytes = text.as_bytes();
 
-    let flush = |segment: &mut Vec<(usize, usize)>, kind: Kind, emit: &mut dyn FnMut(u64)| {
+    let flush = |segment: &mut Vec<u64>, kind: Kind, emit: &mut dyn FnMut(u64)| {
         if segment.is_empty() {
             return;
         }
@@ -74,35 +93,39 @@ pub fn for_each_shingle(text: &str, params: ShingleParams, mut emit: impl FnMut(
             Kind::Cjk => params.char_n,
         }
         .max(1);
-        let windows = if segment.len() <= n { 1 } else { segment.len() - n + 1 };
-        for w in 0..windows {
-            let last = (w + n).min(segment.len()) - 1;
-            let (start, end) = (segment[w].0, segment[last].1);
-            // Tokens are joined by one space (words) or nothing (CJK characters), so separators,
-            // punctuation and spacing between tokens never change a shingle.
-            let mut buf = Vec::with_capacity(end - start);
-            for (i, &(s, e)) in segment[w..=last].iter().enumerate() {
-                if i > 0 && kind == Kind::Word {
-                    buf.push(b' ');
-                }
-                buf.extend_from_slice(&text.as_bytes()[s..e]);
+        if segment.len() <= n {
+            emit(shingle_hash(segment, kind));
+        } else {
+            for window in segment.windows(n) {
+                emit(shingle_hash(window, kind));
             }
-            let h = xxh3_64_with_seed(&buf, SHINGLE_SEED);
-            emit(h);
         }
         segment.clear();
     };
 
     for (i, c) in text.char_indices() {
-        if is_cjk(c) {
+        if c.is_ascii() {
+            // Fast path: ASCII letters and digits continue a word, anything else ends one.
+            if c.is_ascii_alphanumeric() {
+                if word_start.is_none() {
+                    if kind != Kind::Word {
+                        flush(&mut segment, kind, &mut emit);
+                        kind = Kind::Word;
+                    }
+                    word_start = Some(i);
+                }
+            } else if let Some(s) = word_start.take() {
+                segment.push(xxh3_64_with_seed(&bytes[s..i], SHINGLE_SEED));
+            }
+        } else if is_cjk(c) {
             if let Some(s) = word_start.take() {
-                segment.push((s, i));
+                segment.push(xxh3_64_with_seed(&bytes[s..i], SHINGLE_SEED));
             }
             if kind != Kind::Cjk {
                 flush(&mut segment, kind, &mut emit);
                 kind = Kind::Cjk;
             }
-            segment.push((i, i + c.len_utf8()));
+            segment.push(xxh3_64_with_seed(&bytes[i..i + c.len_utf8()], SHINGLE_SEED));
         } else if is_word_char(c) {
             if word_start.is_none() {
                 if kind != Kind::Word {
@@ -112,11 +135,11 @@ pub fn for_each_shingle(text: &str, params: ShingleParams, mut emit: impl FnMut(
                 word_start = Some(i);
             }
         } else if let Some(s) = word_start.take() {
-            segment.push((s, i));
+            segment.push(xxh3_64_with_seed(&bytes[s..i], SHINGLE_SEED));
         }
     }
     if let Some(s) = word_start.take() {
-        segment.push((s, text.len()));
+        segment.push(xxh3_64_with_seed(&bytes[s..], SHINGLE_SEED));
     }
     flush(&mut segment, kind, &mut emit);
 }

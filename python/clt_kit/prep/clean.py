@@ -74,13 +74,13 @@ def clean(
 
     undetermined: Counter[str] = Counter()
     if params.language_filter:
-        predicted, _ = core.identify_languages(texts, (), params.langid, threads)
-        for i in range(n):
-            if reason[i] is None:
-                if predicted[i] == "und":
-                    undetermined[langs[i]] += 1
-                elif predicted[i] != langs[i]:
-                    reason[i], survivor_id[i] = "wrong_language", None
+        alive_idx = [i for i in range(n) if reason[i] is None]  # no need to identify what is already dropped
+        predicted, _ = core.identify_languages([texts[i] for i in alive_idx], (), params.langid, threads)
+        for i, lang in zip(alive_idx, predicted):
+            if lang == "und":
+                undetermined[langs[i]] += 1
+            elif lang != langs[i]:
+                reason[i], survivor_id[i] = "wrong_language", None
 
     _decontaminate(records, tests, reason, survivor_id, params, threads)
 

@@ -46,6 +46,17 @@ class NearDupParams:
     threshold: float = 0.8
     verify: bool = True
 
+    def problems(self) -> list[str]:
+        """What is wrong with these settings (empty: fine); the Rust core checks the same."""
+        out = []
+        if min(self.num_perm, self.bands, self.rows, self.word_n, self.char_n) < 1:
+            out.append("num_perm, bands, rows and the n-gram sizes must be positive")
+        if self.bands * self.rows > self.num_perm:
+            out.append(f"bands x rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}; lower --bands or --rows")
+        if not 0.0 <= self.threshold <= 1.0:
+            out.append(f"threshold {self.threshold} is not in [0, 1]")
+        return out
+
 
 @dataclass(frozen=True)
 class NearDupResult:
