@@ -39,8 +39,11 @@ def test_world_then_prep_then_verify(tmp_path: Path) -> None:
     assert runner.invoke(main, ["world", "--scale", "smoke", "--seed", "3", "--out", str(tmp_path / "w")]).exit_code == 0
     args = ["prep", "--task", "SM", "--pool", str(tmp_path / "w/SM/train.jsonl"), "--test", str(tmp_path / "w/SM/test.jsonl"),
             "--english", "10", "--k", "3", "--seed", "3", "--out", str(tmp_path / "m")]
-    result = runner.invoke(main, args)
+    strict = runner.invoke(main, args)
+    assert strict.exit_code == 2 and f"{tmp_path / 'w/SM/train.jsonl'}:" in strict.output  # the world breaks lines on purpose
+    result = runner.invoke(main, [*args, "--lenient"])
     assert result.exit_code == 0, result.output
+    assert "wrong_language" in result.output and "exact_duplicate" in result.output
     result = runner.invoke(main, ["verify", str(tmp_path / "m")])
     assert result.exit_code == 0 and "verified 1 manifest" in result.output
 

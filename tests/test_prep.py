@@ -15,6 +15,7 @@ from clt_kit import _prep
 from clt_kit.jsonio import InputError, write_jsonl
 from clt_kit.prep import MixtureSpec, build_mixture, verify_path
 from clt_kit.prep import core
+from clt_kit.prep.records import read_records
 
 TEXTS = st.lists(st.sampled_from(["Hello world", "HELLO  world", "日本語", "日本語 ", "مرحبا", "ＡＢＣ", "abc", "x"]), min_size=1, max_size=40)
 
@@ -49,14 +50,19 @@ def test_nested_samples(a: int, b: int, seed: int) -> None:
 
 
 def _mixture(world, out: Path, k: int = 4, seed: int = 1) -> dict:
-    return build_mixture(MixtureSpec("MR", 16, k, seed), world.train("MR"), world.test("MR"), out)
+    return build_mixture(MixtureSpec("MR", 16, k, seed), world.train("MR"), world.test("MR"), out, lenient=True)
+
+
+def _pool(path: Path) -> list[dict]:
+    """The readable records of a world pool (some lines are broken on purpose)."""
+    return read_records(path, lenient=True).records
 
 
 def test_mixture_counts_dedup_and_nesting(smoke_world, tmp_path: Path) -> None:
     m4 = _mixture(smoke_world, tmp_path / "k4", k=4)
     m8 = _mixture(smoke_world, tmp_path / "k8", k=8)
     faults = [json.loads(line) for line in smoke_world.faults.read_text().splitlines()]
-    dups = {f["id"] for f in faults if f["task"] == "MR" and f["lang"] in m4["counts"]}
+    dups = {f["id"] for f in faults if f["task"] == "MR" and f["lang"] in m4["counts"] and f["fault"] == "exact_duplicate"}
     dropped = {json.loads(line)["id"] for line in (tmp_path / "k4" / "dropped.jsonl").read_text().splitlines()}
     assert dups <= dropped, "every injected exact duplicate is removed"
     assert m4["counts"]["en"]["selected"] == 16 and m4["counts"]["ja"]["selected"] == 4
@@ -71,7 +77,7 @@ def test_mixture_is_byte_identical_on_rebuild_and_shuffled_input(smoke_world, tm
     lines = smoke_world.train("MR").read_text(encoding="utf-8").splitlines()
     shuffled = tmp_path / "shuffled.jsonl"
     shuffled.write_text("\n".join(reversed(lines)) + "\n", encoding="utf-8")
-    build_mixture(MixtureSpec("MR", 16, 4, 1), shuffled, smoke_world.test("MR"), tmp_path / "b")
+    build_mixture(MixtureSpec("MR", 16, 4, 1), shuffled, smoke_world.test("MR"), tmp_path / "b", lenient=True)
     for name in ("mixture.jsonl", "dropped.jsonl"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
@@ -82,14 +88,15 @@ def test_asking_too_much_names_language_k_and_count(smoke_world, tmp_path: Path)
 
 
 def test_decontamination_drops_exact_and_near_test_items(smoke_world, tmp_path: Path) -> None:
-    pool = [json.loads(line) for line in smoke_world.train("SM").read_text().splitlines()]
+    leaks = {f["id"] for f in map(json.loads, smoke_world.faults.read_text().splitlines()) if f["fault"] == "test_leak"}
+    pool = [r for r in _pool(smoke_world.train("SM")) if r["id"] not in leaks]
     tests = [json.loads(line) for line in smoke_world.test("SM").read_text().splitlines()]
     es, fr = next(t for t in tests if t["lang"] == "es"), next(t for t in tests if t["lang"] == "fr")
     exact = dict(es, id="sm-es-train-leak", prompt=es["prompt"].upper())
     words = fr["prompt"].split(" ")
     near = dict(fr, id="sm-fr-train-leak", prompt=" ".join(words[:-1] + ["aujourd'hui."]))
     write_jsonl(tmp_path / "pool.jsonl", pool + [exact, near])
-    m = build_mixture(MixtureSpec("SM", 16, 4, 1), tmp_path / "pool.jsonl", smoke_world.test("SM"), tmp_path / "m")
+    m = build_mixture(MixtureSpec("SM", 16, 4, 1), tmp_path / "pool.jsonl", smoke_world.test("SM"), tmp_path / "m", lenient=True)
     assert m["counts"]["es"]["dropped"]["test_exact"] == 1
     assert m["counts"]["fr"]["dropped"]["test_near"] == 1
     dropped = {d["id"]: d for d in map(json.loads, (tmp_path / "m" / "dropped.jsonl").read_text().splitlines())}
@@ -147,13 +154,13 @@ def test_output_and_manifest_identical_across_threads_order_and_shards(
     import random
 
     base = tmp_path_factory.mktemp("inv")
-    reference = build_mixture(MixtureSpec("IF", 16, 4, 1), smoke_world.train("IF"), smoke_world.test("IF"), base / "ref", threads=1)
+    reference = build_mixture(MixtureSpec("IF", 16, 4, 1), smoke_world.train("IF"), smoke_world.test("IF"), base / "ref", lenient=True, threads=1)
     lines = smoke_world.train("IF").read_text(encoding="utf-8").splitlines()
     random.Random(order_seed).shuffle(lines)
     parts = [base / f"shard{i}.jsonl" for i in range(shards)]
     for i, part in enumerate(parts):
         part.write_text("".join(line + "\n" for line in lines[i::shards]), encoding="utf-8")
-    other = build_mixture(MixtureSpec("IF", 16, 4, 1), parts, smoke_world.test("IF"), base / "other", threads=threads)
+    other = build_mixture(MixtureSpec("IF", 16, 4, 1), parts, smoke_world.test("IF"), base / "other", lenient=True, threads=threads)
     for name in ("mixture.jsonl", "dropped.jsonl"):
         assert (base / "ref" / name).read_bytes() == (base / "other" / name).read_bytes()
     assert {k: v for k, v in reference.items() if k != "inputs"} == {k: v for k, v in other.items() if k != "inputs"}
@@ -175,7 +182,7 @@ def test_reads_parquet_and_saved_hf_dataset(smoke_world, tmp_path: Path) -> None
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = [json.loads(line) for line in smoke_world.train("MR").read_text().splitlines()]
+    rows = _pool(smoke_world.train("MR"))
     flat = [{k: r[k] for k in ("id", "lang", "prompt", "response")} for r in rows]
     pq.write_table(pa.Table.from_pylist(flat), tmp_path / "pool.parquet")
     datasets.Dataset.from_list(flat).save_to_disk(str(tmp_path / "pool_hf"))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from clt_kit import _prep
 from clt_kit.languages import PAPER_LANGUAGES, TASKS
+from clt_kit.prep.records import read_records
 from clt_kit.scales import SMOKE
 from clt_kit.world import generate_world
 from clt_kit.world.checkers import followed
@@ -26,7 +27,9 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
 
 def test_every_language_and_task_present_and_tests_disjoint(smoke_world) -> None:
     for task in TASKS:
-        train = [json.loads(line) for line in smoke_world.train(task).read_text().splitlines()]
+        train = read_records(smoke_world.train(task), lenient=True).records
+        leaked = {f["id"] for f in map(json.loads, smoke_world.faults.read_text().splitlines()) if f["fault"] == "test_leak"}
+        train = [r for r in train if r["id"] not in leaked]
         test = [json.loads(line) for line in smoke_world.test(task).read_text().splitlines()]
         assert {r["lang"] for r in test} == set(PAPER_LANGUAGES)
         assert {r["lang"] for r in train} == set(PAPER_LANGUAGES)
@@ -36,8 +39,7 @@ def test_every_language_and_task_present_and_tests_disjoint(smoke_world) -> None
 
 def test_if_references_follow_their_instructions(smoke_world) -> None:
     for path in (smoke_world.train("IF"), smoke_world.test("IF")):
-        for line in path.read_text().splitlines():
-            item = json.loads(line)
+        for item in read_records(path, lenient=True).records:
             assert all(followed(item["response"], item["instructions"])), item
 
 
@@ -45,3 +47,20 @@ def test_mr_solutions_end_with_the_answer(smoke_world) -> None:
     for line in smoke_world.test("MR").read_text().splitlines():
         item = json.loads(line)
         assert str(item["answer"]) in item["response"].splitlines()[-1]
+
+
+def test_a_ninth_language_is_one_data_file(tmp_path: Path, monkeypatch) -> None:
+    from clt_kit.world import lexicon
+
+    data = json.loads((Path(lexicon.__file__).parent / "languages" / "es.json").read_text(encoding="utf-8"))
+    data.update(code="it", name="Italian", locale="it")
+    data["mr"]["answer"] = "La risposta è {n}."
+    extra = tmp_path / "langs"
+    extra.mkdir()
+    (extra / "it.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    monkeypatch.setenv(lexicon.EXTRA_LANGUAGES_ENV, str(extra))
+    assert "it" in lexicon.available()
+    world = generate_world(tmp_path / "w", 5, SMOKE, languages=("en", "it"))
+    langs = {json.loads(line)["lang"] for line in world.test("MR").read_text(encoding="utf-8").splitlines()}
+    assert langs == {"en", "it"}
+    assert lexicon.load("it").months[0] == "gennaio"  # CLDR through Babel, from the file's locale

@@ -33,6 +33,10 @@ class Scale:
     corpus_english_share: float
     max_number: int  # MR numbers stay below this
     duplicate_rate: float  # share of pool items duplicated (exact, after normalization)
+    near_duplicate_rate: float  # share of pool items copied with a small edit
+    mislabel_rate: float  # share of pool items whose text is in another language than their label
+    broken_rate: float  # share of pool lines that are broken (bad JSON, missing field, empty prompt)
+    leak_rate: float  # share of test items leaked into the pool (exactly or with a small edit)
     # mixtures
     english_train: int
     k_grid: tuple[int, ...]
@@ -66,6 +70,10 @@ SMOKE = Scale(
     corpus_english_share=0.4,
     max_number=10,
     duplicate_rate=0.15,
+    near_duplicate_rate=0.1,
+    mislabel_rate=0.1,
+    broken_rate=0.05,
+    leak_rate=0.34,
     english_train=16,
     k_grid=(0, 4, 8),
     vocab_size=600,
@@ -94,6 +102,10 @@ MINI = Scale(
     corpus_english_share=0.4,
     max_number=20,
     duplicate_rate=0.1,
+    near_duplicate_rate=0.05,
+    mislabel_rate=0.03,
+    broken_rate=0.01,
+    leak_rate=0.1,
     english_train=300,
     k_grid=(0, 50, 100, 200),
     vocab_size=2000,

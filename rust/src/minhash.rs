@@ -140,14 +140,25 @@ fn fold_into_avx2(sig: &mut [u32], xs: &[u32], p: &Permutations) {
     fold_into(sig, xs, p)
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn fold_into_avx512(sig: &mut [u32], xs: &[u32], p: &Permutations) {
+    fold_into(sig, xs, p)
+}
+
 /// The MinHash signature of `text` (u32::MAX everywhere for a text without shingles).
-/// The AVX2 path (chosen at run time) and the portable path compute the same integers.
+/// The AVX-512 and AVX2 paths (chosen at run time) and the portable path compute the same integers.
 pub fn signature(text: &str, perms: &Permutations, shingle: ShingleParams) -> Vec<u32> {
     let mut xs: Vec<u32> = Vec::with_capacity(text.len() / 4 + 1);
     for_each_shingle(text, shingle, |h| xs.push((h ^ (h >> 32)) as u32));
     let mut sig = vec![u32::MAX; perms.len()];
     #[cfg(target_arch = "x86_64")]
     {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            unsafe { fold_into_avx512(&mut sig, &xs, perms) };
+            return sig;
+        }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked just above).
             unsafe { fold_into_avx2(&mut sig, &xs, perms) };
@@ -335,6 +346,13 @@ mod tests {
             let mut simd = vec![u32::MAX; 64];
             // SAFETY: AVX2 is present.
             unsafe { fold_into_avx2(&mut simd, &xs, &p) };
+            assert_eq!(simd, slow);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            let mut simd = vec![u32::MAX; 64];
+            // SAFETY: AVX-512F is present.
+            unsafe { fold_into_avx512(&mut simd, &xs, &p) };
             assert_eq!(simd, slow);
         }
     }

@@ -217,10 +217,13 @@ fn minhash_signatures(
     let sigs: Vec<u32> = py.detach(|| {
         with_threads(threads, || {
             use rayon::prelude::*;
-            (0..texts.len())
-                .into_par_iter()
-                .flat_map_iter(|i| minhash::signature(texts.get(i), &perms, shingle))
-                .collect()
+            let mut out = vec![0u32; texts.len() * num_perm];
+            if num_perm > 0 {
+                out.par_chunks_mut(num_perm)
+                    .enumerate()
+                    .for_each(|(i, row)| row.copy_from_slice(&minhash::signature(texts.get(i), &perms, shingle)));
+            }
+            out
         })
     })?;
     Ok(le_bytes(py, &sigs, u32::to_le_bytes))

@@ -58,16 +58,17 @@ def clean(
     ids = [r["id"] for r in records]
     langs = [r["lang"] for r in records]
     texts = [item_text(r) for r in records]
+    text_col, id_col = core.column(texts), core.column(ids)  # converted once, passed to every stage
     reason: list[str | None] = [None] * n
     survivor_id: list[str | None] = [None] * n
 
-    exact, _ = core.exact_dedup(texts, ids, threads)
+    exact, _ = core.exact_dedup(text_col, id_col, threads)
     for i in range(n):
         if exact[i] != i:
             reason[i], survivor_id[i] = "exact_duplicate", ids[exact[i]]
 
     alive = np.array([r is None for r in reason], dtype=bool)
-    near = core.near_dedup(texts, ids, _groups(langs), alive, params.near, threads)
+    near = core.near_dedup(text_col, id_col, _groups(langs), alive, params.near, threads)
     for i in range(n):
         if reason[i] is None and near.survivor[i] != i:
             reason[i], survivor_id[i] = "near_duplicate", ids[near.survivor[i]]

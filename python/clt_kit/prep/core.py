@@ -17,17 +17,37 @@ import pyarrow as pa
 from clt_kit import _prep
 
 
-def _buffers(strings: Sequence[str]) -> tuple[bytes, bytes]:
-    """(UTF-8 data, little-endian i64 offsets) of an Arrow large-string array."""
+@dataclass(frozen=True)
+class Column:
+    """Strings as the Rust core takes them: one UTF-8 buffer and little-endian i64 offsets (the
+    buffers of an Arrow large-string array). Build it once with `column()` to pass the same
+    strings to several calls without converting them again."""
+
+    data: bytes
+    offsets: bytes
+
+    def __len__(self) -> int:
+        return len(self.offsets) // 8 - 1
+
+
+def column(strings: Sequence[str] | Column) -> Column:
+    if isinstance(strings, Column):
+        return strings
     arr = pa.array(strings, type=pa.large_string())
     _, offsets, data = arr.buffers()
-    n = len(arr)
-    offs = np.frombuffer(offsets, dtype="<i8", count=n + 1)
-    raw = b"" if data is None else data.to_pybytes()
-    return raw, offs.tobytes()
+    offs = np.frombuffer(offsets, dtype="<i8", count=len(arr) + 1)
+    return Column(b"" if data is None else data.to_pybytes(), offs.tobytes())
 
 
-def exact_dedup(texts: Sequence[str], keys: Sequence[str], threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
+Strings = Sequence[str] | Column
+
+
+def _buffers(strings: Strings) -> tuple[bytes, bytes]:
+    col = column(strings)
+    return col.data, col.offsets
+
+
+def exact_dedup(texts: Strings, keys: Strings, threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(survivor index per row, 16-byte content hash per row as a (n, 16) uint8 array)."""
     survivor, hashes = _prep.exact_dedup(*_buffers(texts), *_buffers(keys), threads)
     return np.frombuffer(survivor, dtype="<u4"), np.frombuffer(hashes, dtype=np.uint8).reshape(-1, 16)
@@ -66,7 +86,7 @@ class NearDupResult:
 
 
 def near_dedup(
-    texts: Sequence[str], keys: Sequence[str], groups: np.ndarray, active: np.ndarray, params: NearDupParams, threads: int = 0
+    texts: Strings, keys: Strings, groups: np.ndarray, active: np.ndarray, params: NearDupParams, threads: int = 0
 ) -> NearDupResult:
     """Near-duplicate clusters within groups; survivor = the smallest key of each cluster."""
     survivor, candidates, accepted = _prep.near_dedup(
@@ -84,7 +104,7 @@ class LangIdFloors:
 
 
 def identify_languages(
-    texts: Sequence[str], allow: Sequence[str] = (), floors: LangIdFloors = LangIdFloors(), threads: int = 0
+    texts: Strings, allow: Sequence[str] = (), floors: LangIdFloors = LangIdFloors(), threads: int = 0
 ) -> tuple[list[str], np.ndarray]:
     """(language code or "und" per text, confidence per text)."""
     if len(texts) == 0:
@@ -99,7 +119,7 @@ def langid_model() -> dict[str, object]:
     return {"name": name, "sha256": sha, "languages": langs}
 
 
-def sample_nested(keys: Sequence[str], groups: np.ndarray, k: Sequence[int], seed: int, stage: str, threads: int = 0) -> np.ndarray:
+def sample_nested(keys: Strings, groups: np.ndarray, k: Sequence[int], seed: int, stage: str, threads: int = 0) -> np.ndarray:
     """Row indices of the nested sample, ordered by (group, ticket, key)."""
     picked = _prep.sample_nested(*_buffers(keys), groups.astype("<u4").tobytes(), list(k), seed, stage, threads)
     return np.frombuffer(picked, dtype="<u4")

@@ -3,9 +3,15 @@
 Layout of a world directory:
     world.json              manifest: seed, scale, languages, sha256 and counts of every file
     corpus.jsonl            pretraining sentences {"id", "lang", "text"}
-    <TASK>/train.jsonl      dirty training pools, all languages
+    <TASK>/train.jsonl      dirty training pools, all languages (read them with prep's --lenient:
+                            some lines are broken on purpose)
     <TASK>/test.jsonl       clean test sets, all languages
-    faults.jsonl            ground truth of every injected fault {"id", "task", "lang", "fault", "of"}
+    faults.jsonl            ground truth of every injected fault {"id", "task", "lang", "fault", "of"}:
+                            exact_duplicate, near_duplicate (of: the original), wrong_language (of:
+                            the language the text really is in), test_leak (of: the test item), broken
+
+Test sets draw names, objects, topics, keywords and places from a held-out quarter of each lexicon
+list, and are disjoint from the clean pool by normalized prompt; leaks are the labelled exception.
 """
 
 from __future__ import annotations
@@ -20,13 +26,13 @@ from typing import Any
 
 from clt_kit import __version__
 from clt_kit._prep import normalize_text
-from clt_kit.jsonio import read_json, write_json, write_jsonl
+from clt_kit.jsonio import canonical, read_json, write_json, write_jsonl, write_text_atomic
 from clt_kit.languages import ENGLISH, PAPER_LANGUAGES, TASKS
 from clt_kit.scales import Scale
 from clt_kit.seeding import rng
 from clt_kit.world import lexicon, tasks
 
-WORLD_FORMAT = 1
+WORLD_FORMAT = 2
 MAX_TRIES_PER_ITEM = 50
 
 
@@ -53,12 +59,12 @@ class WorldPaths:
         return self.root / task / "test.jsonl"
 
 
-def _builder(task: str, scale: Scale) -> Callable[[lexicon.Language, Any], tasks.Item]:
+def _builder(task: str, scale: Scale, split: str) -> Callable[[lexicon.Language, Any], tasks.Item]:
     if task == "MR":
-        return lambda lang, r: tasks.make_mr(lang, r, scale.max_number)
+        return lambda lang, r: tasks.make_mr(lang, r, scale.max_number, split)
     if task == "SM":
-        return tasks.make_sm
-    return tasks.make_if
+        return lambda lang, r: tasks.make_sm(lang, r, split)
+    return lambda lang, r: tasks.make_if(lang, r, split)
 
 
 def _unique_items(
@@ -66,7 +72,7 @@ def _unique_items(
 ) -> list[dict[str, Any]]:
     """`n` items whose normalized prompts are not in `taken` (which is updated)."""
     r = rng(seed, "world", task, lang.code, split)
-    build = _builder(task, scale)
+    build = _builder(task, scale, split)
     items: list[dict[str, Any]] = []
     for _ in range(n * MAX_TRIES_PER_ITEM):
         if len(items) == n:
@@ -91,17 +97,60 @@ def _noisy_copy(text: str, r: Any) -> str:
     return r.choice(variants)
 
 
-def _inject_duplicates(pool: list[dict[str, Any]], rate: float, r: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Adds exact duplicates (equal after normalization) of a share of the pool."""
-    n_dup = round(len(pool) * rate)
-    faults = []
-    extra = []
-    for j, original in enumerate(r.sample(pool, n_dup)):
-        copy = dict(original, id=f"{original['id'].rsplit('-', 1)[0]}-d{j:05d}")
-        copy["prompt"] = _noisy_copy(original["prompt"], r)
-        extra.append(copy)
-        faults.append({"id": copy["id"], "task": copy["task"], "lang": copy["lang"], "fault": "exact_duplicate", "of": original["id"]})
-    return pool + extra, faults
+def _small_edit(item: dict[str, Any], lang: lexicon.Language, r: Any) -> dict[str, Any]:
+    """A near copy: one word (one character in scripts without spaces) typed twice, as a typo would."""
+    prompt = item["prompt"]
+    if lang.script in tasks.NO_SPACE_SCRIPTS:
+        i = r.randrange(1, len(prompt))
+        edited = prompt[:i] + prompt[i - 1] + prompt[i:]
+    else:
+        words = prompt.split(" ")
+        i = r.randrange(len(words))
+        edited = " ".join(words[: i + 1] + [words[i]] + words[i + 1 :])
+    return dict(item, prompt=edited)
+
+
+def _inject_faults(
+    pool: list[dict[str, Any]], tests: list[dict[str, Any]], lang: lexicon.Language, others: list[lexicon.Language],
+    task: str, split_seed: int, scale: Scale,
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The pool's JSONL lines with injected faults (shuffled), and the ground truth of each fault."""
+    r = rng(split_seed, "faults", task, lang.code)
+    prefix = f"{task.lower()}-{lang.code}-train"
+    rows: list[dict[str, Any]] = list(pool)
+    faults: list[dict[str, Any]] = []
+
+    def add(row: dict[str, Any], fault: str, of: str | None) -> None:
+        rows.append(row)
+        faults.append({"id": row["id"], "task": task, "lang": lang.code, "fault": fault, "of": of})
+
+    for j, original in enumerate(r.sample(pool, round(len(pool) * scale.duplicate_rate))):
+        add(dict(original, id=f"{prefix}-d{j:05d}", prompt=_noisy_copy(original["prompt"], r)), "exact_duplicate", original["id"])
+    for j, original in enumerate(r.sample(pool, round(len(pool) * scale.near_duplicate_rate))):
+        add(dict(_small_edit(original, lang, r), id=f"{prefix}-n{j:05d}"), "near_duplicate", original["id"])
+    build_other = _builder(task, scale, "train")
+    for j in range(round(len(pool) * scale.mislabel_rate)):
+        other = others[r.randrange(len(others))]
+        item = build_other(other, r)
+        add({"id": f"{prefix}-m{j:05d}", "task": task, "lang": lang.code, **item}, "wrong_language", other.code)
+    for j, test in enumerate(r.sample(tests, round(len(tests) * scale.leak_rate))):
+        leaked = test if j % 2 == 0 else _small_edit(test, lang, r)
+        add(dict(leaked, id=f"{prefix}-l{j:05d}"), "test_leak", test["id"])
+
+    lines = [canonical(row) for row in rows]
+    for j in range(round(len(pool) * scale.broken_rate)):
+        bad_id = f"{prefix}-b{j:05d}"
+        kind = j % 3
+        if kind == 0:
+            line = canonical({"id": bad_id, "task": task, "lang": lang.code, "prompt": "..."})[:-7]  # cut mid-record
+        elif kind == 1:
+            line = canonical({"id": bad_id, "task": task, "lang": lang.code, "prompt": "?"})  # no response
+        else:
+            line = canonical({"id": bad_id, "task": task, "lang": lang.code, "prompt": " ", "response": "x"})  # empty prompt
+        lines.append(line)
+        faults.append({"id": bad_id, "task": task, "lang": lang.code, "fault": "broken", "of": None})
+    r.shuffle(lines)
+    return lines, faults
 
 
 def _corpus(seed: int, scale: Scale, langs: list[lexicon.Language]) -> list[dict[str, Any]]:
@@ -144,17 +193,19 @@ def generate_world(out: Path, seed: int, scale: Scale, languages: tuple[str, ...
         all_faults: list[dict[str, Any]] = []
         counts: dict[str, dict[str, dict[str, int]]] = {}
         for task in TASKS:
-            train_rows, test_rows = [], []
+            train_lines: list[str] = []
+            test_rows: list[dict[str, Any]] = []
             for lang in langs:
                 taken: set[str] = set()
                 test = _unique_items(task, lang, scale.test_per_lang[task], "test", seed, scale, taken)
                 pool = _unique_items(task, lang, scale.pool_per_lang, "train", seed, scale, taken)
-                pool, faults = _inject_duplicates(pool, scale.duplicate_rate, rng(seed, "faults", task, lang.code))
+                others = [other for other in langs if other.code != lang.code]
+                lines, faults = _inject_faults(pool, test, lang, others, task, seed, scale)
                 test_rows += test
-                train_rows += pool
+                train_lines += lines
                 all_faults += faults
-                counts.setdefault(task, {})[lang.code] = {"train": len(pool), "test": len(test)}
-            write_jsonl(paths.train(task), train_rows)
+                counts.setdefault(task, {})[lang.code] = {"train_lines": len(lines), "clean": len(pool), "test": len(test)}
+            write_text_atomic(paths.train(task), "".join(line + "\n" for line in train_lines))
             write_jsonl(paths.test(task), test_rows)
         write_jsonl(paths.corpus, _corpus(seed, scale, langs))
         write_jsonl(paths.faults, all_faults)

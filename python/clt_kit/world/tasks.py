@@ -8,13 +8,42 @@ MR the integer `answer`, SM the reference summary (`response`), IF the `instruct
 from __future__ import annotations
 
 import random
-from typing import Any
+import re
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from clt_kit.world.lexicon import Language
 
 Item = dict[str, Any]
+T = TypeVar("T")
 
 NO_SPACE_SCRIPTS = {"Japanese", "Han"}
+# Test sets draw names, objects, topics, keywords and places from a held-out quarter of each list,
+# so that no test item is a near copy of a training item with one number changed.
+HOLDOUT_EVERY = 4
+
+
+def pick(r: random.Random, values: Sequence[T], split: str) -> T:
+    """A random value of the split's share of `values` (test: every 4th entry; train: the rest)."""
+    share = [v for i, v in enumerate(values) if (i % HOLDOUT_EVERY == HOLDOUT_EVERY - 1) == (split == "test")]
+    return r.choice(share or list(values))
+
+
+_PARTICLE = re.compile(r"<([^/<>]+)/([^/<>]+)>")
+
+
+def resolve_particles(text: str) -> str:
+    """Korean particles written `<A/B>` in the templates: A after a final consonant, B after a vowel."""
+    def choose(m: re.Match[str]) -> str:
+        before = text[: m.start()].rstrip('"»」')
+        last = before[-1] if before else ""
+        if "\uac00" <= last <= "\ud7a3":
+            has_final = (ord(last) - 0xAC00) % 28 != 0
+        else:
+            has_final = last.isdigit() and last in "013678"  # read as 영/일/삼/육/칠/팔
+        return m.group(1) if has_final else m.group(2)
+
+    return _PARTICLE.sub(choose, text)
 
 
 def join_sentences(lang: Language, sentences: list[str]) -> str:
@@ -22,10 +51,10 @@ def join_sentences(lang: Language, sentences: list[str]) -> str:
     return sep.join(sentences)
 
 
-def make_mr(lang: Language, r: random.Random, max_number: int) -> Item:
+def make_mr(lang: Language, r: random.Random, max_number: int, split: str = "train") -> Item:
     """A word problem of 2-4 steps (a start and 1-3 changes) with a worked solution."""
     t = lang["mr"]
-    name, item = r.choice(lang["names"]), r.choice(lang["items"])
+    name, item = pick(r, lang["names"], split), pick(r, lang["items"], split)
     total = r.randint(2, max_number - 1)
     problem = [t["start"].format(name=name, item=item, n=total)]
     steps = []
@@ -43,16 +72,16 @@ def make_mr(lang: Language, r: random.Random, max_number: int) -> Item:
     problem.append(t["question"].format(name=name, item=item))
     solution = "\n".join([*steps, t["answer"].format(n=total)])
     return {
-        "prompt": t["prompt"].format(problem=join_sentences(lang, problem)),
-        "response": solution,
+        "prompt": resolve_particles(t["prompt"].format(problem=join_sentences(lang, problem))),
+        "response": resolve_particles(solution),
         "answer": total,
     }
 
 
-def make_sm(lang: Language, r: random.Random) -> Item:
+def make_sm(lang: Language, r: random.Random, split: str = "train") -> Item:
     """A 4-8 sentence news-like document and its one-sentence reference summary."""
     t = lang["sm"]
-    place = r.choice(lang.places)
+    place = pick(r, lang.places, split)
     slots = {
         "city": place.city,
         "country": place.country,
@@ -66,22 +95,22 @@ def make_sm(lang: Language, r: random.Random) -> Item:
     r.shuffle(body)
     doc = [t["lead"].format(**slots), *(s.format(**slots) for s in body)]
     return {
-        "prompt": t["prompt"].format(doc=join_sentences(lang, doc)),
-        "response": t["summary"].format(**slots),
+        "prompt": resolve_particles(t["prompt"].format(doc=join_sentences(lang, doc))),
+        "response": resolve_particles(t["summary"].format(**slots)),
     }
 
 
-def make_if(lang: Language, r: random.Random) -> Item:
+def make_if(lang: Language, r: random.Random, split: str = "train") -> Item:
     """A writing prompt with 1-3 verifiable instructions, and a response that follows them all."""
     t = lang["if"]
-    topic = r.choice(t["topics"])
+    topic = pick(r, t["topics"], split)
     kinds = r.sample(["keyword", "end", "items", "quotes"], r.randint(1, 3))
     instructions: list[dict[str, Any]] = []
     for kind in sorted(kinds):
         if kind == "keyword":
-            instructions.append({"type": "keyword", "kw": r.choice(t["keywords"])})
+            instructions.append({"type": "keyword", "kw": pick(r, t["keywords"], split)})
         elif kind == "end":
-            instructions.append({"type": "end", "phrase": r.choice(t["phrases"])})
+            instructions.append({"type": "end", "phrase": pick(r, t["phrases"], split)})
         elif kind == "items":
             instructions.append({"type": "items", "n": r.randint(2, 4)})
         else:
@@ -89,9 +118,11 @@ def make_if(lang: Language, r: random.Random) -> Item:
     by_type = {i["type"]: i for i in instructions}
 
     n_sentences = by_type["items"]["n"] if "items" in by_type else 2
-    sentences = [s.format(topic=topic) for s in r.sample(t["sentences"], n_sentences)]
+    sentences = [resolve_particles(s.format(topic=topic)) for s in r.sample(t["sentences"], n_sentences)]
+    sentences = [s[0].upper() + s[1:] for s in sentences]
     if "keyword" in by_type:
-        sentences[-1] = join_sentences(lang, [sentences[-1], t["keyword_sentence"].format(kw=by_type["keyword"]["kw"])])
+        keyword_sentence = resolve_particles(t["keyword_sentence"].format(kw=by_type["keyword"]["kw"]))
+        sentences[-1] = join_sentences(lang, [sentences[-1], keyword_sentence])
     if "items" in by_type:
         body = "\n".join(f"- {s}" for s in sentences)
         if "end" in by_type:
@@ -105,7 +136,7 @@ def make_if(lang: Language, r: random.Random) -> Item:
     prompt_lines = [t["task"].format(topic=topic)]
     for i in instructions:
         params = {k: v for k, v in i.items() if k != "type"}
-        prompt_lines.append(t["instructions"][i["type"]].format(**params))
+        prompt_lines.append(resolve_particles(t["instructions"][i["type"]].format(**params)))
     return {"prompt": "\n".join(prompt_lines), "response": body, "instructions": instructions}
 
 
@@ -125,7 +156,7 @@ def corpus_line(lang: Language, r: random.Random, max_number: int, picks: dict[s
     # The corpus templates are aligned across languages; the last one is "a minus b is c".
     c = a - b if p["template"] == len(lang["corpus"]) - 1 else a + b
     place = lang.places[p["place"]]
-    return template.format(
+    return resolve_particles(template.format(
         name=lang["names"][p["name"]], item=lang["items"][p["item"]], city=place.city,
         country=place.country, month=lang.months[p["month"]], n=a, a=a, b=b, c=c,
-    )
+    ))

@@ -1,0 +1,98 @@
+"""Accuracy of the kit's language identifier per language and text length.
+
+    .venv/bin/python benchmarks/langid_accuracy.py [--world DIR]
+
+Texts:
+  * MGSM questions (../shared/data/mgsm: real text in en, es, fr, ja, zh), cut into whole
+    questions, sentences and fragments;
+  * kanji-only Japanese vs Chinese: runs of 2+ Han characters taken from the ja and zh questions;
+  * the embedded world's test sets (all 8 languages; the only source here for pt, ko and ar,
+    whose real text is not available offline).
+Length buckets: under 20, 20-100 and over 100 characters. `und` counts as wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from clt_kit.prep import core
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mgsm"
+MGSM_LANGS = ("en", "es", "fr", "ja", "zh")
+HAN_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
+
+
+def bucket(text: str) -> str:
+    n = len(text)
+    return "<20" if n < 20 else ("20-100" if n <= 100 else ">100")
+
+
+def pieces(text: str, lang: str) -> list[str]:
+    """The whole text, its sentences, and short fragments (first words or characters)."""
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?。？！])\s*", text) if len(s.strip()) > 3]
+    if lang in ("ja", "zh"):
+        fragments = [s[:12] for s in sentences]
+    else:
+        fragments = [" ".join(s.split()[:3]) for s in sentences]
+    return [text, *sentences, *fragments]
+
+
+def mgsm_texts() -> list[tuple[str, str, str]]:
+    """(source, lang, text)."""
+    out = []
+    for lang in MGSM_LANGS:
+        with (SHARED / f"mgsm_{lang}.tsv").open(encoding="utf-8") as f:
+            for question, _ in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+                out += [("mgsm", lang, p) for p in pieces(question, lang)]
+                if lang in ("ja", "zh"):
+                    out += [("han-only", lang, run) for run in HAN_RUN.findall(question)]
+    return out
+
+
+def world_texts(world: Path) -> list[tuple[str, str, str]]:
+    import json
+
+    out = []
+    for task in ("MR", "SM", "IF"):
+        for line in (world / task / "test.jsonl").read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            out += [("world", item["lang"], p) for p in pieces(item["prompt"].split("\n", 1)[-1], item["lang"])]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--world", type=Path, default=None, help="a world folder (clt-kit world); default: a fresh mini world")
+    args = ap.parse_args()
+    if args.world is None:
+        import tempfile
+
+        from clt_kit.scales import MINI
+        from clt_kit.world import generate_world
+
+        args.world = generate_world(Path(tempfile.mkdtemp()) / "w", 0, MINI).root
+    rows = (mgsm_texts() if SHARED.is_dir() else []) + world_texts(args.world)
+    predicted, _ = core.identify_languages([t for _, _, t in rows])
+    stats: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for (source, lang, text), p in zip(rows, predicted):
+        cell = stats[(source, lang, bucket(text))]
+        cell[0] += p == lang
+        cell[1] += 1
+    print(f"model: {core.langid_model()['name']} {core.langid_model()['sha256'][:12]}")
+    print("| source | lang | <20 | 20-100 | >100 |")
+    print("|---|---|---|---|---|")
+    for source in ("mgsm", "han-only", "world"):
+        for lang in sorted({k[1] for k in stats if k[0] == source}):
+            cells = []
+            for b in ("<20", "20-100", ">100"):
+                ok, n = stats.get((source, lang, b), [0, 0])
+                cells.append(f"{100 * ok / n:.1f}% (n={n})" if n else "-")
+            print(f"| {source} | {lang} | {' | '.join(cells)} |")
+
+
+if __name__ == "__main__":
+    main()
