@@ -12,7 +12,7 @@ BUILT := $(VENV)/.extension-built
 RUST_SOURCES := Cargo.toml Cargo.lock $(shell find rust/src -name '*.rs')
 export PATH := $(abspath $(TOOLS))/bin:$(PATH)
 
-.PHONY: setup test test-fast reproduce clean
+.PHONY: setup test test-fast reproduce bench clean
 
 setup: $(BUILT)
 
@@ -41,6 +41,13 @@ test-fast: setup
 
 reproduce: setup
 	$(VENV)/bin/clt-kit reproduce --figure 2
+
+# Benchmarks of the Rust prep core against datasketch + py3langid (installed here, not for tests),
+# and the language identifier's accuracy report. Prints ratios measured in the same run.
+bench: setup
+	$(UV) sync --frozen --group dev --group bench --inexact
+	$(VENV)/bin/python benchmarks/bench_prep.py
+	$(VENV)/bin/python benchmarks/langid_accuracy.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) target results

@@ -83,7 +83,7 @@ def make_corpus(n_docs: int, seed: int) -> tuple[list[str], list[str], list[str]
     for lang in PAPER_LANGUAGES:
         vocab = _vocabulary(lang, seed)
         weights = 1.0 / np.arange(1, len(vocab) + 1) ** 1.05
-        length = 70 if lang in CJK else 32
+        length = 74 if lang in CJK else 34
         idx = rs.choice(len(vocab), size=(n_lang, length), p=weights / weights.sum())
         sep = "" if lang in CJK else " "
         end = "。" if lang in CJK else "."

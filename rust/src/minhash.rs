@@ -120,16 +120,39 @@ impl Permutations {
     }
 }
 
+/// Lanes per block: a block of the signature stays in registers while every shingle passes.
+const LANES: usize = 16;
+
+#[inline(always)]
+fn hash_lane(a_lo: u32, a_hi: u32, b_lo: u32, b_hi: u32, x: u32) -> u32 {
+    let t = (a_lo as u64) * (x as u64) + b_lo as u64;
+    ((t >> 32) as u32).wrapping_add(a_hi.wrapping_mul(x)).wrapping_add(b_hi)
+}
+
 /// Folds every shingle hash `x` into the signature: `sig[i] = min(sig[i], h_i(x))`.
+/// Permutations go in blocks of 16 (outer loop) and shingles in the inner loop, so a block's
+/// coefficients and running minima stay in vector registers.
 #[inline(always)]
 fn fold_into(sig: &mut [u32], xs: &[u32], p: &Permutations) {
     let n = sig.len();
-    let (a_lo, a_hi, b_lo, b_hi) = (&p.a_lo[..n], &p.a_hi[..n], &p.b_lo[..n], &p.b_hi[..n]);
-    for &x in xs {
-        for i in 0..n {
-            let t = (a_lo[i] as u64) * (x as u64) + b_lo[i] as u64;
-            let v = ((t >> 32) as u32).wrapping_add(a_hi[i].wrapping_mul(x)).wrapping_add(b_hi[i]);
-            sig[i] = sig[i].min(v);
+    let full = n / LANES * LANES;
+    for start in (0..full).step_by(LANES) {
+        let block = start..start + LANES;
+        let a_lo: [u32; LANES] = p.a_lo[block.clone()].try_into().unwrap();
+        let a_hi: [u32; LANES] = p.a_hi[block.clone()].try_into().unwrap();
+        let b_lo: [u32; LANES] = p.b_lo[block.clone()].try_into().unwrap();
+        let b_hi: [u32; LANES] = p.b_hi[block.clone()].try_into().unwrap();
+        let mut acc: [u32; LANES] = sig[block.clone()].try_into().unwrap();
+        for &x in xs {
+            for j in 0..LANES {
+                acc[j] = acc[j].min(hash_lane(a_lo[j], a_hi[j], b_lo[j], b_hi[j], x));
+            }
+        }
+        sig[block].copy_from_slice(&acc);
+    }
+    for i in full..n {
+        for &x in xs {
+            sig[i] = sig[i].min(hash_lane(p.a_lo[i], p.a_hi[i], p.b_lo[i], p.b_hi[i], x));
         }
     }
 }

@@ -77,6 +77,17 @@ fn shingle_hash(tokens: &[u64], kind: Kind) -> u64 {
     h ^ (h >> 33)
 }
 
+/// Hash of a one-character token (Han, Kana, Hangul): an avalanche of its code point.
+#[inline]
+fn char_token_hash(c: char) -> u64 {
+    let mut h = (c as u64) ^ SHINGLE_SEED;
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    h ^ (h >> 33)
+}
+
 /// Calls `emit` with the hash of every shingle of `text` (duplicates included, in text order).
 pub fn for_each_shingle(text: &str, params: ShingleParams, mut emit: impl FnMut(u64)) {
     let mut segment: Vec<u64> = Vec::with_capacity(64); // token hashes of the current segment
@@ -125,7 +136,7 @@ pub fn for_each_shingle(text: &str, params: ShingleParams, mut emit: impl FnMut(
                 flush(&mut segment, kind, &mut emit);
                 kind = Kind::Cjk;
             }
-            segment.push(xxh3_64_with_seed(&bytes[i..i + c.len_utf8()], SHINGLE_SEED));
+            segment.push(char_token_hash(c));
         } else if is_word_char(c) {
             if word_start.is_none() {
                 if kind != Kind::Word {

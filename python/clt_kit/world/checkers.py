@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,18 @@ def _items(response: str, instr: Instruction) -> bool:
     return len(items) == instr["n"]
 
 
+def count_units(text: str, unit: str) -> int:
+    """Length as the language counts it: "words" (runs of letters and digits) or "chars"
+    (letters and digits, for scripts written without spaces)."""
+    if unit == "chars":
+        return sum(c.isalnum() for c in text)
+    return len(re.findall(r"\w+", text))
+
+
+def _length(response: str, instr: Instruction) -> bool:
+    return count_units(response, instr["unit"]) <= instr["max"]
+
+
 def _quotes(response: str, instr: Instruction) -> bool:
     text = response.strip()
     return len(text) >= 2 and text.startswith('"') and text.endswith('"')
@@ -36,6 +49,7 @@ CHECKERS: dict[str, Callable[[str, Instruction], bool]] = {
     "end": _end,
     "items": _items,
     "quotes": _quotes,
+    "length": _length,
 }
 
 

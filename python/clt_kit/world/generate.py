@@ -170,7 +170,7 @@ def _corpus(seed: int, scale: Scale, langs: list[lexicon.Language]) -> list[dict
             # A parallel pair: the same picks rendered in English and in `lang`.
             picks = {"template": r.randrange(len(english["corpus"])), "name": r.randrange(8), "item": r.randrange(8),
                      "place": r.randrange(len(english.places)), "month": r.randrange(12),
-                     "a": r.randint(1, scale.max_number), "b": r.randint(1, scale.max_number)}
+                     "a": r.randint(1, scale.max_number), "b": r.randint(1, scale.max_number), "words": r.random() < 0.5}
             text = tasks.corpus_line(english, r, scale.max_number, picks) + " = " + tasks.corpus_line(lang, r, scale.max_number, picks)
         elif kind < 0.45:
             item = [tasks.make_mr(lang, r, scale.max_number), tasks.make_sm(lang, r), tasks.make_if(lang, r)][r.randrange(3)]

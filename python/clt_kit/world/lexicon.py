@@ -37,6 +37,7 @@ class Language:
     code: str
     name: str
     script: str
+    locale: str
     data: dict[str, Any]
     months: tuple[str, ...]
     places: tuple[Place, ...]
@@ -82,4 +83,4 @@ def load(code: str) -> Language:
         )
         for zone, territory in CITY_ZONES
     )
-    return Language(data["code"], data["name"], data["script"], data, months, places)
+    return Language(data["code"], data["name"], data["script"], data["locale"], data, months, places)

@@ -12,6 +12,10 @@ import re
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from babel.numbers import format_decimal
+from babel.units import format_unit
+
+from clt_kit.world.checkers import count_units
 from clt_kit.world.lexicon import Language
 
 Item = dict[str, Any]
@@ -82,14 +86,17 @@ def make_sm(lang: Language, r: random.Random, split: str = "train") -> Item:
     """A 4-8 sentence news-like document and its one-sentence reference summary."""
     t = lang["sm"]
     place = pick(r, lang.places, split)
+    days = r.randint(2, 9)
     slots = {
         "city": place.city,
         "country": place.country,
         "month": r.choice(lang.months),
         "event": r.choice(t["events"]),
         "adj": r.choice(t["adjectives"]),
-        "n": r.randint(2, 90) * 100,
-        "d": r.randint(2, 9),
+        # CLDR number format and unit pattern (plural rules included), through Babel.
+        "people": format_decimal(r.randint(2, 90) * 100, locale=lang.locale),
+        "days": format_unit(days, "duration-day", length="long", locale=lang.locale),
+        "d": days,
     }
     body = [*t["facts"], *r.sample(t["filler"], r.randint(1, 5))]
     r.shuffle(body)
@@ -104,9 +111,9 @@ def make_if(lang: Language, r: random.Random, split: str = "train") -> Item:
     """A writing prompt with 1-3 verifiable instructions, and a response that follows them all."""
     t = lang["if"]
     topic = pick(r, t["topics"], split)
-    kinds = r.sample(["keyword", "end", "items", "quotes"], r.randint(1, 3))
+    kinds = r.sample(["keyword", "end", "items", "quotes", "length"], r.randint(1, 3))
     instructions: list[dict[str, Any]] = []
-    for kind in sorted(kinds):
+    for kind in sorted(k for k in kinds if k != "length"):
         if kind == "keyword":
             instructions.append({"type": "keyword", "kw": pick(r, t["keywords"], split)})
         elif kind == "end":
@@ -132,10 +139,15 @@ def make_if(lang: Language, r: random.Random, split: str = "train") -> Item:
         body = join_sentences(lang, parts)
     if "quotes" in by_type:
         body = f'"{body}"'
+    if "length" in kinds:
+        # A bound the reference meets with a little room, counted as the language counts length.
+        unit = t["length_unit"]
+        length = {"type": "length", "max": count_units(body, unit) + r.randint(0, 6), "unit": unit}
+        instructions = sorted([*instructions, length], key=lambda i: i["type"])
 
     prompt_lines = [t["task"].format(topic=topic)]
     for i in instructions:
-        params = {k: v for k, v in i.items() if k != "type"}
+        params = {k: v for k, v in i.items() if k not in ("type", "unit")}
         prompt_lines.append(resolve_particles(t["instructions"][i["type"]].format(**params)))
     return {"prompt": "\n".join(prompt_lines), "response": body, "instructions": instructions}
 
@@ -150,13 +162,18 @@ def corpus_line(lang: Language, r: random.Random, max_number: int, picks: dict[s
         "month": r.randrange(12),
         "a": r.randint(1, max_number),
         "b": r.randint(1, max_number),
+        "words": r.random() < 0.5,
     }
     a, b = max(p["a"], p["b"]), min(p["a"], p["b"])
     template = lang["corpus"][p["template"]]
     # The corpus templates are aligned across languages; the last one is "a minus b is c".
     c = a - b if p["template"] == len(lang["corpus"]) - 1 else a + b
     place = lang.places[p["place"]]
+    numbers: list[object] = [a, b, c]
+    words = lang["numbers"]
+    if "{c}" in template and max(a, b, c) < len(words) and p.get("words", False):
+        numbers = [words[a], words[b], words[c]]  # the arithmetic facts in number words too
     return resolve_particles(template.format(
         name=lang["names"][p["name"]], item=lang["items"][p["item"]], city=place.city,
-        country=place.country, month=lang.months[p["month"]], n=a, a=a, b=b, c=c,
+        country=place.country, month=lang.months[p["month"]], n=a, a=numbers[0], b=numbers[1], c=numbers[2],
     ))
