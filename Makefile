@@ -9,7 +9,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 SYNCED := $(VENV)/.synced
 BUILT := $(VENV)/.extension-built
-RUST_SOURCES := Cargo.toml Cargo.lock $(shell find rust/src -name '*.rs')
+RUST_SOURCES := Cargo.toml Cargo.lock $(shell find rust/src rust/langid -type f)
 export PATH := $(abspath $(TOOLS))/bin:$(PATH)
 
 .PHONY: setup test test-fast reproduce bench clean

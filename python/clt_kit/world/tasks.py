@@ -50,6 +50,15 @@ def resolve_particles(text: str) -> str:
     return _PARTICLE.sub(choose, text)
 
 
+def finish(lang: Language, text: str) -> str:
+    """Final touches of a filled template: Korean particles, then the language's contractions
+    ("de el" -> "del", "de le" -> "du"), as listed in its data file."""
+    text = resolve_particles(text)
+    for plain, contracted in lang.data.get("contractions", {}).items():
+        text = re.sub(rf"(?<!\w){re.escape(plain)}(?!\w)", contracted, text)
+    return text
+
+
 def join_sentences(lang: Language, sentences: list[str]) -> str:
     sep = "" if lang.script in NO_SPACE_SCRIPTS else " "
     return sep.join(sentences)
@@ -76,8 +85,8 @@ def make_mr(lang: Language, r: random.Random, max_number: int, split: str = "tra
     problem.append(t["question"].format(name=name, item=item))
     solution = "\n".join([*steps, t["answer"].format(n=total)])
     return {
-        "prompt": resolve_particles(t["prompt"].format(problem=join_sentences(lang, problem))),
-        "response": resolve_particles(solution),
+        "prompt": finish(lang, t["prompt"].format(problem=join_sentences(lang, problem))),
+        "response": finish(lang, solution),
         "answer": total,
     }
 
@@ -102,8 +111,8 @@ def make_sm(lang: Language, r: random.Random, split: str = "train") -> Item:
     r.shuffle(body)
     doc = [t["lead"].format(**slots), *(s.format(**slots) for s in body)]
     return {
-        "prompt": resolve_particles(t["prompt"].format(doc=join_sentences(lang, doc))),
-        "response": resolve_particles(t["summary"].format(**slots)),
+        "prompt": finish(lang, t["prompt"].format(doc=join_sentences(lang, doc))),
+        "response": finish(lang, t["summary"].format(**slots)),
     }
 
 
@@ -125,10 +134,10 @@ def make_if(lang: Language, r: random.Random, split: str = "train") -> Item:
     by_type = {i["type"]: i for i in instructions}
 
     n_sentences = by_type["items"]["n"] if "items" in by_type else 2
-    sentences = [resolve_particles(s.format(topic=topic)) for s in r.sample(t["sentences"], n_sentences)]
+    sentences = [finish(lang, s.format(topic=topic)) for s in r.sample(t["sentences"], n_sentences)]
     sentences = [s[0].upper() + s[1:] for s in sentences]
     if "keyword" in by_type:
-        keyword_sentence = resolve_particles(t["keyword_sentence"].format(kw=by_type["keyword"]["kw"]))
+        keyword_sentence = finish(lang, t["keyword_sentence"].format(kw=by_type["keyword"]["kw"]))
         sentences[-1] = join_sentences(lang, [sentences[-1], keyword_sentence])
     if "items" in by_type:
         body = "\n".join(f"- {s}" for s in sentences)
@@ -148,7 +157,7 @@ def make_if(lang: Language, r: random.Random, split: str = "train") -> Item:
     prompt_lines = [t["task"].format(topic=topic)]
     for i in instructions:
         params = {k: v for k, v in i.items() if k not in ("type", "unit")}
-        prompt_lines.append(resolve_particles(t["instructions"][i["type"]].format(**params)))
+        prompt_lines.append(finish(lang, t["instructions"][i["type"]].format(**params)))
     return {"prompt": "\n".join(prompt_lines), "response": body, "instructions": instructions}
 
 
@@ -173,7 +182,7 @@ def corpus_line(lang: Language, r: random.Random, max_number: int, picks: dict[s
     words = lang["numbers"]
     if "{c}" in template and max(a, b, c) < len(words) and p.get("words", False):
         numbers = [words[a], words[b], words[c]]  # the arithmetic facts in number words too
-    return resolve_particles(template.format(
+    return finish(lang, template.format(
         name=lang["names"][p["name"]], item=lang["items"][p["item"]], city=place.city,
         country=place.country, month=lang.months[p["month"]], n=a, a=numbers[0], b=numbers[1], c=numbers[2],
     ))
