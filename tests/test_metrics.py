@@ -62,3 +62,13 @@ def test_if_rating() -> None:
     assert if_rating('"A river."', instructions) == (5.0, 1.0)
     assert if_rating("A river.", instructions) == (3.0, 0.5)
     assert if_rating("Nothing.", instructions) == (1.0, 0.0)
+
+
+def test_if_is_switch_aware() -> None:
+    from clt_kit.evaluate.tasks import score
+
+    item = {"lang": "es", "response": "x", "instructions": [{"type": "quotes"}]}
+    assert score("IF", item, '"hola"', detected_lang="es")["score"] == 5.0
+    switched = score("IF", item, '"hello there my friend"', detected_lang="en")
+    assert (switched["score"], switched["rule"]) == (1.0, "language_switch")
+    assert score("IF", item, '"ok"', detected_lang="und")["score"] == 5.0  # too short to judge: checkers decide

@@ -8,12 +8,17 @@ from typing import Any
 from clt_kit.evaluate.generate import generate
 from clt_kit.evaluate.metrics import extract_answer, if_rating, rouge_l
 from clt_kit.jsonio import read_jsonl
+from clt_kit.prep.core import identify_languages
 from clt_kit.scales import Scale
 from clt_kit.world.lexicon import load
 
 
-def score(task: str, item: dict[str, Any], output: str) -> dict[str, Any]:
-    """The stored row of one example: reference, extracted answer, score and the rule used."""
+def score(task: str, item: dict[str, Any], output: str, detected_lang: str = "und") -> dict[str, Any]:
+    """The stored row of one example: reference, extracted answer, score and the rule used.
+
+    IF is switch-aware (the paper's rule): an answer that the language identifier places in another
+    language than the prompt's is rated 1 whatever the checkers say.
+    """
     if task == "MR":
         found = extract_answer(output, load(item["lang"])["mr"]["answer"])
         return {
@@ -26,6 +31,8 @@ def score(task: str, item: dict[str, Any], output: str) -> dict[str, Any]:
         return {"reference": item["response"], "extracted": None, "rule": "rougeL", "score": rouge_l(output, item["response"])}
     if task == "IF":
         rating, fraction = if_rating(output, item["instructions"])
+        if detected_lang not in ("und", item["lang"]):
+            return {"reference": item["response"], "extracted": f"{fraction:.4f}", "rule": "language_switch", "score": 1.0}
         return {"reference": item["response"], "extracted": f"{fraction:.4f}", "rule": "checkers", "score": rating}
     raise ValueError(f"unknown task {task!r}")
 
@@ -34,9 +41,11 @@ def evaluate_task(model: Any, tokenizer: Any, test_path: Path, task: str, scale:
     """Generates an answer to every test item of `task` and scores it: one row per example."""
     tests = read_jsonl(test_path)
     outputs = generate(model, tokenizer, [t["prompt"] for t in tests], scale.max_new_tokens, scale.eval_batch, scale.seq_len)
+    detected, _ = identify_languages(outputs)
     return [
-        {"example_id": t["id"], "task": task, "lang": t["lang"], "prompt": t["prompt"], "output": out, **score(task, t, out)}
-        for t, out in zip(tests, outputs)
+        {"example_id": t["id"], "task": task, "lang": t["lang"], "prompt": t["prompt"], "output": out,
+         "detected_lang": lang, **score(task, t, out, lang)}
+        for t, out, lang in zip(tests, outputs, detected)
     ]
 
 

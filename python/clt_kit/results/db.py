@@ -70,10 +70,10 @@ def insert_run(con: duckdb.DuckDBPyConnection, record: RunRecord) -> None:
         )
         cols = list(run)
         con.execute(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", [run[c] for c in cols])
+        columns = ["example_id", "task", "lang", "prompt", "output", "reference", "extracted", "rule", "score", "detected_lang"]
         con.executemany(
-            "INSERT INTO examples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [[run["run_id"], e["example_id"], e["task"], e["lang"], e["prompt"], e["output"], e["reference"],
-              e["extracted"], e["rule"], e["score"]] for e in record.examples],
+            f"INSERT INTO examples (run_id, {', '.join(columns)}) VALUES ({', '.join('?' * (len(columns) + 1))})",
+            [[run["run_id"], *(e.get(c) for c in columns)] for e in record.examples],
         )
         con.execute(
             "INSERT INTO metrics SELECT run_id, task, lang, avg(score), count(*) FROM examples"

@@ -63,4 +63,17 @@ MIGRATIONS: list[str] = [
     WHERE r.status = 'done'
     GROUP BY ALL;
     """,
+    # 2: the language of each answer (the kit's identifier) and language fidelity (SPEC: IF is
+    # switch-aware; the share of answers not in the prompt's language is a metric of its own).
+    """
+    ALTER TABLE examples ADD COLUMN detected_lang VARCHAR;
+    CREATE VIEW language_fidelity AS
+    SELECT r.run_id, r.scale, r.model, r.task, r.k, r.seed, e.lang,
+           avg(CASE WHEN e.detected_lang NOT IN ('und', e.lang) THEN 1.0 ELSE 0.0 END) AS off_language_share,
+           avg(CASE WHEN e.detected_lang = 'und' THEN 1.0 ELSE 0.0 END) AS undetermined_share,
+           count(*) AS n
+    FROM runs r JOIN examples e USING (run_id)
+    WHERE r.status = 'done' AND e.detected_lang IS NOT NULL
+    GROUP BY ALL;
+    """,
 ]
