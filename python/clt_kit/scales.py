@@ -30,7 +30,7 @@ class Scale:
     pool_per_lang: int  # clean training items per language and task, before injected faults
     test_per_lang: dict[str, int]  # per task
     corpus_lines: int
-    corpus_english_share: float
+    corpus_english_share: float  # the rest is shared equally by the other languages...
     max_number: int  # MR numbers stay below this
     duplicate_rate: float  # share of pool items duplicated (exact, after normalization)
     near_duplicate_rate: float  # share of pool items copied with a small edit
@@ -56,10 +56,22 @@ class Scale:
     # evaluation
     max_new_tokens: int
     eval_batch: int
+    mr_changes: tuple[int, int] = (1, 3)  # MR difficulty: changes after the start (2-4 steps)
+    corpus_shares: dict[str, float] | None = None  # ...unless given here per language (weights)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def corpus_share_of(self, langs: list[str]) -> dict[str, float]:
+        """Each language's share of the pretraining corpus."""
+        if self.corpus_shares is not None:
+            missing = [lang for lang in langs if lang not in self.corpus_shares]
+            if missing:
+                raise ValueError(f"corpus_shares of scale {self.name!r} has no share for {missing}")
+            return {lang: self.corpus_shares[lang] for lang in langs}
+        others = [lang for lang in langs if lang != "en"]
+        return {lang: self.corpus_english_share if lang == "en" else (1 - self.corpus_english_share) / len(others) for lang in langs}
 
 
 SMOKE = Scale(

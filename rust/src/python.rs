@@ -43,12 +43,25 @@ fn column<'a>(name: &str, data: &'a [u8], offs: &'a [i64]) -> PyResult<StrColumn
     StrColumn::new(data, offs).map_err(|e: ColumnError| PyValueError::new_err(format!("{name}: {e}")))
 }
 
+/// Little-endian bytes of a slice of plain integers or floats, as one `bytes` object.
 fn le_bytes<T: Copy, const N: usize>(py: Python<'_>, items: &[T], f: fn(T) -> [u8; N]) -> Py<PyBytes> {
-    let mut out = Vec::with_capacity(items.len() * N);
-    for &x in items {
-        out.extend_from_slice(&f(x));
+    #[cfg(target_endian = "little")]
+    {
+        debug_assert_eq!(std::mem::size_of::<T>(), N);
+        let _ = f;
+        // SAFETY: T is a plain number type of N bytes (u32, u128, f64) with no padding, and on a
+        // little-endian target its memory already is its little-endian encoding.
+        let raw = unsafe { std::slice::from_raw_parts(items.as_ptr() as *const u8, std::mem::size_of_val(items)) };
+        PyBytes::new(py, raw).unbind()
     }
-    PyBytes::new(py, &out).unbind()
+    #[cfg(not(target_endian = "little"))]
+    {
+        let mut out = Vec::with_capacity(items.len() * N);
+        for &x in items {
+            out.extend_from_slice(&f(x));
+        }
+        PyBytes::new(py, &out).unbind()
+    }
 }
 
 /// Normalize one text under the dedup profile.

@@ -61,7 +61,7 @@ class WorldPaths:
 
 def _builder(task: str, scale: Scale, split: str) -> Callable[[lexicon.Language, Any], tasks.Item]:
     if task == "MR":
-        return lambda lang, r: tasks.make_mr(lang, r, scale.max_number, split)
+        return lambda lang, r: tasks.make_mr(lang, r, scale.max_number, split, scale.mr_changes)
     if task == "SM":
         return lambda lang, r: tasks.make_sm(lang, r, split)
     return lambda lang, r: tasks.make_if(lang, r, split)
@@ -154,17 +154,19 @@ def _inject_faults(
 
 
 def _corpus(seed: int, scale: Scale, langs: list[lexicon.Language]) -> list[dict[str, Any]]:
-    """English-heavy monolingual sentences, some parallel pairs, and task-shaped text."""
+    """English-heavy monolingual sentences (shares per language from the scale), some parallel
+    pairs, and task-shaped text."""
     r = rng(seed, "world", "corpus")
-    non_en = [lang for lang in langs if lang.code != ENGLISH]
     english = next(lang for lang in langs if lang.code == ENGLISH)
     rows = []
+    shares = scale.corpus_share_of([lang.code for lang in langs])
+    cumulative, total = [], 0.0
+    for lang in langs:
+        total += shares[lang.code]
+        cumulative.append(total)
     for i in range(scale.corpus_lines):
-        u = r.random()
-        if u < scale.corpus_english_share:
-            lang = english
-        else:
-            lang = non_en[r.randrange(len(non_en))]
+        u = r.random() * total
+        lang = langs[next(j for j, c in enumerate(cumulative) if u < c)]
         kind = r.random()
         if kind < 0.15 and lang is not english:
             # A parallel pair: the same picks rendered in English and in `lang`.

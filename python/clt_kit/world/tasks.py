@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from babel.lists import format_list
 from babel.numbers import format_decimal
 from babel.units import format_unit
 
@@ -64,14 +65,17 @@ def join_sentences(lang: Language, sentences: list[str]) -> str:
     return sep.join(sentences)
 
 
-def make_mr(lang: Language, r: random.Random, max_number: int, split: str = "train") -> Item:
-    """A word problem of 2-4 steps (a start and 1-3 changes) with a worked solution."""
+def make_mr(
+    lang: Language, r: random.Random, max_number: int, split: str = "train", changes: tuple[int, int] = (1, 3)
+) -> Item:
+    """A word problem of 2-4 steps (a start and `changes` changes, 1-3 by default) with a worked
+    solution; `max_number` and `changes` are the difficulty knobs."""
     t = lang["mr"]
     name, item = pick(r, lang["names"], split), pick(r, lang["items"], split)
     total = r.randint(2, max_number - 1)
     problem = [t["start"].format(name=name, item=item, n=total)]
     steps = []
-    for _ in range(r.randint(1, 3)):
+    for _ in range(r.randint(*changes)):
         if total > 1 and r.random() < 0.5:
             n = r.randint(1, total - 1)
             problem.append(r.choice(t["loss"]).format(name=name, item=item, n=n))
@@ -106,6 +110,10 @@ def make_sm(lang: Language, r: random.Random, split: str = "train") -> Item:
         "people": format_decimal(r.randint(2, 90) * 100, locale=lang.locale),
         "days": format_unit(days, "duration-day", length="long", locale=lang.locale),
         "d": days,
+        # CLDR list pattern ("A, B and C", "A、B、C"...), through Babel.
+        "cities": format_list(
+            [p.city for p in r.sample([p for p in lang.places if p != place], r.randint(2, 3))], locale=lang.locale
+        ),
     }
     body = [*t["facts"], *r.sample(t["filler"], r.randint(1, 5))]
     r.shuffle(body)
