@@ -3,11 +3,11 @@
     .venv/bin/python benchmarks/langid_accuracy.py [--world DIR]
 
 Texts:
-  * MGSM questions (../shared/data/mgsm: real text in en, es, fr, ja, zh), cut into whole
-    questions, sentences and fragments;
+  * MGSM questions (../shared/data/mgsm: real text in en, es, fr, ja, zh): whole questions,
+    their sentences, and fragments (first 3 words, or 12 characters in ja and zh);
   * kanji-only Japanese vs Chinese: runs of 2+ Han characters taken from the ja and zh questions;
-  * the embedded world's test sets (all 8 languages; the only source here for pt, ko and ar,
-    whose real text is not available offline).
+  * the embedded world's test prompts (all 8 languages; the only source here for pt, ko and ar,
+    whose real text is not available offline): sentences and fragments.
 Length buckets: under 20, 20-100 and over 100 characters. `und` counts as wrong.
 """
 
@@ -31,14 +31,15 @@ def bucket(text: str) -> str:
     return "<20" if n < 20 else ("20-100" if n <= 100 else ">100")
 
 
-def pieces(text: str, lang: str) -> list[str]:
-    """The whole text, its sentences, and short fragments (first words or characters)."""
-    sentences = [s.strip() for s in re.split(r"(?<=[.!?。？！])\s*", text) if len(s.strip()) > 3]
+def sentences_of(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?。？！])\s*|\n", text) if len(s.strip()) > 3]
+
+
+def fragments_of(text: str, lang: str) -> list[str]:
+    """Short pieces of each sentence: its first 3 words (first 12 characters in ja and zh)."""
     if lang in ("ja", "zh"):
-        fragments = [s[:12] for s in sentences]
-    else:
-        fragments = [" ".join(s.split()[:3]) for s in sentences]
-    return [text, *sentences, *fragments]
+        return [s[:12] for s in sentences_of(text)]
+    return [" ".join(s.split()[:3]) for s in sentences_of(text)]
 
 
 def mgsm_texts() -> list[tuple[str, str, str]]:
@@ -47,9 +48,11 @@ def mgsm_texts() -> list[tuple[str, str, str]]:
     for lang in MGSM_LANGS:
         with (SHARED / f"mgsm_{lang}.tsv").open(encoding="utf-8") as f:
             for question, _ in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-                out += [("mgsm", lang, p) for p in pieces(question, lang)]
+                out.append(("mgsm question", lang, question))
+                out += [("mgsm sentence", lang, s) for s in sentences_of(question)]
+                out += [("mgsm fragment", lang, s) for s in fragments_of(question, lang)]
                 if lang in ("ja", "zh"):
-                    out += [("han-only", lang, run) for run in HAN_RUN.findall(question)]
+                    out += [("han-only run", lang, run) for run in HAN_RUN.findall(question)]
     return out
 
 
@@ -60,7 +63,9 @@ def world_texts(world: Path) -> list[tuple[str, str, str]]:
     for task in ("MR", "SM", "IF"):
         for line in (world / task / "test.jsonl").read_text(encoding="utf-8").splitlines():
             item = json.loads(line)
-            out += [("world", item["lang"], p) for p in pieces(item["prompt"].split("\n", 1)[-1], item["lang"])]
+            text = item["prompt"].split("\n", 1)[-1]
+            out += [("world sentence", item["lang"], s) for s in sentences_of(text)]
+            out += [("world fragment", item["lang"], s) for s in fragments_of(text, item["lang"])]
     return out
 
 
@@ -85,7 +90,7 @@ def main() -> None:
     print(f"model: {core.langid_model()['name']} {core.langid_model()['sha256'][:12]}")
     print("| source | lang | <20 | 20-100 | >100 |")
     print("|---|---|---|---|---|")
-    for source in ("mgsm", "han-only", "world"):
+    for source in ("mgsm question", "mgsm sentence", "mgsm fragment", "han-only run", "world sentence", "world fragment"):
         for lang in sorted({k[1] for k in stats if k[0] == source}):
             cells = []
             for b in ("<20", "20-100", ">100"):
