@@ -52,6 +52,31 @@ fn is_mark(c: char) -> bool {
         | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0x3099..=0x309A | 0xFE20..=0xFE2F)
 }
 
+/// What a character is to the tokenizer.
+enum Class {
+    Word,
+    Cjk,
+    Separator,
+}
+
+/// Classifies a character, with a fast path for ASCII.
+#[inline]
+fn classify(c: char) -> Class {
+    if c.is_ascii() {
+        if c.is_ascii_alphanumeric() {
+            Class::Word
+        } else {
+            Class::Separator
+        }
+    } else if is_cjk(c) {
+        Class::Cjk
+    } else if is_word_char(c) {
+        Class::Word
+    } else {
+        Class::Separator
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
     Word,
@@ -115,9 +140,8 @@ pub fn for_each_shingle(text: &str, params: ShingleParams, mut emit: impl FnMut(
     };
 
     for (i, c) in text.char_indices() {
-        if c.is_ascii() {
-            // Fast path: ASCII letters and digits continue a word, anything else ends one.
-            if c.is_ascii_alphanumeric() {
+        match classify(c) {
+            Class::Word => {
                 if word_start.is_none() {
                     if kind != Kind::Word {
                         flush(&mut segment, kind, &mut emit);
@@ -125,28 +149,22 @@ pub fn for_each_shingle(text: &str, params: ShingleParams, mut emit: impl FnMut(
                     }
                     word_start = Some(i);
                 }
-            } else if let Some(s) = word_start.take() {
-                segment.push(xxh3_64_with_seed(&bytes[s..i], SHINGLE_SEED));
             }
-        } else if is_cjk(c) {
-            if let Some(s) = word_start.take() {
-                segment.push(xxh3_64_with_seed(&bytes[s..i], SHINGLE_SEED));
-            }
-            if kind != Kind::Cjk {
-                flush(&mut segment, kind, &mut emit);
-                kind = Kind::Cjk;
-            }
-            segment.push(char_token_hash(c));
-        } else if is_word_char(c) {
-            if word_start.is_none() {
-                if kind != Kind::Word {
-                    flush(&mut segment, kind, &mut emit);
-                    kind = Kind::Word;
+            Class::Cjk => {
+                if let Some(s) = word_start.take() {
+                    segment.push(xxh3_64_with_seed(&bytes[s..i], SHINGLE_SEED));
                 }
-                word_start = Some(i);
+                if kind != Kind::Cjk {
+                    flush(&mut segment, kind, &mut emit);
+                    kind = Kind::Cjk;
+                }
+                segment.push(char_token_hash(c));
             }
-        } else if let Some(s) = word_start.take() {
-            segment.push(xxh3_64_with_seed(&bytes[s..i], SHINGLE_SEED));
+            Class::Separator => {
+                if let Some(s) = word_start.take() {
+                    segment.push(xxh3_64_with_seed(&bytes[s..i], SHINGLE_SEED));
+                }
+            }
         }
     }
     if let Some(s) = word_start.take() {
