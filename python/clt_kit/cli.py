@@ -111,13 +111,17 @@ def pretrain(seed: int, scale: str, results: Path) -> None:
 @SCALE
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the fine-tuned model.")
 def train(base: Path, mixture: Path, seed: int, scale: str, out: Path) -> None:
-    """Fine-tune a base model on a mixture (best checkpoint by validation loss)."""
+    """Fine-tune a base model on a mixture (best checkpoint by validation loss).
+
+    Several processes or GPUs: `accelerate launch [--config_file configs/accelerate/...] -m clt_kit.cli train ...`.
+    """
     from clt_kit.train.sft import save_result, sft
     from clt_kit.jsonio import read_jsonl
 
     result = sft(base, read_jsonl(mixture / "mixture.jsonl"), get_scale(scale), seed, progress=True)
-    save_result(result, out)
-    click.echo(f"best step {result.best_step} (validation losses {result.validation_losses}); saved to {out}")
+    if result.is_main_process:  # under `accelerate launch`, one process writes
+        save_result(result, out)
+        click.echo(f"best step {result.best_step} (validation losses {result.validation_losses}); saved to {out}")
 
 
 @main.command(name="eval")

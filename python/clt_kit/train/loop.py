@@ -32,6 +32,12 @@ def optimize(
     for step in tqdm(range(1, steps + 1), desc=desc, disable=not progress, leave=False):
         batch = {k: v.to(accelerator.device) for k, v in next(batches).items()}
         loss = model(**batch).loss
+        if accelerator.num_processes > 1:
+            # Each process averages over its own tokens and DDP averages over processes; weight by
+            # the token counts so the gradient is that of the global batch's token mean.
+            local = (batch["labels"][:, 1:] != -100).sum()
+            total = accelerator.reduce(local.detach().clone(), reduction="sum")
+            loss = loss * local * accelerator.num_processes / total
         accelerator.backward(loss)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

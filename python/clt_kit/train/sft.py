@@ -38,6 +38,7 @@ class SFTResult:
     n_train: int
     n_validation: int
     determinism: dict[str, Any] = field(default_factory=dict)
+    is_main_process: bool = True
 
 
 def encode(tokenizer: PreTrainedTokenizerFast, prompt: str, response: str, seq_len: int) -> tuple[list[int], list[int]]:
@@ -69,15 +70,20 @@ def split_validation(records: Sequence[dict[str, Any]], share: float, seed: int)
     return ranked[n_val:], ranked[:n_val]
 
 
-def _epochs(examples: list[tuple[list[int], list[int]]], batch: int, pad_id: int, seed: int) -> Iterator[Batch]:
-    """Endless batches: a seeded shuffle each epoch, fixed batch size (wrapping around)."""
+def _epochs(
+    examples: list[tuple[list[int], list[int]]], batch: int, pad_id: int, seed: int, rank: int = 0, world: int = 1
+) -> Iterator[Batch]:
+    """Endless global batches of `batch` examples (a seeded shuffle each epoch, wrapping around);
+    with several processes, process `rank` of `world` gets every world-th example of each."""
+    if batch % world:
+        raise ValueError(f"the batch size {batch} does not split over {world} processes; use a multiple of {world}")
     generator = torch.Generator().manual_seed(seed)
     while True:
         order = torch.randperm(len(examples), generator=generator).tolist()
         while len(order) < batch:
             order += torch.randperm(len(examples), generator=generator).tolist()
         for start in range(0, len(order) - batch + 1, batch):
-            yield collate([examples[i] for i in order[start : start + batch]], pad_id)
+            yield collate([examples[i] for i in order[start : start + batch][rank::world]], pad_id)
 
 
 @torch.no_grad()
@@ -115,9 +121,9 @@ def sft(base_dir: Path, records: Sequence[dict[str, Any]], scale: Scale, seed: i
         if loss < best["loss"]:
             best.update(loss=loss, step=step, state=copy.deepcopy(accelerator.unwrap_model(model).state_dict()))
 
+    batches = _epochs(encoded_train, scale.sft_batch, pad, seed, accelerator.process_index, accelerator.num_processes)
     losses = optimize(
-        model, _epochs(encoded_train, scale.sft_batch, pad, seed), scale.sft_steps, scale.sft_lr,
-        accelerator, on_step=checkpoint, desc="sft", progress=progress,
+        model, batches, scale.sft_steps, scale.sft_lr, accelerator, on_step=checkpoint, desc="sft", progress=progress,
     )
     model = accelerator.unwrap_model(model)
     model.load_state_dict(best["state"])
@@ -125,7 +131,7 @@ def sft(base_dir: Path, records: Sequence[dict[str, Any]], scale: Scale, seed: i
     return SFTResult(
         model=model, tokenizer=tokenizer, best_step=best["step"], validation_losses=val_losses,
         train_losses=losses, weights_sha256=weights_hash(model), n_train=len(train), n_validation=len(val),
-        determinism=flags,
+        determinism={**flags, "processes": accelerator.num_processes}, is_main_process=accelerator.is_main_process,
     )
 
 

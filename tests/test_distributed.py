@@ -1,0 +1,47 @@
+"""SFT in 2 CPU processes (gloo) matches 1 process on the same global batch.
+
+The processes are started by torchrun with ACCELERATE_USE_CPU=true, the environment `accelerate
+launch --cpu` sets up; accelerate's own multi-CPU launcher needs mpirun, which is not installed here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from clt_kit.prep import MixtureSpec, build_mixture
+from clt_kit.scales import SMOKE
+from clt_kit.train.pretrain import ensure_base_model
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+TOLERANCE = 1e-5  # max |weight difference|; only the order of the gradient all-reduce differs
+
+
+def _train(base: Path, mixture: Path, out: Path, launcher: list[str]) -> dict:
+    cmd = [*launcher, "-m", "clt_kit.cli", "train", "--base", str(base), "--mixture", str(mixture),
+           "--scale", "smoke", "--seed", "1", "--out", str(out)]
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((out / "sft.json").read_text())
+
+
+def test_two_cpu_processes_match_one(smoke_world, tmp_path: Path) -> None:
+    base = ensure_base_model(SMOKE.models[0], smoke_world, SMOKE, 1, tmp_path / "models")
+    build_mixture(MixtureSpec("SM", 16, 8, 1), smoke_world.train("SM"), smoke_world.test("SM"), tmp_path / "mix", lenient=True)
+    one = _train(base, tmp_path / "mix", tmp_path / "one", [sys.executable])
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533"]
+    two = _train(base, tmp_path / "mix", tmp_path / "two", torchrun)
+    assert one["determinism"]["processes"] == 1 and two["determinism"]["processes"] == 2
+    a, b = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "two" / "model.safetensors")
+    assert a.keys() == b.keys()
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) <= TOLERANCE
+    assert one["best_step"] == two["best_step"]
