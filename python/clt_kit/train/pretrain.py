@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -15,7 +13,7 @@ from accelerate import Accelerator
 from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
 
 from clt_kit import __version__
-from clt_kit.jsonio import canonical, read_json, read_jsonl, write_json
+from clt_kit.jsonio import canonical, publish_dir, read_json, read_jsonl, write_json
 from clt_kit.scales import ModelSize, Scale
 from clt_kit.train.loop import Batch, optimize
 from clt_kit.train.model import build_model, set_determinism, weights_hash
@@ -27,17 +25,6 @@ def _key_hash(key: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(key).encode()).hexdigest()[:16]
 
 
-def _atomic_dir(final: Path) -> Path:
-    final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}-"))
-
-
-def _publish(tmp: Path, final: Path) -> None:
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
-
-
 def ensure_tokenizer(world: WorldPaths, scale: Scale, cache: Path) -> Path:
     """The tokenizer trained on the world corpus (cached)."""
     corpus_sha = read_json(world.manifest)["files"]["corpus.jsonl"]
@@ -45,11 +32,10 @@ def ensure_tokenizer(world: WorldPaths, scale: Scale, cache: Path) -> Path:
     final = cache / f"tokenizer-{_key_hash(key)}"
     if (final / "key.json").exists():
         return final
-    tmp = _atomic_dir(final)
     texts = [row["text"] for row in read_jsonl(world.corpus)]
-    train_tokenizer(texts, scale.vocab_size).save_pretrained(tmp)
-    write_json(tmp / "key.json", key)
-    _publish(tmp, final)
+    with publish_dir(final) as tmp:
+        train_tokenizer(texts, scale.vocab_size).save_pretrained(tmp)
+        write_json(tmp / "key.json", key)
     return final
 
 
@@ -100,14 +86,13 @@ def ensure_base_model(
         accelerator, desc=f"pretrain {size.name}", progress=progress,
     )
     model = accelerator.unwrap_model(model)
-    tmp = _atomic_dir(final)
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    write_json(tmp / "base.json", {
-        "key": key, "weights_sha256": weights_hash(model), "final_loss": losses[-1],
-        "first_loss": losses[0], "determinism": flags,
-    })
-    _publish(tmp, final)
+    with publish_dir(final) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        write_json(tmp / "base.json", {
+            "key": key, "weights_sha256": weights_hash(model), "final_loss": losses[-1],
+            "first_loss": losses[0], "determinism": flags,
+        })
     return final
 
 

@@ -17,8 +17,6 @@ list, and are disjoint from the clean pool by normalized prompt; leaks are the l
 from __future__ import annotations
 
 import hashlib
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +24,7 @@ from typing import Any
 
 from clt_kit import __version__
 from clt_kit._prep import normalize_text
-from clt_kit.jsonio import canonical, read_json, write_json, write_jsonl, write_text_atomic
+from clt_kit.jsonio import canonical, publish_dir, read_json, write_json, write_jsonl, write_text_atomic
 from clt_kit.languages import ENGLISH, PAPER_LANGUAGES, TASKS
 from clt_kit.scales import Scale
 from clt_kit.seeding import rng
@@ -190,8 +188,8 @@ def _sha256(path: Path) -> str:
 def generate_world(out: Path, seed: int, scale: Scale, languages: tuple[str, ...] = PAPER_LANGUAGES) -> WorldPaths:
     """Generates the world into `out` (atomically: a complete world or none) and returns its paths."""
     langs = [lexicon.load(code) for code in languages]
-    with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None, prefix=".world-") as tmp:
-        paths = WorldPaths(Path(tmp))
+    with publish_dir(out) as tmp:
+        paths = WorldPaths(tmp)
         all_faults: list[dict[str, Any]] = []
         counts: dict[str, dict[str, dict[str, int]]] = {}
         for task in TASKS:
@@ -223,11 +221,6 @@ def generate_world(out: Path, seed: int, scale: Scale, languages: tuple[str, ...
             "files": {str(p.relative_to(paths.root)): _sha256(p) for p in files},
         }
         write_json(paths.manifest, manifest)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.exists():
-            shutil.rmtree(out)
-        shutil.move(tmp, out)
-        Path(tmp).mkdir()  # let TemporaryDirectory clean up an empty folder
     return WorldPaths(out)
 
 
