@@ -51,3 +51,10 @@ def test_world_then_prep_then_verify(tmp_path: Path) -> None:
 def test_verify_of_an_empty_folder_fails(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["verify", str(tmp_path)])
     assert result.exit_code == 2 and "no manifest.json" in result.output
+
+
+def test_reproduce_offers_every_figure_the_library_draws() -> None:
+    from clt_kit.results.figures import FIGURES
+
+    option = next(p for p in main.commands["reproduce"].params if p.name == "figure")
+    assert sorted(option.type.choices) == sorted(str(f) for f in FIGURES)

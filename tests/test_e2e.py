@@ -80,3 +80,19 @@ def test_verify_rechecks_the_mixtures_it_wrote(seed1: tuple[Path, str]) -> None:
     done = subprocess.run([sys.executable, "-m", "clt_kit.cli", "verify", str(results / "work" / "mixtures")], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert f"verified {len(TASKS) * len(SMOKE.k_grid)} manifest(s)" in done.stdout
+
+
+def test_figure3_reuses_the_figure2_runs(seed1: tuple[Path, str]) -> None:
+    results, _ = seed1
+    cmd = [sys.executable, "-m", "clt_kit.cli", "reproduce", "--figure", "3", "--scale", "smoke", "--seed", "1", "--results", str(results)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"runs: 0 new, {N_RUNS} reused" in done.stdout
+    with duckdb.connect(str(results / "clt.duckdb"), read_only=True) as con:
+        view = con.execute("SELECT model, task, k, seen, unseen FROM seen_unseen WHERE seed = 1 ORDER BY model, task, k").fetchall()
+    with (results / "figures" / "figure3.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["model"], r["task"], int(r["k"])) for r in rows] == [v[:3] for v in view]
+    for r, v in zip(rows, view):
+        assert float(r["seen"]) == pytest.approx(v[3]) and float(r["unseen"]) == pytest.approx(v[4])
+    assert (results / "figures" / "figure3.png").stat().st_size > 10_000

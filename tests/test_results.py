@@ -68,3 +68,13 @@ def test_migrations_upgrade_an_old_file_without_losing_rows(tmp_path: Path) -> N
     with db.connect(path) as con:
         assert con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == len(MIGRATIONS)
         assert con.execute("SELECT example_id, detected_lang FROM examples").fetchall() == [("e", None)]
+
+
+def test_seen_unseen_and_script_group_views(tmp_path: Path) -> None:
+    scores = {"en": [4.0], "es": [3.0], "fr": [4.0], "ja": [1.0], "zh": [2.0], "ar": [3.0], "ko": [2.0], "pt": [4.0]}
+    with db.connect(tmp_path / "r.duckdb") as con:
+        db.insert_run(con, _record("a", scores))
+        seen, unseen, gap = con.execute("SELECT seen, unseen, gap FROM seen_unseen").fetchone()
+        latin, non_latin = con.execute("SELECT latin, non_latin FROM script_groups").fetchone()
+    assert (seen, unseen) == (pytest.approx(2.5), pytest.approx(3.0)) and gap == pytest.approx(-0.5)
+    assert (latin, non_latin) == (pytest.approx(3.75), pytest.approx(2.0))

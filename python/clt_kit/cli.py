@@ -145,19 +145,21 @@ def eval_(model_dir: Path, test: Path, task: str, scale: str, out: Path | None) 
 
 
 @main.command()
-@click.option("--figure", type=int, required=True, help="Paper figure number (2).")
+@click.option("--figure", type=click.Choice(["2", "3"]), required=True, help="Paper figure: 2 (relative to English) or 3 (seen vs unseen).")
 @SEED
 @SCALE
 @RESULTS
-def reproduce(figure: int, seed: int, scale: str, results: Path) -> None:
+def reproduce(figure: str, seed: int, scale: str, results: Path) -> None:
     """Run everything a figure needs (reusing finished runs) and draw it from the DuckDB results."""
     from clt_kit.pipeline import reproduce as run
 
-    result = run(figure, get_scale(scale), seed, results)
+    result = run(int(figure), get_scale(scale), seed, results)
     click.echo(f"runs: {result.runs_done} new, {result.runs_reused} reused; {result.seconds:.1f} s")
-    click.echo("model  task  k     rel_to_english")
-    for model, task, k, rel, *_ in result.figure.rows:
-        click.echo(f"{model:<6} {task:<5} {k:<5} {'n/a' if rel is None else f'{rel:.3f}'}")
+    header = ["model", "task", "k", "rel_to_english"] if figure == "2" else ["model", "task", "k", "seen", "unseen"]
+    click.echo("  ".join(f"{h:<14}" for h in header))
+    for row in result.figure.rows:
+        cells = ["n/a" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row[: len(header)]]
+        click.echo("  ".join(f"{c:<14}" for c in cells))
     click.echo(f"figure: {result.figure.png} (+ .pdf, .svg; values in {result.figure.csv})")
     click.echo(f"results: {results / 'clt.duckdb'}")
 

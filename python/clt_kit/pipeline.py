@@ -23,13 +23,13 @@ from clt_kit.jsonio import canonical, read_json, read_jsonl
 from clt_kit.languages import TASKS
 from clt_kit.prep.mixture import MixtureSpec, build_mixture
 from clt_kit.results import db
-from clt_kit.results.figures import FigureFiles, figure2
+from clt_kit.results.figures import FIGURES, FigureFiles
 from clt_kit.scales import ModelSize, Scale
 from clt_kit.train.pretrain import ensure_base_model
 from clt_kit.train.sft import sft
 from clt_kit.world.generate import WorldPaths, ensure_world
 
-SUPPORTED_FIGURES = (2,)
+SUPPORTED_FIGURES = tuple(FIGURES)
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,8 @@ class Layout:
 
 
 def plan_figure(figure: int, scale: Scale) -> list[RunPlan]:
-    """The runs a figure needs (Figure 2: single-task grid, both model sizes, all three tasks)."""
+    """The runs a figure needs (Figures 2 and 3 share them: the single-task grid, both model sizes,
+    all three tasks)."""
     if figure not in SUPPORTED_FIGURES:
         raise ValueError(f"figure {figure} is not supported yet; supported: {', '.join(map(str, SUPPORTED_FIGURES))}")
     return [RunPlan(size, task, k) for size in scale.models for task in TASKS for k in scale.k_grid]
@@ -150,5 +151,5 @@ def reproduce(figure: int, scale: Scale, seed: int, results: Path, progress: boo
         with db.connect(layout.db) as con:
             db.insert_run(con, record)
         done += 1
-    files = figure2(layout.db, layout.figures, scale.name, seed)
+    files = FIGURES[figure](layout.db, layout.figures, scale.name, seed)
     return ReproduceResult(figure=files, runs_done=done, runs_reused=reused, seconds=time.perf_counter() - start)

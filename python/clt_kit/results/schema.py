@@ -76,4 +76,24 @@ MIGRATIONS: list[str] = [
     WHERE r.status = 'done' AND e.detected_lang IS NOT NULL
     GROUP BY ALL;
     """,
+    # 3: the paper's groupings (SPEC.md): seen (es, fr, ja, zh) vs unseen (ar, ko, pt) means and
+    # their gap (Figures 3, 5, 12); Latin (en, es, fr, pt) vs non-Latin (ja, zh, ar, ko) means (Figures 6-8).
+    """
+    CREATE VIEW seen_unseen AS
+    SELECT r.run_id, r.scale, r.model, r.task, r.k, r.seed,
+           avg(m.score) FILTER (WHERE m.lang IN ('es', 'fr', 'ja', 'zh')) AS seen,
+           avg(m.score) FILTER (WHERE m.lang IN ('ar', 'ko', 'pt')) AS unseen,
+           avg(m.score) FILTER (WHERE m.lang IN ('es', 'fr', 'ja', 'zh'))
+             - avg(m.score) FILTER (WHERE m.lang IN ('ar', 'ko', 'pt')) AS gap
+    FROM runs r JOIN metrics m USING (run_id)
+    WHERE r.status = 'done'
+    GROUP BY ALL;
+    CREATE VIEW script_groups AS
+    SELECT r.run_id, r.scale, r.model, r.task, r.k, r.seed,
+           avg(m.score) FILTER (WHERE m.lang IN ('en', 'es', 'fr', 'pt')) AS latin,
+           avg(m.score) FILTER (WHERE m.lang IN ('ja', 'zh', 'ar', 'ko')) AS non_latin
+    FROM runs r JOIN metrics m USING (run_id)
+    WHERE r.status = 'done'
+    GROUP BY ALL;
+    """,
 ]
