@@ -275,7 +275,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=1_000_000)
     ap.add_argument("--baseline-docs", type=int, default=20_000, help="subsample the slow Python baseline runs on")
-    ap.add_argument("--curve-pairs", type=int, default=1500, help="pairs per language and Jaccard bin for the LSH curve")
+    ap.add_argument("--curve-pairs", type=int, default=5000, help="pairs per language and Jaccard bin for the LSH curve")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
