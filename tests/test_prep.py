@@ -196,3 +196,17 @@ def test_reads_parquet_and_saved_hf_dataset(smoke_world, tmp_path: Path) -> None
     pq.write_table(pa.Table.from_pylist([{"id": "a", "lang": "en", "prompt": None, "response": "r"}]), tmp_path / "bad.parquet")
     with pytest.raises(InputError, match=r"bad.parquet:row 0: missing field 'prompt'"):
         build_mixture(MixtureSpec("MR", 1, 0, 1, seen=()), tmp_path / "bad.parquet", None, tmp_path / "mb")
+
+
+def test_verify_checks_a_world_too(tmp_path: Path) -> None:
+    from clt_kit.scales import SMOKE
+    from clt_kit.world import generate_world
+
+    world = generate_world(tmp_path / "w", 4, SMOKE)
+    assert verify_path(world.root) == (1, [])
+    target = world.test("IF")
+    data = bytearray(target.read_bytes())
+    data[5] ^= 0x01
+    target.write_bytes(bytes(data))
+    n, problems = verify_path(world.root)
+    assert n == 1 and len(problems) == 1 and "IF/test.jsonl" in problems[0]

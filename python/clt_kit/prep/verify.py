@@ -16,12 +16,34 @@ REBUILT_KEYS = ("normalization_profile", "language_id_model", "counts", "stats",
 
 
 def find_manifests(path: Path) -> list[Path]:
-    """`path` itself if it is a file, else every manifest.json below it (sorted)."""
+    """`path` itself if it is a file, else every mixture manifest.json and world.json below it (sorted)."""
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise InputError(f"{path}: no such file or directory")
-    return sorted(path.rglob("manifest.json"))
+    return sorted([*path.rglob("manifest.json"), *path.rglob("world.json")])
+
+
+def verify_world(manifest_path: Path, manifest: dict[str, Any]) -> list[str]:
+    """Problems with a world: file hashes, then a regeneration from its seed and scale."""
+    from clt_kit.scales import get_scale
+    from clt_kit.world import generate_world
+
+    root = manifest_path.parent
+    problems = []
+    for name, sha in sorted(manifest["files"].items()):
+        target = root / name
+        if not target.exists():
+            problems.append(f"{manifest_path}: world file {target} is missing")
+        elif (actual := core.sha256_file(str(target))) != sha:
+            problems.append(f"{manifest_path}: world file {target} has sha256 {actual}, manifest says {sha}")
+    with tempfile.TemporaryDirectory(prefix="clt-verify-") as tmp:
+        again = generate_world(Path(tmp) / "w", manifest["seed"], get_scale(manifest["scale"]), tuple(manifest["languages"]))
+        regenerated = read_json(again.manifest)["files"]
+    for name, sha in sorted(manifest["files"].items()):
+        if regenerated.get(name) != sha:
+            problems.append(f"{manifest_path}: regenerating the world gives {name} sha256 {regenerated.get(name)}, recorded {sha}")
+    return problems
 
 
 def _check_file(manifest_path: Path, entry: dict[str, str], what: str) -> list[str]:
@@ -41,8 +63,10 @@ def _clean_params(d: dict[str, Any]) -> CleanParams:
 
 
 def verify_manifest(manifest_path: Path) -> list[str]:
-    """Problems found with one mixture manifest (empty: verified)."""
+    """Problems found with one manifest, of a mixture or of a world (empty: verified)."""
     manifest: dict[str, Any] = read_json(manifest_path)
+    if manifest.get("kind") == "clt-kit world":
+        return verify_world(manifest_path, manifest)
     if manifest.get("kind") != MANIFEST_KIND:
         return [f"{manifest_path}: not a clt-kit mixture manifest (kind={manifest.get('kind')!r})"]
     if manifest.get("format") != MANIFEST_FORMAT:
