@@ -34,7 +34,6 @@ from clt_kit import _prep
 from clt_kit.languages import PAPER_LANGUAGES
 from clt_kit.prep import core
 from clt_kit.prep.core import NearDupParams
-from clt_kit.scales import MINI
 from clt_kit.world import lexicon, tasks
 
 CJK = {"ja", "zh"}

@@ -31,9 +31,11 @@ def score(task: str, item: dict[str, Any], output: str, detected_lang: str = "un
         return {"reference": item["response"], "extracted": None, "rule": "rougeL", "score": rouge_l(output, item["response"])}
     if task == "IF":
         rating, fraction = if_rating(output, item["instructions"])
-        if detected_lang not in ("und", item["lang"]):
-            return {"reference": item["response"], "extracted": f"{fraction:.4f}", "rule": "language_switch", "score": 1.0}
-        return {"reference": item["response"], "extracted": f"{fraction:.4f}", "rule": "checkers", "score": rating}
+        switched = detected_lang not in ("und", item["lang"])
+        return {
+            "reference": item["response"], "extracted": f"{fraction:.4f}",
+            "rule": "language_switch" if switched else "checkers", "score": 1.0 if switched else rating,
+        }
     raise ValueError(f"unknown task {task!r}")
 
 

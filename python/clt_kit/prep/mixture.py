@@ -23,7 +23,7 @@ from clt_kit import __version__, _prep
 from clt_kit.jsonio import InputError, canonical, write_json, write_jsonl
 from clt_kit.languages import ENGLISH, SEEN
 from clt_kit.prep import core
-from clt_kit.prep.clean import REASONS, CleanParams, clean, item_text
+from clt_kit.prep.clean import REASONS, CleanParams, clean
 from clt_kit.prep.records import read_records
 
 MANIFEST_KIND = "clt-kit mixture"
@@ -169,5 +169,3 @@ def _counts(
         counts[r["lang"]]["selected"] += 1
     return counts
 
-
-__all__ = ["MixtureSpec", "build_mixture", "item_text"]

@@ -29,14 +29,10 @@ def verify_world(manifest_path: Path, manifest: dict[str, Any]) -> list[str]:
     from clt_kit.scales import get_scale
     from clt_kit.world import generate_world
 
-    root = manifest_path.parent
-    problems = []
-    for name, sha in sorted(manifest["files"].items()):
-        target = root / name
-        if not target.exists():
-            problems.append(f"{manifest_path}: world file {target} is missing")
-        elif (actual := core.sha256_file(str(target))) != sha:
-            problems.append(f"{manifest_path}: world file {target} has sha256 {actual}, manifest says {sha}")
+    problems = [
+        p for name, sha in sorted(manifest["files"].items())
+        for p in _check_file(manifest_path, {"path": name, "sha256": sha}, "world file")
+    ]
     with tempfile.TemporaryDirectory(prefix="clt-verify-") as tmp:
         again = generate_world(Path(tmp) / "w", manifest["seed"], get_scale(manifest["scale"]), tuple(manifest["languages"]))
         regenerated = read_json(again.manifest)["files"]

@@ -16,7 +16,6 @@ list, and are disjoint from the clean pool by normalized prompt; leaks are the l
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from clt_kit import __version__
 from clt_kit._prep import normalize_text
 from clt_kit.jsonio import canonical, publish_dir, read_json, write_json, write_jsonl, write_text_atomic
 from clt_kit.languages import ENGLISH, PAPER_LANGUAGES, TASKS
+from clt_kit.prep.core import sha256_file
 from clt_kit.scales import Scale
 from clt_kit.seeding import rng
 from clt_kit.world import lexicon, tasks
@@ -181,9 +181,6 @@ def _corpus(seed: int, scale: Scale, langs: list[lexicon.Language]) -> list[dict
     return rows
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
 
 def generate_world(out: Path, seed: int, scale: Scale, languages: tuple[str, ...] = PAPER_LANGUAGES) -> WorldPaths:
     """Generates the world into `out` (atomically: a complete world or none) and returns its paths."""
@@ -218,7 +215,7 @@ def generate_world(out: Path, seed: int, scale: Scale, languages: tuple[str, ...
             "scale": scale.name,
             "languages": list(languages),
             "counts": counts,
-            "files": {str(p.relative_to(paths.root)): _sha256(p) for p in files},
+            "files": {str(p.relative_to(paths.root)): sha256_file(str(p)) for p in files},
         }
         write_json(paths.manifest, manifest)
     return WorldPaths(out)
