@@ -9,10 +9,10 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 SYNCED := $(VENV)/.synced
 BUILT := $(VENV)/.extension-built
-RUST_SOURCES := Cargo.toml Cargo.lock $(shell find rust/src rust/langid -type f)
+RUST_SOURCES := Cargo.toml Cargo.lock build.rs $(shell find rust/src rust/langid -type f)
 export PATH := $(abspath $(TOOLS))/bin:$(PATH)
 
-.PHONY: setup test test-fast reproduce bench clean
+.PHONY: setup test test-fast reproduce bench docker-test clean
 
 setup: $(BUILT)
 
@@ -48,6 +48,12 @@ bench: setup
 	$(UV) sync --frozen --group dev --group bench --inexact
 	$(VENV)/bin/python benchmarks/bench_prep.py
 	$(VENV)/bin/python benchmarks/langid_accuracy.py
+
+# The container from nothing: base image (debootstrap + docker import where no registry is
+# reachable), image build, then `reproduce --figure 2 --scale smoke` inside with --network none and
+# the results opened on the host. Needs a Docker engine (and root to make the base image).
+docker-test: setup
+	scripts/docker_test.sh
 
 clean:
 	rm -rf $(VENV) $(TOOLS) target results

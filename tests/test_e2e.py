@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -32,6 +35,14 @@ def _metrics(db: Path) -> list[tuple]:
         ).fetchall()
 
 
+def _plotted(path: Path) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The CSV of a figure's plotted values, split into ours and the paper's."""
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    assert {r["source"] for r in rows} == {"clt-kit", "paper"}
+    return [r for r in rows if r["source"] == "clt-kit"], [r for r in rows if r["source"] == "paper"]
+
+
 @pytest.fixture(scope="module")
 def seed1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     results = tmp_path_factory.mktemp("seed1")
@@ -50,12 +61,14 @@ def test_rows_and_figure_come_from_this_run(seed1: tuple[Path, str]) -> None:
         run_ids = {r for (r,) in con.execute("SELECT run_id FROM runs").fetchall()}
     png = results / "figures" / "figure2.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
-    with (results / "figures" / "figure2.csv").open() as f:
-        rows = list(csv.DictReader(f))
+    rows, paper = _plotted(results / "figures" / "figure2.csv")
     assert [(r["model"], r["task"], int(r["k"])) for r in rows] == [p[:3] for p in plotted]
     for row, p in zip(rows, plotted):
         assert (row["rel_to_english"] == "") if p[3] is None else float(row["rel_to_english"]) == pytest.approx(p[3])
     assert {r["run_id"] for r in rows} == run_ids
+    # The paper's curves beside ours: its single-task, full-mixture tables for the models we stand for.
+    assert {(r["model"], r["task"]) for r in paper} == {(m, t) for m in ("aya23-7b", "aya23-35b") for t in TASKS}
+    assert {r["run_id"] for r in paper} == {"Table 3", "Table 4", "Table 10", "Table 11", "Table 17", "Table 18"}
     assert "runs: 18 new, 0 reused" in stdout
 
 
@@ -90,9 +103,56 @@ def test_figure3_reuses_the_figure2_runs(seed1: tuple[Path, str]) -> None:
     assert f"runs: 0 new, {N_RUNS} reused" in done.stdout
     with duckdb.connect(str(results / "clt.duckdb"), read_only=True) as con:
         view = con.execute("SELECT model, task, k, seen, unseen FROM seen_unseen WHERE seed = 1 ORDER BY model, task, k").fetchall()
-    with (results / "figures" / "figure3.csv").open() as f:
-        rows = list(csv.DictReader(f))
+    rows, paper = _plotted(results / "figures" / "figure3.csv")
     assert [(r["model"], r["task"], int(r["k"])) for r in rows] == [v[:3] for v in view]
+    assert len(paper) == 2 * len(TASKS) * 8  # two paper models, 8 values of k each
     for r, v in zip(rows, view):
         assert float(r["seen"]) == pytest.approx(v[3]) and float(r["unseen"]) == pytest.approx(v[4])
     assert (results / "figures" / "figure3.png").stat().st_size > 10_000
+
+
+def _start(results: Path, seed: int, jobs: int) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "clt_kit.cli", "reproduce", "--figure", "2", "--scale", "smoke", "--seed", str(seed),
+           "--results", str(results), "--jobs", str(jobs)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _new_and_reused(stdout: str) -> tuple[int, int]:
+    line = next(line for line in stdout.splitlines() if line.startswith("runs: "))
+    new, reused = line.removeprefix("runs: ").split(" reused")[0].split(" new, ")
+    return int(new), int(reused)
+
+
+def test_two_sweeps_at_once_share_the_work_and_store_each_run_once(seed1: tuple[Path, str], tmp_path: Path) -> None:
+    """DuckDB allows one writer at a time: two sweeps on one results folder wait for each other's
+    short writes, split the runs by claims, and end with every run stored once, as one sweep would."""
+    procs = [_start(tmp_path, 1, jobs=1) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    for p, (_, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-3000:]
+    counts = [_new_and_reused(out) for out, _ in outs]
+    assert sum(new for new, _ in counts) == N_RUNS
+    with duckdb.connect(str(tmp_path / "clt.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT run_id) FROM runs").fetchone() == (N_RUNS, N_RUNS)
+    assert _metrics(tmp_path / "clt.duckdb") == _metrics(seed1[0] / "clt.duckdb")
+
+
+def test_a_killed_sweep_resumes_with_nothing_lost_or_duplicated(seed1: tuple[Path, str], tmp_path: Path) -> None:
+    from clt_kit.results import db
+
+    proc = _start(tmp_path, 1, jobs=2)
+    stored = 0
+    while stored < 4 and proc.poll() is None:
+        time.sleep(0.5)
+        if (tmp_path / "clt.duckdb").exists():
+            with db.connect(tmp_path / "clt.duckdb", read_only=True) as con:
+                stored = con.execute("SELECT count(*) FROM runs").fetchone()[0]
+    assert proc.poll() is None, "the sweep ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its worker processes, mid-run
+    proc.wait()
+    with duckdb.connect(str(tmp_path / "clt.duckdb"), read_only=True) as con:
+        survived = con.execute("SELECT count(*) FROM runs").fetchone()[0]
+    assert 4 <= survived < N_RUNS
+    new, reused = _new_and_reused(_reproduce(tmp_path, 1))
+    assert (new, reused) == (N_RUNS - survived, survived)
+    assert _metrics(tmp_path / "clt.duckdb") == _metrics(seed1[0] / "clt.duckdb")

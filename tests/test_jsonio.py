@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from clt_kit.jsonio import InputError, iter_jsonl, publish_dir
+from clt_kit.jsonio import InputError, file_lock, iter_jsonl, publish_dir
 
 
 def test_publish_dir_replaces_on_success_and_keeps_the_old_folder_on_failure(tmp_path: Path) -> None:
@@ -34,3 +34,36 @@ def test_iter_jsonl_names_the_line_or_reports_it(tmp_path: Path) -> None:
     rows = list(iter_jsonl(path, on_error=lambda reason, message: seen.append((reason, message))))
     assert [n for n, _ in rows] == [1, 4]
     assert seen == [("malformed_json", f"{path}:3: expected a JSON object, got list")]
+
+
+def test_publish_dir_keeps_an_identical_folder_in_place(tmp_path: Path) -> None:
+    final = tmp_path / "out"
+    for _ in range(2):
+        with publish_dir(final) as tmp:
+            (tmp / "a.txt").write_text("same")
+    inode = (final / "a.txt").stat().st_ino
+    with publish_dir(final) as tmp:
+        (tmp / "a.txt").write_text("same")
+    assert (final / "a.txt").stat().st_ino == inode  # not replaced: a reader's open files stay valid
+    with publish_dir(final) as tmp:
+        (tmp / "a.txt").write_text("new")
+    assert (final / "a.txt").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_file_lock_is_exclusive_across_processes_and_dies_with_its_holder(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    lock = tmp_path / "x.lock"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from clt_kit.jsonio import file_lock\n"
+        "with file_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(60)"
+    ), str(lock)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with file_lock(lock, blocking=False) as mine:
+        assert not mine
+    holder.kill()  # killed, not released: the lock goes with the process
+    holder.wait()
+    with file_lock(lock, blocking=False) as mine:
+        assert mine

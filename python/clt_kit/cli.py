@@ -14,7 +14,7 @@ from clt_kit.scales import SCALES, get_scale
 
 SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default="mini", show_default=True, help="Size of everything: smoke (seconds, tests) or mini (the embedded default).")
 SEED = click.option("--seed", type=int, default=0, show_default=True, help="The one seed every random stream derives from.")
-RESULTS = click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True, help="Folder for the DuckDB file, figures and cached work.")
+RESULTS = click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True, envvar="CLT_KIT_RESULTS", show_envvar=True, help="Folder for the DuckDB file, figures and cached work.")
 
 
 class KitGroup(click.Group):
@@ -149,17 +149,23 @@ def eval_(model_dir: Path, test: Path, task: str, scale: str, out: Path | None) 
 @SEED
 @SCALE
 @RESULTS
-def reproduce(figure: str, seed: int, scale: str, results: Path) -> None:
-    """Run everything a figure needs (reusing finished runs) and draw it from the DuckDB results."""
+@click.option("--jobs", type=click.IntRange(min=0), default=0, show_default=True, help="Runs executed at once, in separate processes (0: one per CPU core). Results do not depend on it.")
+def reproduce(figure: str, seed: int, scale: str, results: Path, jobs: int) -> None:
+    """Run everything a figure needs (reusing finished runs) and draw it from the DuckDB results.
+
+    Safe to interrupt (a rerun resumes) and to start twice on the same results folder."""
+    from clt_kit.pipeline import default_jobs
     from clt_kit.pipeline import reproduce as run
 
-    result = run(int(figure), get_scale(scale), seed, results)
+    s = get_scale(scale)
+    result = run(int(figure), s, seed, results, jobs=jobs or default_jobs(s))
     click.echo(f"runs: {result.runs_done} new, {result.runs_reused} reused; {result.seconds:.1f} s")
-    header = ["model", "task", "k", "rel_to_english"] if figure == "2" else ["model", "task", "k", "seen", "unseen"]
+    header, body = result.figure.table()
     click.echo("  ".join(f"{h:<14}" for h in header))
-    for row in result.figure.rows:
-        cells = ["n/a" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row[: len(header)]]
+    for row in body:
+        cells = ["-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row]
         click.echo("  ".join(f"{c:<14}" for c in cells))
+    click.echo("(paper: the paper's own numbers at the same k, from its tables; ours come from a miniature world and tiny models)")
     click.echo(f"figure: {result.figure.png} (+ .pdf, .svg; values in {result.figure.csv})")
     click.echo(f"results: {results / 'clt.duckdb'}")
 
@@ -184,11 +190,15 @@ def verify(path: Path) -> None:
 
 @main.command()
 @click.argument("query")
-@click.option("--db", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=Path("results/clt.duckdb"), show_default=True)
-def sql(query: str, db: Path) -> None:
-    """Run a read-only SQL query on the results database and print it as tab-separated text."""
+@RESULTS
+def sql(query: str, results: Path) -> None:
+    """Run a read-only SQL query on the results database (RESULTS/clt.duckdb) and print it as tab-separated text."""
+    from clt_kit.pipeline import Layout
     from clt_kit.results.db import query as run_query
 
+    db = Layout(results).db
+    if not db.is_file():
+        raise InputError(f"{db}: no results database here; run `clt-kit reproduce --figure 2` first or pass --results")
     columns, rows = run_query(db, query)
     click.echo("\t".join(columns))
     for row in rows:

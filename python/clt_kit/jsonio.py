@@ -1,7 +1,9 @@
-"""Canonical JSON and JSONL I/O with errors that name the file, the line and the fix."""
+"""Canonical JSON and JSONL I/O with errors that name the file, the line and the fix; atomic
+writes, atomic folders and advisory file locks for processes that share a results folder."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -51,9 +53,41 @@ def publish_dir(final: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if final.exists() and _same_tree(tmp, final):  # nothing new: keep the folder readers may be using
+        shutil.rmtree(tmp)
+        return
     if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
+        old = final.with_name(f".{final.name}-old-{os.getpid()}")
+        final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(final)
+
+
+def _same_tree(a: Path, b: Path) -> bool:
+    """Whether two folders hold the same files with the same bytes."""
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    return files_a == files_b and all((a / f).read_bytes() == (b / f).read_bytes() for f in files_a)
+
+
+@contextmanager
+def file_lock(path: Path, blocking: bool = True) -> Iterator[bool]:
+    """An exclusive advisory lock (flock) on `path`, held for the block; yields whether it was
+    taken (always True when blocking). The system releases it if the process dies, so a killed
+    process never leaves a stale lock behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def read_json(path: Path) -> Any:

@@ -7,8 +7,11 @@ inputs, and each run by its run id (the hash of its spec), so a rerun recomputes
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +22,7 @@ from transformers.utils import logging as hf_logging
 
 from clt_kit import __version__
 from clt_kit.evaluate.tasks import evaluate_task
-from clt_kit.jsonio import canonical, read_json, read_jsonl
+from clt_kit.jsonio import canonical, file_lock, read_json, read_jsonl
 from clt_kit.languages import TASKS
 from clt_kit.prep.mixture import MixtureSpec, build_mixture
 from clt_kit.results import db
@@ -62,6 +65,15 @@ class Layout:
 
     def mixture(self, scale: Scale, seed: int, task: str, k: int) -> Path:
         return self.results / "work" / "mixtures" / f"{scale.name}-s{seed}" / f"{task}-k{k}"
+
+    @property
+    def prepare_lock(self) -> Path:
+        """Held while the world, base models and mixtures are made (one process at a time)."""
+        return self.results / "work" / "locks" / "prepare.lock"
+
+    def claim(self, run_id: str) -> Path:
+        """Held by the process executing run `run_id`."""
+        return self.results / "work" / "locks" / f"run-{run_id}.lock"
 
 
 def plan_figure(figure: int, scale: Scale) -> list[RunPlan]:
@@ -112,6 +124,94 @@ def _execute(plan: RunPlan, spec: dict[str, Any], base: Path, world: WorldPaths,
     return db.RunRecord(run=run, manifest=manifest, manifest_sha256=spec["mixture_manifest_sha256"], examples=examples)
 
 
+@dataclass(frozen=True)
+class PreparedRun:
+    """A planned run with its inputs made: the base model and the mixture, and the spec that hashes to its id."""
+
+    plan: RunPlan
+    spec: dict[str, Any]
+    base: Path
+    mixture: Path
+
+    @property
+    def run_id(self) -> str:
+        return run_id(self.spec)
+
+
+def prepare(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout, progress: bool) -> tuple[WorldPaths, list[PreparedRun]]:
+    """The world, the base models and the mixtures the plans need (each reused when present),
+    made by one process at a time."""
+    with file_lock(layout.prepare_lock):
+        world = ensure_world(layout.world(scale, seed), seed, scale)
+        bases = {size.name: ensure_base_model(size, world, scale, seed, layout.models, progress) for size in scale.models}
+        for task, k in sorted({(p.task, p.k) for p in plans}):
+            build_mixture(
+                MixtureSpec(task, scale.english_train, k, seed), world.train(task), world.test(task),
+                layout.mixture(scale, seed, task, k), lenient=True,  # the world breaks some pool lines on purpose
+            )
+    runs = []
+    for plan in plans:
+        base, mixture = bases[plan.model.name], layout.mixture(scale, seed, plan.task, plan.k)
+        spec = {
+            "scale": scale.to_dict(), "model": plan.model.name, "task": plan.task, "k": plan.k, "seed": seed,
+            "base_weights_sha256": read_json(base / "base.json")["weights_sha256"],
+            "mixture_manifest_sha256": hashlib.sha256((mixture / "manifest.json").read_bytes()).hexdigest(),
+            "code": __version__,
+        }
+        runs.append(PreparedRun(plan, spec, base, mixture))
+    return world, runs
+
+
+def _missing(runs: list[PreparedRun], layout: Layout) -> list[PreparedRun]:
+    with db.connect(layout.db) as con:
+        return [r for r in runs if not db.has_run(con, r.run_id)]
+
+
+def _claim_and_execute(run: PreparedRun, world: WorldPaths, scale: Scale, seed: int, layout: Layout, wait: bool) -> bool | None:
+    """Executes `run` unless the database has it; None when another process holds its claim
+    (and `wait` is False). The claim dies with its process, so a killed sweep leaves no stale claim
+    and its unfinished runs are simply executed again; a run lands in the database in one
+    transaction, so a run is either stored whole or not at all."""
+    with file_lock(layout.claim(run.run_id), blocking=wait) as mine:
+        if not mine:
+            return None
+        if not _missing([run], layout):
+            return False
+        record = _execute(run.plan, run.spec, run.base, world, run.mixture, scale, seed)
+        with db.connect(layout.db) as con:
+            return db.insert_run(con, record)
+
+
+def sweep(runs: list[PreparedRun], world: WorldPaths, scale: Scale, seed: int, results: Path, progress: bool = True, worker: int = 0) -> int:
+    """Executes whichever of `runs` the database lacks; returns how many this process executed.
+
+    Any number of sweeps (processes) may share one results folder: each run is claimed by one
+    process at a time; a sweep skips runs claimed by another and comes back to them at the end,
+    waiting for the claim (reusing the stored run, or executing it if that process died).
+    """
+    layout, done = Layout(results), 0
+    order = runs[worker:] + runs[:worker]  # parallel workers start at different runs
+    bar = tqdm(total=len(order), desc=f"runs (worker {worker})" if worker else "runs", position=worker, disable=not progress, leave=worker == 0)
+    busy = []
+    for run in order:
+        outcome = _claim_and_execute(run, world, scale, seed, layout, wait=False)
+        if outcome is None:
+            busy.append(run)
+            continue
+        done += outcome
+        bar.update()
+    for run in busy:
+        done += bool(_claim_and_execute(run, world, scale, seed, layout, wait=True))
+        bar.update()
+    bar.close()
+    return done
+
+
+def _sweep_worker(args: tuple[list[PreparedRun], WorldPaths, Scale, int, Path, bool, int]) -> int:
+    hf_logging.disable_progress_bar()
+    return sweep(*args)
+
+
 @dataclass
 class ReproduceResult:
     figure: FigureFiles
@@ -120,36 +220,26 @@ class ReproduceResult:
     seconds: float
 
 
-def reproduce(figure: int, scale: Scale, seed: int, results: Path, progress: bool = True) -> ReproduceResult:
-    """Runs whatever `figure` still needs and draws it from the database."""
+def default_jobs(scale: Scale) -> int:
+    """As many runs at once as the CPU cores this process may use allow."""
+    return max(1, len(os.sched_getaffinity(0)) // scale.cpu_threads)
+
+
+def reproduce(figure: int, scale: Scale, seed: int, results: Path, progress: bool = True, jobs: int = 1) -> ReproduceResult:
+    """Runs whatever `figure` still needs, in `jobs` processes at once, and draws it from the database."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
     start = time.perf_counter()
     hf_logging.disable_progress_bar()
     layout = Layout(results)
-    plans = plan_figure(figure, scale)
-    world = ensure_world(layout.world(scale, seed), seed, scale)
-    bases = {size.name: ensure_base_model(size, world, scale, seed, layout.models, progress) for size in scale.models}
-
-    done = reused = 0
-    for plan in tqdm(plans, desc=f"figure {figure} ({scale.name})", disable=not progress):
-        mixture_dir = layout.mixture(scale, seed, plan.task, plan.k)
-        build_mixture(
-            MixtureSpec(plan.task, scale.english_train, plan.k, seed), world.train(plan.task), world.test(plan.task),
-            mixture_dir, lenient=True,  # the world breaks some pool lines on purpose
-        )
-        base = bases[plan.model.name]
-        spec = {
-            "scale": scale.to_dict(), "model": plan.model.name, "task": plan.task, "k": plan.k, "seed": seed,
-            "base_weights_sha256": read_json(base / "base.json")["weights_sha256"],
-            "mixture_manifest_sha256": hashlib.sha256((mixture_dir / "manifest.json").read_bytes()).hexdigest(),
-            "code": __version__,
-        }
-        with db.connect(layout.db) as con:
-            if db.has_run(con, run_id(spec)):
-                reused += 1
-                continue
-        record = _execute(plan, spec, base, world, mixture_dir, scale, seed)
-        with db.connect(layout.db) as con:
-            db.insert_run(con, record)
-        done += 1
+    world, runs = prepare(plan_figure(figure, scale), scale, seed, layout, progress)
+    reused = len(runs) - len(_missing(runs, layout))
+    if jobs == 1:
+        done = sweep(runs, world, scale, seed, results, progress)
+    else:
+        # Separate processes (spawned: torch and fork do not mix), each with scale.cpu_threads threads.
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            args = [(runs, world, scale, seed, results, progress, w * len(runs) // jobs) for w in range(jobs)]
+            done = sum(pool.map(_sweep_worker, args))
     files = FIGURES[figure](layout.db, layout.figures, scale.name, seed)
     return ReproduceResult(figure=files, runs_done=done, runs_reused=reused, seconds=time.perf_counter() - start)

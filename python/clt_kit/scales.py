@@ -23,6 +23,10 @@ class ModelSize:
     intermediate: int
 
 
+# The paper's model (reference_tables.csv's names) that each analogue stands for.
+PAPER_MODELS: dict[str, str] = {"7b": "aya23-7b", "35b": "aya23-35b", "8b": "llama3.1-8b"}
+
+
 @dataclass(frozen=True)
 class Scale:
     name: str
@@ -56,6 +60,9 @@ class Scale:
     # evaluation
     max_new_tokens: int
     eval_batch: int
+    # torch's CPU threads per run: fixed, because the float sums (and so the weights) depend on it;
+    # a machine with more cores runs more runs at once (`reproduce --jobs`), each with these threads.
+    cpu_threads: int = 1
     mr_changes: tuple[int, int] = (1, 3)  # MR difficulty: changes after the start (2-4 steps)
     corpus_shares: dict[str, float] | None = None  # ...unless given here per language (weights)
     extra: dict[str, Any] = field(default_factory=dict)

@@ -157,15 +157,19 @@ fn fold_into(sig: &mut [u32], xs: &[u32], p: &Permutations) {
     }
 }
 
+/// # Safety
+/// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn fold_into_avx2(sig: &mut [u32], xs: &[u32], p: &Permutations) {
+unsafe fn fold_into_avx2(sig: &mut [u32], xs: &[u32], p: &Permutations) {
     fold_into(sig, xs, p)
 }
 
-#[cfg(target_arch = "x86_64")]
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(all(target_arch = "x86_64", clt_avx512))]
 #[target_feature(enable = "avx512f")]
-fn fold_into_avx512(sig: &mut [u32], xs: &[u32], p: &Permutations) {
+unsafe fn fold_into_avx512(sig: &mut [u32], xs: &[u32], p: &Permutations) {
     fold_into(sig, xs, p)
 }
 
@@ -177,6 +181,7 @@ pub fn signature(text: &str, perms: &Permutations, shingle: ShingleParams) -> Ve
     let mut sig = vec![u32::MAX; perms.len()];
     #[cfg(target_arch = "x86_64")]
     {
+        #[cfg(clt_avx512)]
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU supports AVX-512F (checked just above).
             unsafe { fold_into_avx512(&mut sig, &xs, perms) };
@@ -371,7 +376,7 @@ mod tests {
             unsafe { fold_into_avx2(&mut simd, &xs, &p) };
             assert_eq!(simd, slow);
         }
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", clt_avx512))]
         if std::arch::is_x86_feature_detected!("avx512f") {
             let mut simd = vec![u32::MAX; 64];
             // SAFETY: AVX-512F is present.

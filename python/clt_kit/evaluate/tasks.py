@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from clt_kit.evaluate.generate import generate
 from clt_kit.evaluate.metrics import extract_answer, if_rating, rouge_l
 from clt_kit.jsonio import read_jsonl
@@ -41,6 +43,7 @@ def score(task: str, item: dict[str, Any], output: str, detected_lang: str = "un
 
 def evaluate_task(model: Any, tokenizer: Any, test_path: Path, task: str, scale: Scale) -> list[dict[str, Any]]:
     """Generates an answer to every test item of `task` and scores it: one row per example."""
+    torch.set_num_threads(scale.cpu_threads)  # as in training: CPU results depend on the thread count
     tests = read_jsonl(test_path)
     outputs = generate(model, tokenizer, [t["prompt"] for t in tests], scale.max_new_tokens, scale.eval_batch, scale.seq_len)
     detected, _ = identify_languages(outputs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,15 +12,33 @@ from typing import Any
 import duckdb
 
 from clt_kit.jsonio import canonical
-from clt_kit.results.schema import MIGRATIONS
+from clt_kit.results.schema import MIGRATIONS, PAPER_REFERENCE_CSV
+
+
+LOCK_WAIT_SECONDS = 600.0
+
+
+def _open(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
+    """Opens the file, waiting while another process holds it: DuckDB lets one process at a time
+    open a file for writing, and the kit's processes hold it only for a lookup or one run's insert."""
+    deadline, pause = time.monotonic() + wait, 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
 
 @contextmanager
-def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection with the schema migrated to the newest version."""
+def connect(path: Path, read_only: bool = False, wait: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection with the schema migrated to the newest version; waits up to `wait` seconds
+    while another process has the file open."""
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    con = _open(path, read_only, wait)
     try:
         if not read_only:
             migrate(con)
@@ -36,7 +55,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         if version in done:
             continue
         con.execute("BEGIN TRANSACTION")
-        con.execute(sql)
+        con.execute(sql.replace("$PAPER_REFERENCE_CSV", str(PAPER_REFERENCE_CSV).replace("'", "''")))
         con.execute("INSERT INTO schema_migrations (version) VALUES (?)", [version])
         con.execute("COMMIT")
     return len(MIGRATIONS)
@@ -58,11 +77,15 @@ def _json_columns(row: dict[str, Any]) -> dict[str, Any]:
     return {k: canonical(v) if isinstance(v, (dict, list)) else v for k, v in row.items()}
 
 
-def insert_run(con: duckdb.DuckDBPyConnection, record: RunRecord) -> None:
-    """Stores a finished run, its manifest, its examples and per-language metrics, atomically."""
+def insert_run(con: duckdb.DuckDBPyConnection, record: RunRecord) -> bool:
+    """Stores a finished run, its manifest, its examples and per-language metrics, atomically.
+    Returns False (and stores nothing) when the run is already there."""
     run = _json_columns(record.run)
     con.execute("BEGIN TRANSACTION")
     try:
+        if has_run(con, run["run_id"]):
+            con.execute("ROLLBACK")
+            return False
         con.execute(
             "INSERT INTO manifests VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [record.manifest_sha256, record.manifest["spec"]["task"], record.manifest["spec"]["k"],
@@ -84,6 +107,7 @@ def insert_run(con: duckdb.DuckDBPyConnection, record: RunRecord) -> None:
     except Exception:
         con.execute("ROLLBACK")
         raise
+    return True
 
 
 def query(path: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from clt_kit.languages import TASKS  # noqa: E402
 from clt_kit.results.db import connect  # noqa: E402
+from clt_kit.scales import PAPER_MODELS  # noqa: E402
 
 FIGURE2_SQL = """
 SELECT model, task, k, rel, non_english, english, run_id
@@ -21,19 +22,38 @@ WHERE scale = ? AND seed = ?
 ORDER BY model, task, k
 """
 
-SCALE_NOTE = {
-    "smoke": "smoke scale: a handful of examples, tiny models trained a few steps; checks the pipeline, not the science",
-    "mini": "mini scale: a miniature generated world and tiny models the kit pretrains, not the paper's models",
-    "paper": "paper scale",
-}
-
-
 FIGURE3_SQL = """
 SELECT model, task, k, seen, unseen, gap, run_id
 FROM seen_unseen
 WHERE scale = ? AND seed = ?
 ORDER BY model, task, k
 """
+
+# The paper's curves for the same figure: single-task runs on the full mixture (en + es, fr, ja, zh).
+PAPER_FIGURE2_SQL = """
+SELECT model, task, k, rel, non_english, english, 'Table ' || table_no
+FROM paper_rel_to_english
+WHERE setting = 'single' AND mixture = 'all' AND model = ?
+ORDER BY task, k
+"""
+
+PAPER_FIGURE3_SQL = """
+SELECT model, task, k, seen, unseen, gap, 'Table ' || table_no
+FROM paper_seen_unseen
+WHERE setting = 'single' AND mixture = 'all' AND model = ?
+ORDER BY task, k
+"""
+
+SCALE_NOTE = {
+    "smoke": "smoke scale: a handful of examples, tiny models trained a few steps; checks the pipeline, not the science",
+    "mini": "mini scale: a miniature generated world and tiny models the kit pretrains, not the paper's models",
+    "paper": "paper scale",
+}
+OURS, PAPER = "clt-kit", "paper"
+TASK_COLORS = {"IF": "tab:blue", "SM": "tab:orange", "MR": "tab:green"}
+MODEL_COLORS = ("tab:blue", "tab:red", "tab:green")
+METRIC_NAMES = {"IF": "rating 1-5", "SM": "ROUGE-L", "MR": "accuracy"}
+PAPER_NAMES = {"aya23-7b": "Aya 23 7B", "aya23-35b": "Aya 23 35B", "llama3.1-8b": "Llama 3.1 8B"}
 
 
 @dataclass(frozen=True)
@@ -42,15 +62,30 @@ class FigureFiles:
     pdf: Path
     svg: Path
     csv: Path
-    rows: list[tuple]
+    rows: list[tuple]  # ours, as plotted: model, task, k, then the plotted values
+    paper_rows: list[tuple]  # the paper's, as plotted (last column: the table they come from)
+    value_names: tuple[str, ...]  # the plotted values (columns 3...)
+
+    def table(self) -> tuple[list[str], list[list[object]]]:
+        """A short table: each of our points beside the paper's value at the same k (None where
+        the paper has no run at that k)."""
+        n = len(self.value_names)
+        paper = {(PAPER_MODELS.get(r[0], r[0]), r[1], r[2]): r[3:3 + n] for r in self.paper_rows}
+        header = ["model", "task", "k", *self.value_names, *(f"paper {v}" for v in self.value_names)]
+        body = [[*r[:3 + n], *paper.get((PAPER_MODELS.get(r[0], r[0]), r[1], r[2]), (None,) * n)] for r in self.rows]
+        return header, body
 
 
-def _query(db: Path, sql: str, scale: str, seed: int) -> list[tuple]:
+def _query(db: Path, sql: str, scale: str, seed: int) -> tuple[list[tuple], list[tuple]]:
+    """Our rows for (scale, seed), and the paper's rows for the paper models our runs stand for."""
     with connect(db, read_only=True) as con:
         rows = con.execute(sql, [scale, seed]).fetchall()
-    if not rows:
-        raise ValueError(f"{db}: no finished runs for scale={scale} seed={seed}; run `clt-kit reproduce` first")
-    return rows
+        if not rows:
+            raise ValueError(f"{db}: no finished runs for scale={scale} seed={seed}; run `clt-kit reproduce` first")
+        paper_sql = {FIGURE2_SQL: PAPER_FIGURE2_SQL, FIGURE3_SQL: PAPER_FIGURE3_SQL}[sql]
+        paper = [row for model in _models(rows) if model in PAPER_MODELS
+                 for row in con.execute(paper_sql, [PAPER_MODELS[model]]).fetchall()]
+    return rows, paper
 
 
 def _models(rows: list[tuple]) -> list[str]:
@@ -58,14 +93,18 @@ def _models(rows: list[tuple]) -> list[str]:
     return sorted({r[0] for r in rows}, key=lambda m: (float(m.rstrip("b")) if m.rstrip("b").isdigit() else 0.0, m))
 
 
-def _save(fig: plt.Figure, out_dir: Path, name: str, header: list[str], rows: list[tuple]) -> FigureFiles:
-    """Writes the plotted values (CSV) and the figure (PNG, PDF, SVG)."""
+def _save(fig: plt.Figure, out_dir: Path, name: str, header: list[str], n_values: int, files_rows: tuple[list[tuple], list[tuple]]) -> FigureFiles:
+    """Writes the plotted values, ours then the paper's (CSV), and the figure (PNG, PDF, SVG).
+    `header` names the columns of a row; the first `n_values` after model, task, k are plotted."""
+    rows, paper = files_rows
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = FigureFiles(*(out_dir / f"{name}.{ext}" for ext in ("png", "pdf", "svg", "csv")), rows=rows)
+    paths = (out_dir / f"{name}.{ext}" for ext in ("png", "pdf", "svg", "csv"))
+    files = FigureFiles(*paths, rows=rows, paper_rows=paper, value_names=tuple(header[3:3 + n_values]))
     with files.csv.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerow(["source", *header])
+        writer.writerows([OURS, *r] for r in rows)
+        writer.writerows([PAPER, *r] for r in paper)
     fig.tight_layout()
     for path in (files.png, files.pdf, files.svg):
         fig.savefig(path, dpi=120, metadata={"Date": None} if path.suffix == ".svg" else None)
@@ -77,49 +116,73 @@ def _nan(values: tuple) -> list[float]:
     return [float("nan") if v is None else v for v in values]
 
 
+def _k_axis(ax: plt.Axes) -> None:
+    """k from 0 to the paper's 5000 on one axis: linear up to 100, logarithmic above."""
+    ax.set_xscale("symlog", linthresh=100, linscale=0.6)
+    ax.set_xlabel("k (examples per seen language; linear to 100, log above)")
+    ax.grid(alpha=0.3)
+
+
+def _paper_label(model: str) -> str:
+    """The paper's name of the model our analogue `model` stands for."""
+    return PAPER_NAMES.get(PAPER_MODELS.get(model, ""), model)
+
+
+def _columns(rows: list[tuple], model: str, task: str, *cols: int) -> list[tuple]:
+    """Columns `cols` of the rows of one (model, task), as tuples (empty when there are none)."""
+    pts = [tuple(r[c] for c in cols) for r in rows if r[0] == model and r[1] == task]
+    return list(zip(*pts)) if pts else []
+
+
 def figure2(db: Path, out_dir: Path, scale: str, seed: int) -> FigureFiles:
-    """Figure 2: relative-to-English score vs k, one line per task, one panel per model size."""
-    rows = _query(db, FIGURE2_SQL, scale, seed)
+    """Figure 2: relative-to-English score vs k, one line per task, one panel per model size; the
+    paper's curves (from its tables) dashed beside ours."""
+    rows, paper = _query(db, FIGURE2_SQL, scale, seed)
     models = _models(rows)
-    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 4), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4.5), squeeze=False, sharey=True)
     for ax, model in zip(axes[0], models):
+        paper_model = PAPER_MODELS.get(model)
         for task in TASKS:
-            pts = [(r[2], r[3]) for r in rows if r[0] == model and r[1] == task]
-            if pts:
-                ks, rel = zip(*pts)
-                label = f"{task} (clt-kit)"
-                if all(v is None for v in rel):
-                    label += ": undefined, English score is 0"
-                ax.plot(ks, _nan(rel), marker="o", label=label)
-        ax.set_title(f"{model.upper()} analogue")
-        ax.set_xlabel("k (examples per seen language)")
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("non-English mean / English")
-    axes[0][-1].legend()
-    fig.suptitle(f"Figure 2 reproduction: relative to English ({SCALE_NOTE.get(scale, scale)}, seed {seed})", fontsize=9)
+            if ours := _columns(rows, model, task, 2, 3):
+                label = f"{task}: clt-kit {model.upper()} analogue"
+                if all(v is None for v in ours[1]):
+                    label += " (undefined, English score is 0)"
+                ax.plot(ours[0], _nan(ours[1]), marker="o", color=TASK_COLORS[task], label=label)
+            if theirs := _columns(paper, paper_model, task, 2, 3):
+                ax.plot(theirs[0], _nan(theirs[1]), marker="x", linestyle="--", alpha=0.6, color=TASK_COLORS[task],
+                        label=f"{task}: paper, {_paper_label(model)}")
+        ax.set_title(f"{model.upper()}: clt-kit analogue vs paper's {_paper_label(model)}")
+        _k_axis(ax)
+    axes[0][0].set_ylabel("mean of 7 non-English languages / English")
+    for ax in axes[0]:
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Figure 2, relative to English. Solid: clt-kit ({SCALE_NOTE.get(scale, scale)}, seed {seed}).\n"
+                 "Dashed: the paper's numbers (arXiv 2504.16677, Tables 3-21), not recomputed.", fontsize=9)
     header = ["model", "task", "k", "rel_to_english", "non_english_mean", "english", "run_id"]
-    return _save(fig, out_dir, "figure2", header, rows)
+    return _save(fig, out_dir, "figure2", header, 1, (rows, paper))
 
 
 def figure3(db: Path, out_dir: Path, scale: str, seed: int) -> FigureFiles:
-    """Figure 3: absolute seen and unseen means vs k, one panel per task, one colour per model size."""
-    rows = _query(db, FIGURE3_SQL, scale, seed)
+    """Figure 3: absolute seen and unseen means vs k, one panel per task, one colour per model size;
+    the paper's curves (from its tables) thin beside ours."""
+    rows, paper = _query(db, FIGURE3_SQL, scale, seed)
     models = _models(rows)
-    fig, axes = plt.subplots(1, len(TASKS), figsize=(5 * len(TASKS), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(TASKS), figsize=(6 * len(TASKS), 4.5), squeeze=False)
     for ax, task in zip(axes[0], TASKS):
-        for color, model in zip(("tab:blue", "tab:red", "tab:green"), models):
-            pts = [(r[2], r[3], r[4]) for r in rows if r[0] == model and r[1] == task]
-            if pts:
-                ks, seen, unseen = zip(*pts)
-                ax.plot(ks, _nan(seen), marker="o", color=color, label=f"{model.upper()} seen (clt-kit)")
-                ax.plot(ks, _nan(unseen), marker="s", linestyle="--", color=color, label=f"{model.upper()} unseen (clt-kit)")
-        ax.set_title(task)
-        ax.set_xlabel("k (examples per seen language)")
-        ax.grid(alpha=0.3)
+        for color, model in zip(MODEL_COLORS, models):
+            if ours := _columns(rows, model, task, 2, 3, 4):
+                ax.plot(ours[0], _nan(ours[1]), marker="o", color=color, label=f"clt-kit {model.upper()}: seen")
+                ax.plot(ours[0], _nan(ours[2]), marker="s", linestyle="--", color=color, label=f"clt-kit {model.upper()}: unseen")
+            if theirs := _columns(paper, PAPER_MODELS.get(model), task, 2, 3, 4):
+                ax.plot(theirs[0], _nan(theirs[1]), marker="x", linewidth=0.8, alpha=0.5, color=color, label=f"paper {_paper_label(model)}: seen")
+                ax.plot(theirs[0], _nan(theirs[2]), marker="+", linestyle=":", linewidth=0.8, alpha=0.5, color=color, label=f"paper {_paper_label(model)}: unseen")
+        ax.set_title(f"{task} ({METRIC_NAMES[task]})")
+        _k_axis(ax)
     axes[0][0].set_ylabel("mean score")
-    axes[0][-1].legend(fontsize=8)
-    fig.suptitle(f"Figure 3 reproduction: seen vs unseen languages ({SCALE_NOTE.get(scale, scale)}, seed {seed})", fontsize=9)
-    return _save(fig, out_dir, "figure3", ["model", "task", "k", "seen", "unseen", "gap", "run_id"], rows)
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle(f"Figure 3, seen (es, fr, ja, zh) vs unseen (ar, ko, pt). Thick: clt-kit ({SCALE_NOTE.get(scale, scale)}, seed {seed}).\n"
+                 "Thin: the paper's numbers (arXiv 2504.16677, Tables 3-21), not recomputed; paper IF is an LLM judge's 1-5 rating, ours the checkers' 1-5 rating.", fontsize=9)
+    return _save(fig, out_dir, "figure3", ["model", "task", "k", "seen", "unseen", "gap", "run_id"], 2, (rows, paper))
 
 
 FIGURES = {2: figure2, 3: figure3}

@@ -1,6 +1,14 @@
-"""The DuckDB schema, as numbered migrations applied in order (recorded in schema_migrations)."""
+"""The DuckDB schema, as numbered migrations applied in order (recorded in schema_migrations).
+
+A migration is SQL; `$PAPER_REFERENCE_CSV` stands for the path of the paper's numbers shipped in
+the package (paper_reference.csv, the paper's Tables 3-23 as printed).
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+PAPER_REFERENCE_CSV = Path(__file__).with_name("paper_reference.csv")
 
 MIGRATIONS: list[str] = [
     # 1: the first schema.
@@ -94,6 +102,32 @@ MIGRATIONS: list[str] = [
            avg(m.score) FILTER (WHERE m.lang IN ('ja', 'zh', 'ar', 'ko')) AS non_latin
     FROM runs r JOIN metrics m USING (run_id)
     WHERE r.status = 'done'
+    GROUP BY ALL;
+    """,
+    # 4: the paper's per-language numbers (Tables 3-23, as printed; facts from the paper, shipped
+    # in the package), and the same "relative to English" and seen/unseen definitions over them.
+    # model: aya23-7b | aya23-35b | llama3.1-8b; setting: single | multi; mixture: all | latin |
+    # non_latin; lang 'Avg' is the tables' average row (English included; not what figures plot).
+    """
+    CREATE TABLE paper_reference AS
+    SELECT "table"::INTEGER AS table_no, task, model, setting, mixture, k::INTEGER AS k, lang,
+           value::DOUBLE AS value, metric
+    FROM read_csv('$PAPER_REFERENCE_CSV', header = true, all_varchar = true);
+    CREATE VIEW paper_rel_to_english AS
+    SELECT table_no, task, model, setting, mixture, k,
+           avg(value) FILTER (WHERE lang IN ('es', 'fr', 'ja', 'zh', 'ar', 'ko', 'pt')) AS non_english,
+           max(value) FILTER (WHERE lang = 'en') AS english,
+           avg(value) FILTER (WHERE lang IN ('es', 'fr', 'ja', 'zh', 'ar', 'ko', 'pt'))
+             / NULLIF(max(value) FILTER (WHERE lang = 'en'), 0) AS rel
+    FROM paper_reference
+    GROUP BY ALL;
+    CREATE VIEW paper_seen_unseen AS
+    SELECT table_no, task, model, setting, mixture, k,
+           avg(value) FILTER (WHERE lang IN ('es', 'fr', 'ja', 'zh')) AS seen,
+           avg(value) FILTER (WHERE lang IN ('ar', 'ko', 'pt')) AS unseen,
+           avg(value) FILTER (WHERE lang IN ('es', 'fr', 'ja', 'zh'))
+             - avg(value) FILTER (WHERE lang IN ('ar', 'ko', 'pt')) AS gap
+    FROM paper_reference
     GROUP BY ALL;
     """,
 ]

@@ -40,8 +40,10 @@ def weights_hash(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def set_determinism(seed: int) -> dict[str, object]:
-    """Seeds torch and asks for deterministic kernels; returns the flags to store with a run."""
+def set_determinism(seed: int, cpu_threads: int) -> dict[str, object]:
+    """Seeds torch, fixes its CPU thread count (CPU results depend on it) and asks for
+    deterministic kernels; returns the flags to store with a run."""
+    torch.set_num_threads(cpu_threads)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     return {"torch_seed": seed, "deterministic_algorithms": True, "threads": torch.get_num_threads()}

@@ -76,7 +76,7 @@ def ensure_base_model(
     if (final / "base.json").exists():
         return final
 
-    flags = set_determinism(seed)
+    flags = set_determinism(seed, scale.cpu_threads)
     tokenizer = PreTrainedTokenizerFast.from_pretrained(tok_dir)
     model = build_model(size, len(tokenizer), scale.seq_len, seed)
     blocks = _corpus_blocks(world, tokenizer, scale.seq_len)

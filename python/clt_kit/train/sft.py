@@ -102,7 +102,7 @@ def validation_loss(model: torch.nn.Module, examples: list[tuple[list[int], list
 
 def sft(base_dir: Path, records: Sequence[dict[str, Any]], scale: Scale, seed: int, progress: bool = False) -> SFTResult:
     """Fine-tunes the base model in `base_dir` on `records`; returns the best checkpoint."""
-    flags = set_determinism(seed)
+    flags = set_determinism(seed, scale.cpu_threads)
     model, tokenizer = load_base(base_dir)
     train, val = split_validation(records, scale.validation_share, seed)
     encoded_train = [encode(tokenizer, r["prompt"], r["response"], scale.seq_len) for r in train]
