@@ -92,25 +92,32 @@ def prep(task: str, pool: tuple[Path, ...], test: Path | None, english: int, k: 
 @SEED
 @SCALE
 @RESULTS
-def pretrain(seed: int, scale: str, results: Path) -> None:
+@click.option("--from-scratch", is_flag=True, help="Pretrain even where the package ships the model (and compare with it).")
+def pretrain(seed: int, scale: str, results: Path, from_scratch: bool) -> None:
     """Pretrain (or reuse) the tiny base models of a scale on its world corpus."""
-    from clt_kit.pipeline import Layout
-    from clt_kit.train.pretrain import ensure_base_model
+    from clt_kit.jsonio import read_json
+    from clt_kit.pipeline import Layout, default_jobs, ensure_bases
+    from clt_kit.train.pretrain import BUNDLED
     from clt_kit.world.generate import ensure_world
 
     s, layout = get_scale(scale), Layout(results)
     world_paths = ensure_world(layout.world(s, seed), seed, s)
-    for size in s.models:
-        click.echo(f"{size.name}: {ensure_base_model(size, world_paths, s, seed, layout.models, progress=True)}")
+    bases = ensure_bases(list(s.models), world_paths, s, seed, layout, True, default_jobs(s), from_scratch)
+    for size, path in bases.items():
+        weights = read_json(path / "base.json")["weights_sha256"]
+        click.echo(f"{size}: {path} (weights sha256 {weights})")
+        if (BUNDLED / path.name / "base.json").exists():
+            same = read_json(BUNDLED / path.name / "base.json")["weights_sha256"] == weights
+            click.echo(f"  the package's copy: {'identical, bit for bit' if same else 'DIFFERS'}")
 
 
 @main.command()
-@click.option("--base", type=click.Path(path_type=Path, exists=True), required=True, help="Base model folder (from `clt-kit pretrain`).")
+@click.option("--base", required=True, help="Base model: a folder (from `clt-kit pretrain`, or any saved HF causal LM) or a hub id (downloaded: paper scale only).")
 @click.option("--mixture", type=click.Path(path_type=Path, exists=True), required=True, help="Mixture folder (from `clt-kit prep`).")
 @SEED
 @SCALE
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the fine-tuned model.")
-def train(base: Path, mixture: Path, seed: int, scale: str, out: Path) -> None:
+def train(base: str, mixture: Path, seed: int, scale: str, out: Path) -> None:
     """Fine-tune a base model on a mixture (best checkpoint by validation loss).
 
     Several processes or GPUs: `accelerate launch [--config_file configs/accelerate/...] -m clt_kit.cli train ...`.
@@ -125,19 +132,24 @@ def train(base: Path, mixture: Path, seed: int, scale: str, out: Path) -> None:
 
 
 @main.command(name="eval")
-@click.option("--model", "model_dir", type=click.Path(path_type=Path, exists=True), required=True, help="Model folder.")
+@click.option("--model", "model_dir", required=True, help="Model: a folder (from `clt-kit train`, or any saved HF causal LM) or a hub id.")
 @click.option("--test", type=click.Path(path_type=Path, exists=True), required=True, help="Test set (JSONL).")
 @click.option("--task", type=click.Choice(TASKS), required=True)
 @SCALE
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write one JSON row per example here.")
-def eval_(model_dir: Path, test: Path, task: str, scale: str, out: Path | None) -> None:
+@click.option("--judge-url", default=None, help="IF only: rate with an LLM judge at this OpenAI-compatible endpoint (e.g. http://localhost:8000/v1; key from $OPENAI_API_KEY) instead of the checkers.")
+@click.option("--judge-model", default="gpt-4o", show_default=True, help="The judge's model name (the paper used GPT-4o).")
+@click.option("--judge-cache", type=click.Path(path_type=Path), default=Path("results/judge-cache"), show_default=True, help="Where judgments are cached.")
+def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, judge_url: str | None, judge_model: str, judge_cache: Path) -> None:
     """Generate greedily on a test set and score every example; print per-language means."""
+    from clt_kit.evaluate.judge import Judge
     from clt_kit.evaluate.tasks import evaluate_task, language_means
     from clt_kit.jsonio import write_jsonl
     from clt_kit.train.pretrain import load_base
 
+    judge = Judge(judge_url, judge_model, judge_cache) if judge_url else None
     model, tokenizer = load_base(model_dir)
-    rows = evaluate_task(model, tokenizer, test, task, get_scale(scale))
+    rows = evaluate_task(model, tokenizer, test, task, get_scale(scale), judge)
     if out is not None:
         write_jsonl(out, rows)
     for lang, mean in language_means(rows).items():
@@ -150,14 +162,21 @@ def eval_(model_dir: Path, test: Path, task: str, scale: str, out: Path | None) 
 @SCALE
 @RESULTS
 @click.option("--jobs", type=click.IntRange(min=0), default=0, show_default=True, help="Runs executed at once, in separate processes (0: one per CPU core). Results do not depend on it.")
-def reproduce(figure: str, seed: int, scale: str, results: Path, jobs: int) -> None:
+@click.option("--data-only", is_flag=True, help="Only build the world and the mixtures (with manifests), for `clt-kit verify data_manifests/`.")
+def reproduce(figure: str, seed: int, scale: str, results: Path, jobs: int, data_only: bool) -> None:
     """Run everything a figure needs (reusing finished runs) and draw it from the DuckDB results.
 
     Safe to interrupt (a rerun resumes) and to start twice on the same results folder."""
-    from clt_kit.pipeline import default_jobs
+    from clt_kit.pipeline import default_jobs, reproduce_data
     from clt_kit.pipeline import reproduce as run
 
     s = get_scale(scale)
+    if data_only:
+        world, mixtures = reproduce_data(int(figure), s, seed, results)
+        click.echo(f"world: {world.manifest}")
+        click.echo(f"mixtures: {len(mixtures)} under {mixtures[0].parent} (each with manifest.json)")
+        click.echo(f"check them against the committed manifests: clt-kit verify data_manifests/ --results {results}")
+        return
     result = run(int(figure), s, seed, results, jobs=jobs or default_jobs(s))
     click.echo(f"runs: {result.runs_done} new, {result.runs_reused} reused; {result.seconds:.1f} s")
     header, body = result.figure.table()
@@ -172,11 +191,16 @@ def reproduce(figure: str, seed: int, scale: str, results: Path, jobs: int) -> N
 
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
-def verify(path: Path) -> None:
-    """Recheck manifests (a file or a folder of them): hashes of inputs and outputs, and a rebuild."""
+@RESULTS
+def verify(path: Path, results: Path) -> None:
+    """Recheck manifests (a file or a folder of them): hashes of inputs and outputs, and a rebuild.
+
+    Committed manifests without their data (data_manifests/) are compared with the user's rebuild
+    at the same place under RESULTS/work/ (make it with `reproduce --figure 2 --data-only`)."""
+    from clt_kit.pipeline import Layout
     from clt_kit.prep import verify_path
 
-    n, problems = verify_path(path)
+    n, problems = verify_path(path, Layout(results).work)
     for p in problems:
         click.echo(f"DIFFERS: {p}", err=True)
     if n == 0:

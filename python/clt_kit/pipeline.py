@@ -11,11 +11,12 @@ import multiprocessing
 import os
 import platform
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tqdm import tqdm
 from transformers.utils import logging as hf_logging
@@ -33,6 +34,7 @@ from clt_kit.train.sft import sft
 from clt_kit.world.generate import WorldPaths, ensure_world
 
 SUPPORTED_FIGURES = tuple(FIGURES)
+T, R = TypeVar("T"), TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -56,24 +58,29 @@ class Layout:
     def figures(self) -> Path:
         return self.results / "figures"
 
+    @property
+    def work(self) -> Path:
+        """Cached inputs: worlds, base models, mixtures (the layout data_manifests/ mirrors)."""
+        return self.results / "work"
+
     def world(self, scale: Scale, seed: int) -> Path:
-        return self.results / "work" / f"world-{scale.name}-s{seed}"
+        return self.work / f"world-{scale.name}-s{seed}"
 
     @property
     def models(self) -> Path:
-        return self.results / "work" / "models"
+        return self.work / "models"
 
     def mixture(self, scale: Scale, seed: int, task: str, k: int) -> Path:
-        return self.results / "work" / "mixtures" / f"{scale.name}-s{seed}" / f"{task}-k{k}"
+        return self.work / "mixtures" / f"{scale.name}-s{seed}" / f"{task}-k{k}"
 
     @property
     def prepare_lock(self) -> Path:
         """Held while the world, base models and mixtures are made (one process at a time)."""
-        return self.results / "work" / "locks" / "prepare.lock"
+        return self.work / "locks" / "prepare.lock"
 
     def claim(self, run_id: str) -> Path:
         """Held by the process executing run `run_id`."""
-        return self.results / "work" / "locks" / f"run-{run_id}.lock"
+        return self.work / "locks" / f"run-{run_id}.lock"
 
 
 def plan_figure(figure: int, scale: Scale) -> list[RunPlan]:
@@ -138,17 +145,47 @@ class PreparedRun:
         return run_id(self.spec)
 
 
-def prepare(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout, progress: bool) -> tuple[WorldPaths, list[PreparedRun]]:
-    """The world, the base models and the mixtures the plans need (each reused when present),
-    made by one process at a time."""
+def prepare_data(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout) -> tuple[WorldPaths, list[Path]]:
+    """The world and the mixtures the plans need (the data data_manifests/ records); returns the
+    world and the mixture folders."""
+    world = ensure_world(layout.world(scale, seed), seed, scale)
+    mixtures = []
+    for task, k in sorted({(p.task, p.k) for p in plans}):
+        mixtures.append(layout.mixture(scale, seed, task, k))
+        build_mixture(
+            MixtureSpec(task, scale.english_train, k, seed), world.train(task), world.test(task),
+            mixtures[-1], lenient=True,  # the world breaks some pool lines on purpose
+        )
+    return world, mixtures
+
+
+def _base_model(args: tuple[ModelSize, WorldPaths, Scale, int, Path, bool, bool]) -> Path:
+    hf_logging.disable_progress_bar()
+    return ensure_base_model(*args)
+
+
+def ensure_bases(sizes: list[ModelSize], world: WorldPaths, scale: Scale, seed: int, layout: Layout, progress: bool,
+                 jobs: int, from_scratch: bool = False) -> dict[str, Path]:
+    """The base models of `sizes` (cached, bundled or pretrained), pretrained in up to `jobs` processes."""
+    args = [(size, world, scale, seed, layout.models, progress, from_scratch) for size in sizes]
+    return {size.name: path for size, path in zip(sizes, _in_processes(_base_model, args, jobs))}
+
+
+def _in_processes(fn: Callable[[T], R], args: list[T], jobs: int) -> list[R]:
+    """fn over args, in up to `jobs` spawned processes (torch and fork do not mix); in this one if 1."""
+    if jobs == 1 or len(args) == 1:
+        return [fn(a) for a in args]
+    with ProcessPoolExecutor(min(jobs, len(args)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(fn, args))
+
+
+def prepare(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout, progress: bool, jobs: int = 1) -> tuple[WorldPaths, list[PreparedRun]]:
+    """The world, the mixtures and the base models the plans need (each reused when present),
+    made by one process at a time (the base models in up to `jobs` processes)."""
     with file_lock(layout.prepare_lock):
-        world = ensure_world(layout.world(scale, seed), seed, scale)
-        bases = {size.name: ensure_base_model(size, world, scale, seed, layout.models, progress) for size in scale.models}
-        for task, k in sorted({(p.task, p.k) for p in plans}):
-            build_mixture(
-                MixtureSpec(task, scale.english_train, k, seed), world.train(task), world.test(task),
-                layout.mixture(scale, seed, task, k), lenient=True,  # the world breaks some pool lines on purpose
-            )
+        world, _ = prepare_data(plans, scale, seed, layout)
+        sizes = [size for size in scale.models if size.name in {p.model.name for p in plans}]
+        bases = ensure_bases(sizes, world, scale, seed, layout, progress, jobs)
     runs = []
     for plan in plans:
         base, mixture = bases[plan.model.name], layout.mixture(scale, seed, plan.task, plan.k)
@@ -182,7 +219,8 @@ def _claim_and_execute(run: PreparedRun, world: WorldPaths, scale: Scale, seed: 
             return db.insert_run(con, record)
 
 
-def sweep(runs: list[PreparedRun], world: WorldPaths, scale: Scale, seed: int, results: Path, progress: bool = True, worker: int = 0) -> int:
+def sweep(runs: list[PreparedRun], world: WorldPaths, scale: Scale, seed: int, results: Path, progress: bool = True,
+          worker: int = 0, workers: int = 1) -> int:
     """Executes whichever of `runs` the database lacks; returns how many this process executed.
 
     Any number of sweeps (processes) may share one results folder: each run is claimed by one
@@ -190,8 +228,10 @@ def sweep(runs: list[PreparedRun], world: WorldPaths, scale: Scale, seed: int, r
     waiting for the claim (reusing the stored run, or executing it if that process died).
     """
     layout, done = Layout(results), 0
-    order = runs[worker:] + runs[:worker]  # parallel workers start at different runs
-    bar = tqdm(total=len(order), desc=f"runs (worker {worker})" if worker else "runs", position=worker, disable=not progress, leave=worker == 0)
+    start = worker * len(runs) // workers  # parallel workers start at different runs
+    order = runs[start:] + runs[:start]
+    desc = f"runs, worker {worker + 1}/{workers}" if workers > 1 else "runs"
+    bar = tqdm(total=len(order), desc=desc, position=worker, disable=not progress, leave=worker == 0)
     busy = []
     for run in order:
         outcome = _claim_and_execute(run, world, scale, seed, layout, wait=False)
@@ -207,7 +247,7 @@ def sweep(runs: list[PreparedRun], world: WorldPaths, scale: Scale, seed: int, r
     return done
 
 
-def _sweep_worker(args: tuple[list[PreparedRun], WorldPaths, Scale, int, Path, bool, int]) -> int:
+def _sweep_worker(args: tuple[list[PreparedRun], WorldPaths, Scale, int, Path, bool, int, int]) -> int:
     hf_logging.disable_progress_bar()
     return sweep(*args)
 
@@ -218,6 +258,14 @@ class ReproduceResult:
     runs_done: int
     runs_reused: int
     seconds: float
+
+
+def reproduce_data(figure: int, scale: Scale, seed: int, results: Path) -> tuple[WorldPaths, list[Path]]:
+    """Only the data a figure's runs train and test on: the world and the mixtures, with their
+    manifests (what `clt-kit verify data_manifests/` compares with the committed ones)."""
+    layout = Layout(results)
+    with file_lock(layout.prepare_lock):
+        return prepare_data(plan_figure(figure, scale), scale, seed, layout)
 
 
 def default_jobs(scale: Scale) -> int:
@@ -232,14 +280,10 @@ def reproduce(figure: int, scale: Scale, seed: int, results: Path, progress: boo
     start = time.perf_counter()
     hf_logging.disable_progress_bar()
     layout = Layout(results)
-    world, runs = prepare(plan_figure(figure, scale), scale, seed, layout, progress)
+    world, runs = prepare(plan_figure(figure, scale), scale, seed, layout, progress, jobs)
     reused = len(runs) - len(_missing(runs, layout))
-    if jobs == 1:
-        done = sweep(runs, world, scale, seed, results, progress)
-    else:
-        # Separate processes (spawned: torch and fork do not mix), each with scale.cpu_threads threads.
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            args = [(runs, world, scale, seed, results, progress, w * len(runs) // jobs) for w in range(jobs)]
-            done = sum(pool.map(_sweep_worker, args))
+    # Each worker process runs with scale.cpu_threads threads; claims keep them off each other's runs.
+    args = [(runs, world, scale, seed, results, progress, w, jobs) for w in range(jobs)]
+    done = sum(_in_processes(_sweep_worker, args, jobs))
     files = FIGURES[figure](layout.db, layout.figures, scale.name, seed)
     return ReproduceResult(figure=files, runs_done=done, runs_reused=reused, seconds=time.perf_counter() - start)

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from clt_kit.evaluate.generate import generate
+from clt_kit.evaluate.judge import Judge
 from clt_kit.evaluate.metrics import extract_answer, if_rating, rouge_l
 from clt_kit.jsonio import read_jsonl
 from clt_kit.prep.core import identify_languages
@@ -15,11 +16,12 @@ from clt_kit.scales import Scale
 from clt_kit.world.lexicon import load
 
 
-def score(task: str, item: dict[str, Any], output: str, detected_lang: str = "und") -> dict[str, Any]:
+def score(task: str, item: dict[str, Any], output: str, detected_lang: str = "und", judge: Judge | None = None) -> dict[str, Any]:
     """The stored row of one example: reference, extracted answer, score and the rule used.
 
     IF is switch-aware (the paper's rule): an answer that the language identifier places in another
-    language than the prompt's is rated 1 whatever the checkers say.
+    language than the prompt's is rated 1 whatever the checkers (or the judge) would say. With a
+    `judge`, the rating is the LLM judge's (the paper scale); else the world's checkers'.
     """
     if task == "MR":
         found = extract_answer(output, load(item["lang"])["mr"]["answer"])
@@ -33,15 +35,16 @@ def score(task: str, item: dict[str, Any], output: str, detected_lang: str = "un
         return {"reference": item["response"], "extracted": None, "rule": "rougeL", "score": rouge_l(output, item["response"])}
     if task == "IF":
         rating, fraction = if_rating(output, item["instructions"])
-        switched = detected_lang not in ("und", item["lang"])
-        return {
-            "reference": item["response"], "extracted": f"{fraction:.4f}",
-            "rule": "language_switch" if switched else "checkers", "score": 1.0 if switched else rating,
-        }
+        row = {"reference": item["response"], "extracted": f"{fraction:.4f}"}
+        if detected_lang not in ("und", item["lang"]):
+            return {**row, "rule": "language_switch", "score": 1.0}
+        if judge is not None:
+            return {**row, "rule": "llm_judge", "score": float(judge.rate(item["prompt"], output).rating)}
+        return {**row, "rule": "checkers", "score": rating}
     raise ValueError(f"unknown task {task!r}")
 
 
-def evaluate_task(model: Any, tokenizer: Any, test_path: Path, task: str, scale: Scale) -> list[dict[str, Any]]:
+def evaluate_task(model: Any, tokenizer: Any, test_path: Path, task: str, scale: Scale, judge: Judge | None = None) -> list[dict[str, Any]]:
     """Generates an answer to every test item of `task` and scores it: one row per example."""
     torch.set_num_threads(scale.cpu_threads)  # as in training: CPU results depend on the thread count
     tests = read_jsonl(test_path)
@@ -49,7 +52,7 @@ def evaluate_task(model: Any, tokenizer: Any, test_path: Path, task: str, scale:
     detected, _ = identify_languages(outputs)
     return [
         {"example_id": t["id"], "task": task, "lang": t["lang"], "prompt": t["prompt"], "output": out,
-         "detected_lang": lang, **score(task, t, out, lang)}
+         "detected_lang": lang, **score(task, t, out, lang, judge)}
         for t, out, lang in zip(tests, outputs, detected)
     ]
 

@@ -1,4 +1,6 @@
-"""`clt-kit verify`: recompute every hash a manifest records, rebuild, and name what differs."""
+"""`clt-kit verify`: recompute every hash a manifest records, rebuild, and name what differs.
+
+Three kinds: a mixture (manifest.json), a world (world.json), a base model (base.json)."""
 
 from __future__ import annotations
 
@@ -16,12 +18,13 @@ REBUILT_KEYS = ("normalization_profile", "language_id_model", "counts", "stats",
 
 
 def find_manifests(path: Path) -> list[Path]:
-    """`path` itself if it is a file, else every mixture manifest.json and world.json below it (sorted)."""
+    """`path` itself if it is a file, else every mixture manifest.json, world.json and base model's
+    base.json below it (sorted)."""
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise InputError(f"{path}: no such file or directory")
-    return sorted([*path.rglob("manifest.json"), *path.rglob("world.json")])
+    return sorted([*path.rglob("manifest.json"), *path.rglob("world.json"), *path.rglob("base.json")])
 
 
 def verify_world(manifest_path: Path, manifest: dict[str, Any]) -> list[str]:
@@ -39,6 +42,30 @@ def verify_world(manifest_path: Path, manifest: dict[str, Any]) -> list[str]:
     for name, sha in sorted(manifest["files"].items()):
         if regenerated.get(name) != sha:
             problems.append(f"{manifest_path}: regenerating the world gives {name} sha256 {regenerated.get(name)}, recorded {sha}")
+    return problems
+
+
+def verify_base(manifest_path: Path, manifest: dict[str, Any]) -> list[str]:
+    """Problems with a base model: its weights' hash, then a pretraining from scratch (same world,
+    seed and settings) that must give the same weights bit for bit."""
+    from clt_kit.scales import ModelSize, get_scale
+    from clt_kit.train.pretrain import ensure_base_model, stored_weights_hash
+    from clt_kit.world import generate_world
+
+    problems = []
+    actual = stored_weights_hash(manifest_path.parent)
+    if actual != manifest["weights_sha256"]:
+        problems.append(f"{manifest_path}: the weights hash to {actual}, base.json records {manifest['weights_sha256']}")
+    key = manifest["key"]
+    scale, seed = get_scale(key["world"]["scale"]), key["world"]["seed"]
+    with tempfile.TemporaryDirectory(prefix="clt-verify-") as tmp:
+        world = generate_world(Path(tmp) / "world", seed, scale)
+        rebuilt = ensure_base_model(ModelSize(**key["size"]), world, scale, seed, Path(tmp) / "models", from_scratch=True)
+        again = read_json(rebuilt / "base.json")
+    if again["key"] != key:
+        problems.append(f"{manifest_path}: this kit would pretrain it under another key ({rebuilt.name}); it is stale")
+    elif again["weights_sha256"] != manifest["weights_sha256"]:
+        problems.append(f"{manifest_path}: pretraining again gives weights {again['weights_sha256']}, recorded {manifest['weights_sha256']}")
     return problems
 
 
@@ -63,6 +90,8 @@ def verify_manifest(manifest_path: Path) -> list[str]:
     manifest: dict[str, Any] = read_json(manifest_path)
     if manifest.get("kind") == "clt-kit world":
         return verify_world(manifest_path, manifest)
+    if manifest.get("key", {}).get("kind") == "base-model":
+        return verify_base(manifest_path, manifest)
     if manifest.get("kind") != MANIFEST_KIND:
         return [f"{manifest_path}: not a clt-kit mixture manifest (kind={manifest.get('kind')!r})"]
     if manifest.get("format") != MANIFEST_FORMAT:
@@ -94,10 +123,53 @@ def verify_manifest(manifest_path: Path) -> list[str]:
     return problems
 
 
-def verify_path(path: Path) -> tuple[int, list[str]]:
-    """(number of manifests checked, problems) for a manifest file or a folder of them."""
+def _recorded_files(manifest: dict[str, Any]) -> list[str]:
+    if "key" in manifest:  # a base model: its files are its folder
+        return []
+    if manifest.get("kind") == "clt-kit world":
+        return sorted(manifest.get("files", {}))
+    return [e["path"] for _, e in sorted(manifest.get("outputs", {}).items())]
+
+
+def is_committed_copy(manifest_path: Path) -> bool:
+    """A manifest kept without its data (data_manifests/): none of the files it records are beside it."""
+    files = _recorded_files(read_json(manifest_path))
+    return bool(files) and not any((manifest_path.parent / f).exists() for f in files)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def verify_against(committed: Path, rebuild: Path) -> list[str]:
+    """Problems with a user's rebuild (a manifest beside its data) against a committed manifest:
+    every key that differs, then the rebuild's own check (hashes and a second rebuild)."""
+    if not rebuild.exists():
+        return [f"{committed}: no rebuild at {rebuild}; make one with `clt-kit reproduce --figure 2 --data-only`"
+                " (same --scale and --seed) or pass --results"]
+    ours, theirs = read_json(rebuild), read_json(committed)
+    problems = [
+        f"{committed}: the rebuild {rebuild} differs in {key}: {_short(ours.get(key))} vs committed {_short(theirs.get(key))}"
+        for key in sorted(set(ours) | set(theirs)) if ours.get(key) != theirs.get(key)
+    ]
+    return problems + verify_manifest(rebuild)
+
+
+def verify_path(path: Path, rebuild_root: Path | None = None) -> tuple[int, list[str]]:
+    """(number of manifests checked, problems) for a manifest file or a folder of them.
+
+    A committed copy (see is_committed_copy) is checked against the rebuild at the same relative
+    place under `rebuild_root` (a results folder's work/); a manifest beside its data is checked
+    by itself."""
     manifests = find_manifests(path)
+    root = path if path.is_dir() else path.parent
     problems: list[str] = []
     for m in manifests:
-        problems += verify_manifest(m)
+        if not is_committed_copy(m):
+            problems += verify_manifest(m)
+        elif rebuild_root is None:
+            problems.append(f"{m}: a manifest without its data; say where the rebuild is (--results)")
+        else:
+            problems += verify_against(m, rebuild_root / m.relative_to(root))
     return len(manifests), problems

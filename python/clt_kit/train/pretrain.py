@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -10,15 +11,19 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from clt_kit import __version__
-from clt_kit.jsonio import canonical, publish_dir, read_json, read_jsonl, write_json
+from clt_kit.jsonio import InputError, canonical, publish_dir, read_json, read_jsonl, write_json
 from clt_kit.scales import ModelSize, Scale
 from clt_kit.train.loop import Batch, optimize
 from clt_kit.train.model import build_model, set_determinism, weights_hash
 from clt_kit.train.tokenizer import train_tokenizer
 from clt_kit.world.generate import WorldPaths
+
+
+# The mini scale's base models, shipped with the package (see ensure_base_model).
+BUNDLED = Path(__file__).with_name("bases")
 
 
 def _key_hash(key: dict[str, Any]) -> str:
@@ -59,22 +64,36 @@ def _random_batches(blocks: torch.Tensor, batch: int, seed: int) -> Iterator[Bat
         yield {"input_ids": rows, "labels": rows}
 
 
-def ensure_base_model(
-    size: ModelSize, world: WorldPaths, scale: Scale, seed: int, cache: Path, progress: bool = False
-) -> Path:
-    """A pretrained base model of `size` (directory with weights, tokenizer and base.json), cached."""
-    tok_dir = ensure_tokenizer(world, scale, cache)
-    key = {
+def base_key(size: ModelSize, tokenizer_key: dict[str, Any], scale: Scale, seed: int) -> dict[str, Any]:
+    """Everything that determines a base model's weights (its cache folder is named by its hash)."""
+    return {
         "kind": "base-model",
         "size": asdict(size),
-        "tokenizer": read_json(tok_dir / "key.json"),
-        "pretrain": {k: getattr(scale, k) for k in ("seq_len", "pretrain_steps", "pretrain_batch", "pretrain_lr")},
+        "tokenizer": tokenizer_key,
+        "world": {"scale": scale.name, "seed": seed},
+        "pretrain": {k: getattr(scale, k) for k in ("seq_len", "pretrain_steps", "pretrain_batch", "pretrain_lr", "cpu_threads")},
         "seed": seed,
         "code": __version__,
     }
+
+
+def ensure_base_model(
+    size: ModelSize, world: WorldPaths, scale: Scale, seed: int, cache: Path, progress: bool = False,
+    from_scratch: bool = False,
+) -> Path:
+    """A pretrained base model of `size` (directory with weights, tokenizer and base.json), cached.
+
+    The mini scale's base models ship with the package (BUNDLED, each under its key's hash): a
+    matching one is copied into the cache (its weights hash checked) instead of pretraining, which
+    takes minutes on CPU; `clt-kit verify` rebuilds them bit for bit. `from_scratch` pretrains
+    whatever the cache or the package holds."""
+    tok_dir = ensure_tokenizer(world, scale, cache)
+    key = base_key(size, read_json(tok_dir / "key.json"), scale, seed)
     final = cache / f"base-{size.name}-{_key_hash(key)}"
-    if (final / "base.json").exists():
+    if not from_scratch and (final / "base.json").exists():
         return final
+    if not from_scratch and (BUNDLED / final.name / "base.json").exists():
+        return _install_bundled(BUNDLED / final.name, final)
 
     flags = set_determinism(seed, scale.cpu_threads)
     tokenizer = PreTrainedTokenizerFast.from_pretrained(tok_dir)
@@ -96,7 +115,28 @@ def ensure_base_model(
     return final
 
 
-def load_base(path: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
+def _install_bundled(source: Path, final: Path) -> Path:
+    with publish_dir(final) as tmp:
+        shutil.copytree(source, tmp, dirs_exist_ok=True)
+        recorded, actual = read_json(tmp / "base.json")["weights_sha256"], stored_weights_hash(tmp)
+        if actual != recorded:
+            raise InputError(f"{source}: weights sha256 {actual} but base.json records {recorded}; the bundled model is damaged, reinstall the kit")
+    return final
+
+
+def stored_weights_hash(model_dir: Path) -> str:
+    """weights_hash of the model saved in `model_dir` (as loaded: the hash pretraining records)."""
+    return weights_hash(AutoModelForCausalLM.from_pretrained(model_dir))
+
+
+def load_base(path: Path | str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Any causal LM transformers can load: a folder (the kit's base models, or any saved HF model)
+    or, at the paper scale, a hub id (downloaded by transformers: the one path that uses the
+    network). A tokenizer without a padding token pads with its end-of-sequence token."""
     model = AutoModelForCausalLM.from_pretrained(path)
-    tokenizer = PreTrainedTokenizerFast.from_pretrained(path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.eos_token_id is None:
+        raise ValueError(f"{path}: the tokenizer has no end-of-sequence token; the kit needs one to end answers")
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from transformers import PreTrainedModel, PreTrainedTokenizerFast
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from clt_kit.scales import Scale
 from clt_kit.seeding import derive_seed
@@ -30,7 +30,7 @@ IGNORE = -100
 @dataclass
 class SFTResult:
     model: PreTrainedModel
-    tokenizer: PreTrainedTokenizerFast
+    tokenizer: PreTrainedTokenizerBase
     best_step: int
     validation_losses: dict[int, float]
     train_losses: list[float]
@@ -41,7 +41,7 @@ class SFTResult:
     is_main_process: bool = True
 
 
-def encode(tokenizer: PreTrainedTokenizerFast, prompt: str, response: str, seq_len: int) -> tuple[list[int], list[int]]:
+def encode(tokenizer: PreTrainedTokenizerBase, prompt: str, response: str, seq_len: int) -> tuple[list[int], list[int]]:
     """Token ids and labels of one example; prompt tokens are masked out of the loss."""
     p = tokenizer(prompt_text(prompt), add_special_tokens=False)["input_ids"]
     r = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
@@ -100,7 +100,7 @@ def validation_loss(model: torch.nn.Module, examples: list[tuple[list[int], list
     return total / max(tokens, 1)
 
 
-def sft(base_dir: Path, records: Sequence[dict[str, Any]], scale: Scale, seed: int, progress: bool = False) -> SFTResult:
+def sft(base_dir: Path | str, records: Sequence[dict[str, Any]], scale: Scale, seed: int, progress: bool = False) -> SFTResult:
     """Fine-tunes the base model in `base_dir` on `records`; returns the best checkpoint."""
     flags = set_determinism(seed, scale.cpu_threads)
     model, tokenizer = load_base(base_dir)

@@ -1,0 +1,53 @@
+"""Any transformers causal LM saved in a folder trains and evaluates (the paper scale's path):
+here a GPT-2 model with a byte-level BPE tokenizer that has no padding token, unlike the kit's
+own Llama models and tokenizer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+from clt_kit.jsonio import read_jsonl
+from clt_kit.prep import MixtureSpec, build_mixture
+from clt_kit.scales import SMOKE
+from clt_kit.world import generate_world
+
+pytestmark = pytest.mark.slow
+
+
+def _foreign_model(texts: list[str], out: Path) -> Path:
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=600, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>")
+    assert tokenizer.pad_token is None
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=256, n_embd=32, n_layer=1, n_head=2,
+                        eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id)
+    GPT2LMHeadModel(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def test_a_saved_gpt2_model_trains_and_evaluates_through_the_cli(tmp_path: Path) -> None:
+    world = generate_world(tmp_path / "world", 0, SMOKE)
+    build_mixture(MixtureSpec("SM", SMOKE.english_train, 4, 0), world.train("SM"), world.test("SM"), tmp_path / "mix", lenient=True)
+    texts = [r["prompt"] + " " + r["response"] for r in read_jsonl(tmp_path / "mix" / "mixture.jsonl")]
+    base = _foreign_model(texts, tmp_path / "gpt2")
+
+    cli = [sys.executable, "-m", "clt_kit.cli"]
+    done = subprocess.run([*cli, "train", "--base", str(base), "--mixture", str(tmp_path / "mix"), "--scale", "smoke",
+                           "--out", str(tmp_path / "tuned")], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "best step" in done.stdout
+    done = subprocess.run([*cli, "eval", "--model", str(tmp_path / "tuned"), "--test", str(world.test("SM")), "--task", "SM",
+                           "--scale", "smoke", "--out", str(tmp_path / "rows.jsonl")], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = read_jsonl(tmp_path / "rows.jsonl")
+    assert len(rows) == sum(1 for _ in read_jsonl(world.test("SM")))
+    assert all(0.0 <= r["score"] <= 1.0 and r["rule"] == "rougeL" for r in rows)
