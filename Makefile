@@ -43,11 +43,13 @@ reproduce: setup
 	$(VENV)/bin/clt-kit reproduce --figure 2
 
 # Benchmarks of the Rust prep core against datasketch + py3langid (installed here, not for tests),
-# and the language identifier's accuracy report. Prints ratios measured in the same run.
+# the language identifier's accuracy report, and SFT / generation speed against plain transformers.
+# Prints ratios measured in the same run.
 bench: setup
 	$(UV) sync --frozen --group dev --group bench --inexact
 	$(VENV)/bin/python benchmarks/bench_prep.py
 	$(VENV)/bin/python benchmarks/langid_accuracy.py
+	$(VENV)/bin/python benchmarks/bench_train.py
 
 # The container from nothing: base image (debootstrap + docker import where no registry is
 # reachable), image build, then `reproduce --figure 2 --scale smoke` inside with --network none and

@@ -117,15 +117,18 @@ def pretrain(seed: int, scale: str, results: Path, from_scratch: bool) -> None:
 @SEED
 @SCALE
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the fine-tuned model.")
-def train(base: str, mixture: Path, seed: int, scale: str, out: Path) -> None:
+@click.option("--packing", is_flag=True, help="Pack each batch's examples into full rows (no attention across examples); the paper did not pack.")
+@click.option("--lora-rank", type=click.IntRange(min=0), default=0, show_default=True, help="Train LoRA adapters of this rank on every linear layer, merged after training (0: full fine-tuning, as the paper did).")
+def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: bool, lora_rank: int) -> None:
     """Fine-tune a base model on a mixture (best checkpoint by validation loss).
 
     Several processes or GPUs: `accelerate launch [--config_file configs/accelerate/...] -m clt_kit.cli train ...`.
     """
-    from clt_kit.train.sft import save_result, sft
     from clt_kit.jsonio import read_jsonl
+    from clt_kit.train.sft import LoraSpec, save_result, sft
 
-    result = sft(base, read_jsonl(mixture / "mixture.jsonl"), get_scale(scale), seed, progress=True)
+    lora = LoraSpec(rank=lora_rank, alpha=2 * lora_rank) if lora_rank else None
+    result = sft(base, read_jsonl(mixture / "mixture.jsonl"), get_scale(scale), seed, progress=True, packing=packing, lora=lora)
     if result.is_main_process:  # under `accelerate launch`, one process writes
         save_result(result, out)
         click.echo(f"best step {result.best_step} (validation losses {result.validation_losses}); saved to {out}")

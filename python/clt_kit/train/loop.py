@@ -31,7 +31,7 @@ def optimize(
     losses = []
     for step in tqdm(range(1, steps + 1), desc=desc, disable=not progress, leave=False):
         batch = {k: v.to(accelerator.device) for k, v in next(batches).items()}
-        loss = model(**batch).loss
+        loss = model(**batch, use_cache=False).loss  # no KV cache in training (and packing needs none)
         if accelerator.num_processes > 1:
             # Each process averages over its own tokens and DDP averages over processes; weight by
             # the token counts so the gradient is that of the global batch's token mean.

@@ -3,6 +3,12 @@
 Full fine-tuning, constant learning rate, fixed batch size, loss on response tokens only; the
 validation loss is computed every `eval_every` steps (a checkpoint), and the checkpoint with the
 lowest validation loss is the one returned for evaluation.
+
+Packing (an option; the paper did not pack) puts the examples of a batch end to end in as few rows
+as fit `seq_len`, with position ids restarting at each example: transformers then attends only
+within an example (its packed-sequence mask), and since every example starts with masked prompt
+tokens, no loss crosses a boundary. The same examples make each step as without packing, with
+fewer padding tokens.
 """
 
 from __future__ import annotations
@@ -27,6 +33,18 @@ from clt_kit.train.tokenizer import prompt_text
 IGNORE = -100
 
 
+@dataclass(frozen=True)
+class LoraSpec:
+    """LoRA adapters on every linear layer but the output head (peft's "all-linear"), merged into
+    the weights after training, so what is evaluated and saved is a plain model."""
+
+    rank: int = 8
+    alpha: int = 16
+
+    def to_dict(self) -> dict[str, int]:
+        return {"rank": self.rank, "alpha": self.alpha}
+
+
 @dataclass
 class SFTResult:
     model: PreTrainedModel
@@ -37,6 +55,7 @@ class SFTResult:
     weights_sha256: str
     n_train: int
     n_validation: int
+    trainable_parameters: int = 0
     determinism: dict[str, Any] = field(default_factory=dict)
     is_main_process: bool = True
 
@@ -63,6 +82,34 @@ def collate(examples: Sequence[tuple[list[int], list[int]]], pad_id: int) -> Bat
     return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
 
 
+def pack(examples: Sequence[tuple[list[int], list[int]]], seq_len: int, pad_id: int) -> Batch:
+    """The examples end to end in rows of at most `seq_len` tokens (first fit, in order), position
+    ids restarting at each example; the tail of a row is padding (masked from the loss)."""
+    rows: list[list[tuple[list[int], list[int]]]] = []
+    used: list[int] = []
+    for ids, labs in examples:
+        fit = next((r for r, n in enumerate(used) if n + len(ids) <= seq_len), None)
+        if fit is None:
+            rows.append([])
+            used.append(0)
+            fit = len(rows) - 1
+        rows[fit].append((ids, labs))
+        used[fit] += len(ids)
+    width = max(used)
+    input_ids = torch.full((len(rows), width), pad_id)
+    labels = torch.full((len(rows), width), IGNORE)
+    positions = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, row in enumerate(rows):
+        at = 0
+        for ids, labs in row:
+            input_ids[r, at : at + len(ids)] = torch.tensor(ids)
+            labels[r, at : at + len(labs)] = torch.tensor(labs)
+            positions[r, at : at + len(ids)] = torch.arange(len(ids))
+            at += len(ids)
+        positions[r, at:] = torch.arange(width - at)  # the padding: a sequence of its own
+    return {"input_ids": input_ids, "labels": labels, "position_ids": positions}
+
+
 def split_validation(records: Sequence[dict[str, Any]], share: float, seed: int) -> tuple[list[dict], list[dict]]:
     """(train, validation): the validation share is the records with the smallest seeded tickets."""
     ranked = sorted(records, key=lambda r: (derive_seed(seed, "validation", r["id"]), r["id"]))
@@ -71,10 +118,12 @@ def split_validation(records: Sequence[dict[str, Any]], share: float, seed: int)
 
 
 def _epochs(
-    examples: list[tuple[list[int], list[int]]], batch: int, pad_id: int, seed: int, rank: int = 0, world: int = 1
+    examples: list[tuple[list[int], list[int]]], batch: int, pad_id: int, seed: int, rank: int = 0, world: int = 1,
+    packed_len: int | None = None,
 ) -> Iterator[Batch]:
     """Endless global batches of `batch` examples (a seeded shuffle each epoch, wrapping around);
-    with several processes, process `rank` of `world` gets every world-th example of each."""
+    with several processes, process `rank` of `world` gets every world-th example of each.
+    With `packed_len`, each process's examples are packed into rows of that many tokens."""
     if batch % world:
         raise ValueError(f"the batch size {batch} does not split over {world} processes; use a multiple of {world}")
     generator = torch.Generator().manual_seed(seed)
@@ -83,7 +132,8 @@ def _epochs(
         while len(order) < batch:
             order += torch.randperm(len(examples), generator=generator).tolist()
         for start in range(0, len(order) - batch + 1, batch):
-            yield collate([examples[i] for i in order[start : start + batch][rank::world]], pad_id)
+            mine = [examples[i] for i in order[start : start + batch][rank::world]]
+            yield collate(mine, pad_id) if packed_len is None else pack(mine, packed_len, pad_id)
 
 
 @torch.no_grad()
@@ -94,16 +144,27 @@ def validation_loss(model: torch.nn.Module, examples: list[tuple[list[int], list
     for start in range(0, len(examples), 32):
         batch = {k: v.to(device) for k, v in collate(examples[start : start + 32], pad_id).items()}
         n = int((batch["labels"][:, 1:] != IGNORE).sum())
-        total += float(model(**batch).loss) * n
+        total += float(model(**batch, use_cache=False).loss) * n
         tokens += n
     model.train()
     return total / max(tokens, 1)
 
 
-def sft(base_dir: Path | str, records: Sequence[dict[str, Any]], scale: Scale, seed: int, progress: bool = False) -> SFTResult:
-    """Fine-tunes the base model in `base_dir` on `records`; returns the best checkpoint."""
+def sft(
+    base_dir: Path | str, records: Sequence[dict[str, Any]], scale: Scale, seed: int, progress: bool = False,
+    packing: bool = False, lora: LoraSpec | None = None,
+) -> SFTResult:
+    """Fine-tunes the base model in `base_dir` on `records`; returns the best checkpoint.
+    `packing`: pack each batch's examples into rows of `scale.seq_len` tokens (see the module doc);
+    `lora`: train LoRA adapters instead of every weight (the paper fine-tuned fully)."""
     flags = set_determinism(seed, scale.cpu_threads)
     model, tokenizer = load_base(base_dir)
+    if lora is not None:
+        from peft import LoraConfig, get_peft_model
+
+        config = LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
+        model = get_peft_model(model, config)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     train, val = split_validation(records, scale.validation_share, seed)
     encoded_train = [encode(tokenizer, r["prompt"], r["response"], scale.seq_len) for r in train]
     encoded_val = [encode(tokenizer, r["prompt"], r["response"], scale.seq_len) for r in val]
@@ -121,17 +182,21 @@ def sft(base_dir: Path | str, records: Sequence[dict[str, Any]], scale: Scale, s
         if loss < best["loss"]:
             best.update(loss=loss, step=step, state=copy.deepcopy(accelerator.unwrap_model(model).state_dict()))
 
-    batches = _epochs(encoded_train, scale.sft_batch, pad, seed, accelerator.process_index, accelerator.num_processes)
+    batches = _epochs(encoded_train, scale.sft_batch, pad, seed, accelerator.process_index, accelerator.num_processes,
+                      scale.seq_len if packing else None)
     losses = optimize(
         model, batches, scale.sft_steps, scale.sft_lr, accelerator, on_step=checkpoint, desc="sft", progress=progress,
     )
     model = accelerator.unwrap_model(model)
     model.load_state_dict(best["state"])
+    if lora is not None:
+        model = model.merge_and_unload()
     model.eval()
     return SFTResult(
         model=model, tokenizer=tokenizer, best_step=best["step"], validation_losses=val_losses,
         train_losses=losses, weights_sha256=weights_hash(model), n_train=len(train), n_validation=len(val),
-        determinism={**flags, "processes": accelerator.num_processes}, is_main_process=accelerator.is_main_process,
+        trainable_parameters=trainable,
+        determinism={**flags, "processes": accelerator.num_processes, "packing": packing, "lora": lora and lora.to_dict()}, is_main_process=accelerator.is_main_process,
     )
 
 
@@ -147,6 +212,7 @@ def save_result(result: SFTResult, out: Path) -> None:
         "train_losses": result.train_losses,
         "weights_sha256": result.weights_sha256,
         "n_train": result.n_train,
+        "trainable_parameters": result.trainable_parameters,
         "n_validation": result.n_validation,
         "determinism": result.determinism,
     })

@@ -1,0 +1,127 @@
+"""Training and generation speed of the kit against plain transformers, measured in one run.
+
+1. SFT tokens/s: the kit's loop with packing vs a plain `transformers.Trainer` that pads each batch
+   (DataCollatorForSeq2Seq), same base model, examples, batch size (in examples), learning rate,
+   constant schedule, number of steps, one CPU thread each. Tokens are the real (non-padding)
+   tokens of the examples trained on; the padding share of what each one computed is reported.
+2. Generation tokens/s: the kit's batched greedy generation (KV cache, left padding) vs the same
+   prompts one at a time, new tokens counted up to each answer's end.
+
+    .venv/bin/python benchmarks/bench_train.py [--steps 40] [--prompts 128]
+
+Uses the mini world and its 7B-analogue base model (built or reused under results/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+from transformers.utils import logging as hf_logging
+
+from clt_kit.evaluate.generate import generate
+from clt_kit.jsonio import read_jsonl
+from clt_kit.pipeline import Layout, plan_figure, prepare
+from clt_kit.scales import MINI
+from clt_kit.train.loop import optimize
+from clt_kit.train.pretrain import load_base
+from clt_kit.train.sft import IGNORE, _epochs, encode
+
+
+def _kit(base: Path, examples: list, steps: int) -> tuple[float, int, int]:
+    """(seconds, real tokens, computed tokens) of the kit's loop with packing."""
+    model, tok = load_base(base)
+    batches = _epochs(examples, MINI.sft_batch, tok.pad_token_id, 0, packed_len=MINI.seq_len)
+    seen = [next(batches) for _ in range(steps)]  # the same batches again, to count their tokens
+    real = sum(b["input_ids"].numel() - _padding(b, tok.pad_token_id) for b in seen)
+    computed = sum(b["input_ids"].numel() for b in seen)
+    start = time.perf_counter()  # packing happens inside the timed loop, as the Trainer's collation does
+    optimize(model, _epochs(examples, MINI.sft_batch, tok.pad_token_id, 0, packed_len=MINI.seq_len), steps, MINI.sft_lr, Accelerator(cpu=True))
+    return time.perf_counter() - start, real, computed
+
+
+def _padding(batch: dict, pad_id: int) -> int:
+    """Padding tokens of a packed batch: the tail segment of each row (labels ignored, pad ids)."""
+    return int(((batch["input_ids"] == pad_id) & (batch["labels"] == IGNORE)).sum())
+
+
+class _Rows(torch.utils.data.Dataset):
+    def __init__(self, examples: list) -> None:
+        self.rows = [{"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labs} for ids, labs in examples]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.rows[i]
+
+
+def _trainer(base: Path, examples: list, steps: int, out: Path) -> tuple[float, int, int]:
+    """(seconds, real tokens, computed tokens) of transformers.Trainer with a padding collator."""
+    model, tok = load_base(base)
+    args = TrainingArguments(
+        output_dir=str(out), per_device_train_batch_size=MINI.sft_batch, learning_rate=MINI.sft_lr,
+        lr_scheduler_type="constant", max_steps=steps, report_to=[], save_strategy="no", logging_strategy="no",
+        use_cpu=True, seed=0, dataloader_num_workers=0, disable_tqdm=True, weight_decay=0.0,
+    )
+    collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=IGNORE)
+    trainer = Trainer(model=model, args=args, train_dataset=_Rows(examples), data_collator=collator)
+    loader = trainer.get_train_dataloader()
+    seen = [b for _, b in zip(range(steps), loader)]
+    real = sum(int(b["attention_mask"].sum()) for b in seen)
+    computed = sum(b["input_ids"].numel() for b in seen)
+    start = time.perf_counter()
+    trainer.train()
+    return time.perf_counter() - start, real, computed
+
+
+def _generation(base: Path, prompts: list[str]) -> tuple[float, float]:
+    """(batched tokens/s, one-at-a-time tokens/s) of new tokens."""
+    model, tok = load_base(base)
+    model.eval()
+    rates = []
+    for batch in (MINI.eval_batch, 1):
+        start = time.perf_counter()
+        outs = generate(model, tok, prompts, MINI.max_new_tokens, batch, MINI.seq_len)
+        seconds = time.perf_counter() - start
+        new = sum(len(tok(o, add_special_tokens=False)["input_ids"]) + 1 for o in outs)
+        rates.append(new / seconds)
+    return rates[0], rates[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--prompts", type=int, default=128)
+    parser.add_argument("--results", type=Path, default=Path("results"))
+    args = parser.parse_args()
+    hf_logging.set_verbosity_error()
+    torch.set_num_threads(1)
+    plans = [p for p in plan_figure(2, MINI) if p.model.name == "7b" and p.task == "SM" and p.k == max(MINI.k_grid)]
+    world, runs = prepare(plans, MINI, 0, Layout(args.results), progress=True)
+    run = runs[0]
+    _, tok = load_base(run.base)
+    records = read_jsonl(run.mixture / "mixture.jsonl")
+    examples = [encode(tok, r["prompt"], r["response"], MINI.seq_len) for r in records]
+
+    kit_s, kit_real, kit_computed = _kit(run.base, examples, args.steps)
+    hf_s, hf_real, hf_computed = _trainer(run.base, examples, args.steps, args.results / "bench-trainer")
+    print(f"SFT, {args.steps} steps of {MINI.sft_batch} examples ({len(examples)} SM k={run.plan.k} examples, 7b analogue, 1 thread)")
+    print(f"  kit, packed:        {kit_real / kit_s:8.0f} tokens/s  padding {1 - kit_real / kit_computed:5.1%}  ({kit_s:.1f} s)")
+    print(f"  Trainer, padded:    {hf_real / hf_s:8.0f} tokens/s  padding {1 - hf_real / hf_computed:5.1%}  ({hf_s:.1f} s)")
+    print(f"  ratio: {(kit_real / kit_s) / (hf_real / hf_s):.2f}x (target 1.5x)")
+
+    prompts = [t["prompt"] for t in read_jsonl(world.test("SM"))][: args.prompts]
+    batched, single = _generation(run.base, prompts)
+    print(f"generation, {len(prompts)} SM prompts, up to {MINI.max_new_tokens} new tokens")
+    print(f"  batched ({MINI.eval_batch}):  {batched:8.0f} new tokens/s")
+    print(f"  one at a time: {single:8.0f} new tokens/s")
+    print(f"  ratio: {batched / single:.2f}x (target 5x)")
+
+
+if __name__ == "__main__":
+    main()
