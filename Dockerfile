@@ -27,12 +27,13 @@ ENV UV_PYTHON=/usr/bin/python3 UV_PYTHON_DOWNLOADS=never UV_NO_CACHE=1 UV_LINK_M
 RUN python3 -m venv /opt/tools && /opt/tools/bin/pip install --no-cache-dir --quiet uv==${UV_VERSION}
 WORKDIR /src
 
-# The locked runtime dependencies first: this layer stays cached while the code changes.
-COPY pyproject.toml uv.lock README.md ./
-RUN /opt/tools/bin/uv sync --frozen --no-dev --no-install-project
+# The locked runtime dependencies first: this layer depends on pyproject.toml and uv.lock only, so
+# it stays cached while the code or the docs change (pyproject names README.md: a stand-in here).
+COPY pyproject.toml uv.lock ./
+RUN touch README.md && /opt/tools/bin/uv sync --frozen --no-dev --no-install-project
 
 # maturin from the lock's dev group (in a separate environment), then the wheel, then the kit.
-COPY Cargo.toml Cargo.lock build.rs ./
+COPY README.md Cargo.toml Cargo.lock build.rs ./
 COPY rust rust
 COPY python python
 RUN UV_PROJECT_ENVIRONMENT=/opt/build /opt/tools/bin/uv sync --frozen --only-group dev --no-install-project \
