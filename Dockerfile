@@ -43,7 +43,7 @@ RUN UV_PROJECT_ENVIRONMENT=/opt/build /opt/tools/bin/uv sync --frozen --only-gro
 FROM ${DEBIAN_IMAGE} AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/* \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/* /var/cache/apt/*.bin \
  && useradd --create-home --uid 1000 --shell /usr/sbin/nologin clt \
  && mkdir /results && chown clt:clt /results
 COPY --from=build /opt/clt-kit /opt/clt-kit
