@@ -76,13 +76,12 @@ class FigureFiles:
         return header, body
 
 
-def _query(db: Path, sql: str, scale: str, seed: int) -> tuple[list[tuple], list[tuple]]:
+def _query(db: Path, sql: str, paper_sql: str, scale: str, seed: int) -> tuple[list[tuple], list[tuple]]:
     """Our rows for (scale, seed), and the paper's rows for the paper models our runs stand for."""
     with connect(db, read_only=True) as con:
         rows = con.execute(sql, [scale, seed]).fetchall()
         if not rows:
             raise ValueError(f"{db}: no finished runs for scale={scale} seed={seed}; run `clt-kit reproduce` first")
-        paper_sql = {FIGURE2_SQL: PAPER_FIGURE2_SQL, FIGURE3_SQL: PAPER_FIGURE3_SQL}[sql]
         paper = [row for model in _models(rows) if model in PAPER_MODELS
                  for row in con.execute(paper_sql, [PAPER_MODELS[model]]).fetchall()]
     return rows, paper
@@ -143,7 +142,7 @@ def _columns(rows: list[tuple], model: str, task: str, *cols: int) -> list[tuple
 def figure2(db: Path, out_dir: Path, scale: str, seed: int) -> FigureFiles:
     """Figure 2: relative-to-English score vs k, one line per task, one panel per model size; the
     paper's curves (from its tables) dashed beside ours."""
-    rows, paper = _query(db, FIGURE2_SQL, scale, seed)
+    rows, paper = _query(db, FIGURE2_SQL, PAPER_FIGURE2_SQL, scale, seed)
     models = _models(rows)
     fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4.5), squeeze=False, sharey=True)
     for ax, model in zip(axes[0], models):
@@ -171,7 +170,7 @@ def figure2(db: Path, out_dir: Path, scale: str, seed: int) -> FigureFiles:
 def figure3(db: Path, out_dir: Path, scale: str, seed: int) -> FigureFiles:
     """Figure 3: absolute seen and unseen means vs k, one panel per task, one colour per model size;
     the paper's curves (from its tables) thin beside ours."""
-    rows, paper = _query(db, FIGURE3_SQL, scale, seed)
+    rows, paper = _query(db, FIGURE3_SQL, PAPER_FIGURE3_SQL, scale, seed)
     models = _models(rows)
     fig, axes = plt.subplots(1, len(TASKS), figsize=(6 * len(TASKS), 4.5), squeeze=False)
     for ax, task in zip(axes[0], TASKS):
