@@ -13,12 +13,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from clt_kit.jsonio import read_json
 from clt_kit.languages import PAPER_LANGUAGES, TASKS
+from clt_kit.pipeline import plan_figure
 from clt_kit.scales import SMOKE
 
 pytestmark = pytest.mark.slow
 
-N_RUNS = len(SMOKE.models) * len(TASKS) * len(SMOKE.k_grid)
+N_RUNS = len(plan_figure(2, SMOKE))  # the 7B and 35B analogues
 
 
 def _reproduce(results: Path, seed: int) -> str:
@@ -156,3 +158,27 @@ def test_a_killed_sweep_resumes_with_nothing_lost_or_duplicated(seed1: tuple[Pat
     new, reused = _new_and_reused(_reproduce(tmp_path, 1))
     assert (new, reused) == (N_RUNS - survived, survived)
     assert _metrics(tmp_path / "clt.duckdb") == _metrics(seed1[0] / "clt.duckdb")
+
+
+def test_figure10_adds_the_llama_analogue_runs_beside_figure2s(seed1: tuple[Path, str]) -> None:
+    """Figure 10 is Figure 2 for the Llama analogue: its own runs (another architecture, pretrained
+    with less non-English text) in the same database, drawn against the paper's Llama 3.1 8B.
+    (Last in this file: it adds runs to seed1's database.)"""
+    results, _ = seed1
+    cmd = [sys.executable, "-m", "clt_kit.cli", "reproduce", "--figure", "10", "--scale", "smoke", "--seed", "1", "--results", str(results)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    n_llama = len(TASKS) * len(SMOKE.k_grid)
+    assert f"runs: {n_llama} new, 0 reused" in done.stdout
+    with duckdb.connect(str(results / "clt.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT model, count(*) FROM runs WHERE seed = 1 GROUP BY model ORDER BY model").fetchall() == [
+            ("35b", N_RUNS // 2), ("7b", N_RUNS // 2), ("8b", n_llama)]
+    rows, paper = _plotted(results / "figures" / "figure10.csv")
+    assert {r["model"] for r in rows} == {"8b"} and len(rows) == n_llama
+    assert {r["model"] for r in paper} == {"llama3.1-8b"} and len(paper) == len(TASKS) * 8
+    base_records = sorted((results / "work" / "models").glob("base-*/base.json"))
+    architectures = {read_json(b)["key"]["size"]["name"]: read_json(b)["key"]["size"]["architecture"] for b in base_records}
+    assert architectures == {"7b": "cohere", "35b": "cohere", "8b": "llama"}
+    english_share = {read_json(b)["key"]["size"]["name"]: read_json(b)["corpus_lines"] for b in base_records}
+    assert all(english_share["8b"]["en"] == english_share[m]["en"] for m in ("7b", "35b"))
+    assert sum(english_share["8b"].values()) < sum(english_share["7b"].values())

@@ -3,6 +3,7 @@ adapters and returns a merged plain model."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,10 @@ from transformers import AutoModelForCausalLM
 from clt_kit.jsonio import read_jsonl
 from clt_kit.prep import MixtureSpec, build_mixture
 from clt_kit.scales import SMOKE, ModelSize
-from clt_kit.train.model import build_model
-from clt_kit.train.pretrain import ensure_base_model
+from clt_kit.train.loop import cosine_factor, labelled_loss
+from clt_kit.train.model import build_model, weights_hash
+from clt_kit.train.pretrain import ensure_base_model, language_counts, pretraining_corpus
+from clt_kit.train.tokenizer import train_tokenizer
 from clt_kit.train.sft import IGNORE, LoraSpec, collate, pack, sft
 from clt_kit.world import generate_world
 
@@ -95,3 +98,69 @@ def test_packed_sft_is_deterministic_and_close_to_unpacked(smoke_setup: tuple[Pa
     assert packed.weights_sha256 == sft(base, records, SMOKE, 0, packing=True).weights_sha256
     # the same examples make each step: the training losses agree up to float summation order
     assert packed.train_losses == pytest.approx(plain.train_losses, rel=1e-3)
+
+
+@pytest.mark.parametrize("architecture, model_type", [("cohere", "cohere"), ("llama", "llama")])
+def test_each_paper_family_builds_its_own_transformers_class(architecture: str, model_type: str) -> None:
+    size = ModelSize("t", architecture, hidden=32, layers=2, heads=2, intermediate=64)
+    a, b = build_model(size, 100, 64, seed=3), build_model(size, 100, 64, seed=3)
+    assert a.config.model_type == model_type
+    assert weights_hash(a) == weights_hash(b) != weights_hash(build_model(size, 100, 64, seed=4))
+
+
+def test_an_unknown_architecture_is_named() -> None:
+    with pytest.raises(ValueError, match="unknown architecture 'gpt9'.*cohere, llama"):
+        build_model(ModelSize("t", "gpt9", hidden=32, layers=2, heads=2, intermediate=64), 100, 64, seed=0)
+
+
+def test_pretraining_lr_warms_up_then_decays_to_a_tenth() -> None:
+    factors = [cosine_factor(i, 100) for i in range(100)]
+    assert factors[0] == pytest.approx(0.2) and factors[4] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[4:], factors[5:]))
+    assert factors[-1] == pytest.approx(0.1, abs=1e-3)
+
+
+def test_a_larger_english_share_keeps_all_english_and_fewer_other_lines(smoke_world) -> None:
+    rows = read_jsonl(smoke_world.corpus)
+    llama = next(m for m in SMOKE.models if m.name == "8b")
+    kept = pretraining_corpus(smoke_world, llama, seed=1)
+    english = sum(row["lang"] == "en" for row in rows)
+    assert sum(row["lang"] == "en" for row in kept) == english
+    assert english / len(kept) == pytest.approx(llama.english_share, abs=0.01)
+    assert set(language_counts(kept)) == set(language_counts(rows))  # every language keeps some lines
+    assert [row["id"] for row in kept] == [row["id"] for row in rows if row["id"] in {k["id"] for k in kept}]
+    assert pretraining_corpus(smoke_world, llama, seed=1) == kept
+    assert pretraining_corpus(smoke_world, llama, seed=2) != kept
+    aya = next(m for m in SMOKE.models if m.name == "7b")
+    assert pretraining_corpus(smoke_world, aya, seed=1) == rows
+    with pytest.raises(ValueError, match="english_share 0.2 is below the corpus's own"):
+        pretraining_corpus(smoke_world, dataclasses.replace(llama, english_share=0.2), seed=1)
+
+
+def test_numbers_are_the_same_token_after_a_space_and_at_a_line_start(smoke_world) -> None:
+    """So that a model copies the prompt's numbers into its worked answer token for token."""
+    tokenizer = train_tokenizer([row["text"] for row in read_jsonl(smoke_world.corpus)], SMOKE.vocab_size)
+    in_prompt = tokenizer("Mia has 8 cards.", add_special_tokens=False)["input_ids"]
+    in_answer = tokenizer("8 - 5 = 3.", add_special_tokens=False)["input_ids"]
+    in_japanese = tokenizer("ミアは8枚", add_special_tokens=False)["input_ids"]
+    eight = tokenizer.convert_tokens_to_ids("8")
+    assert eight in in_prompt and eight in in_answer and eight in in_japanese
+
+
+@pytest.mark.parametrize("architecture", ["cohere", "llama"])
+@pytest.mark.parametrize("packed", [False, True])
+def test_loss_from_labelled_positions_only_equals_the_full_loss(architecture: str, packed: bool) -> None:
+    """The loop projects only the positions with a label onto the vocabulary; the loss and its
+    gradient are those of transformers' own loss over all the logits."""
+    size = ModelSize("t", architecture, hidden=32, layers=2, heads=2, intermediate=64)
+    model = build_model(size, 100, 64, seed=0)
+    examples = _examples(8, 2)
+    batch = pack(examples, 40, pad_id=0) if packed else collate(examples, 0)
+    ours = labelled_loss(model, batch)
+    ours.backward()
+    ours_grad = model.get_input_embeddings().weight.grad.clone()
+    model.zero_grad()
+    theirs = model(**batch, use_cache=False).loss
+    theirs.backward()
+    assert torch.allclose(ours, theirs, atol=1e-6)
+    assert torch.allclose(ours_grad, model.get_input_embeddings().weight.grad, atol=1e-6)

@@ -160,7 +160,8 @@ def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, j
 
 
 @main.command()
-@click.option("--figure", type=click.Choice(["2", "3"]), required=True, help="Paper figure: 2 (relative to English) or 3 (seen vs unseen).")
+@click.option("--figure", type=click.Choice(["2", "3", "10", "11"]), required=True,
+              help="Paper figure: 2 (relative to English) or 3 (seen vs unseen) for the Aya 23 7B and 35B analogues; 10 and 11, the same for the Llama 3.1 8B analogue.")
 @SEED
 @SCALE
 @RESULTS

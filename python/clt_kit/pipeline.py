@@ -84,11 +84,14 @@ class Layout:
 
 
 def plan_figure(figure: int, scale: Scale) -> list[RunPlan]:
-    """The runs a figure needs (Figures 2 and 3 share them: the single-task grid, both model sizes,
-    all three tasks)."""
+    """The runs a figure needs: the single-task grid, all three tasks, for the figure's models
+    (Figures 2 and 3 share theirs: the 7B and 35B analogues; Figures 10 and 11 the 8B one)."""
     if figure not in SUPPORTED_FIGURES:
         raise ValueError(f"figure {figure} is not supported yet; supported: {', '.join(map(str, SUPPORTED_FIGURES))}")
-    return [RunPlan(size, task, k) for size in scale.models for task in TASKS for k in scale.k_grid]
+    sizes = [size for size in scale.models if size.name in FIGURES[figure].models]
+    if not sizes:
+        raise ValueError(f"scale {scale.name!r} has no analogue of the models of figure {figure} ({', '.join(FIGURES[figure].models)})")
+    return [RunPlan(size, task, k) for size in sizes for task in TASKS for k in scale.k_grid]
 
 
 def environment() -> dict[str, Any]:

@@ -16,11 +16,15 @@ class ModelSize:
     """A tiny causal LM: the analogue of one of the paper's base models."""
 
     name: str  # the paper model it stands for, e.g. "7b"
-    architecture: str  # a transformers model family ("llama")
+    architecture: str  # a transformers model family ("cohere" for Aya 23, "llama" for Llama 3.1)
     hidden: int
     layers: int
     heads: int
     intermediate: int
+    # English's share of the corpus this model is pretrained on; None: the world corpus as it is.
+    # A larger share than the corpus's keeps every English line and fewer non-English ones (the
+    # Llama analogue: less multilingual pretraining than Aya's).
+    english_share: float | None = None
 
 
 # The paper's model (reference_tables.csv's names) that each analogue stands for.
@@ -65,6 +69,14 @@ class Scale:
     cpu_threads: int = 1
     mr_changes: tuple[int, int] = (1, 3)  # MR difficulty: changes after the start (2-4 steps)
     corpus_shares: dict[str, float] | None = None  # ...unless given here per language (weights)
+    # Share of the corpus lines (the rest, not parallel) that are a task item with its answer, per
+    # task: the pretraining a base model gets in each skill.
+    corpus_items: dict[str, float] = field(default_factory=lambda: {"IF": 0.1, "SM": 0.1, "MR": 0.2})
+    # Share of the other monolingual lines that come as a short passage written twice. Real text
+    # repeats itself (quotes, restatements) and that is how language models learn to copy from
+    # their context; without it the tiny models never copy a word problem's numbers (measured:
+    # MR English accuracy 6% without, 20% with, against 16% for always answering the commonest answer).
+    corpus_repeat_share: float = 0.5
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,8 +110,9 @@ SMOKE = Scale(
     vocab_size=600,
     seq_len=160,
     models=(
-        ModelSize("7b", "llama", hidden=32, layers=1, heads=2, intermediate=64),
-        ModelSize("35b", "llama", hidden=48, layers=2, heads=2, intermediate=96),
+        ModelSize("7b", "cohere", hidden=32, layers=1, heads=2, intermediate=64),
+        ModelSize("35b", "cohere", hidden=48, layers=2, heads=2, intermediate=96),
+        ModelSize("8b", "llama", hidden=32, layers=1, heads=2, intermediate=64, english_share=0.75),
     ),
     pretrain_steps=200,
     pretrain_batch=8,
@@ -119,7 +132,7 @@ MINI = Scale(
     test_per_lang={"IF": 200, "SM": 250, "MR": 250},  # the paper's test-set sizes
     corpus_lines=60000,
     corpus_english_share=0.4,
-    max_number=20,
+    max_number=10,
     duplicate_rate=0.1,
     near_duplicate_rate=0.05,
     mislabel_rate=0.03,
@@ -130,8 +143,9 @@ MINI = Scale(
     vocab_size=2000,
     seq_len=192,
     models=(
-        ModelSize("7b", "llama", hidden=96, layers=3, heads=4, intermediate=256),
-        ModelSize("35b", "llama", hidden=160, layers=4, heads=4, intermediate=448),
+        ModelSize("7b", "cohere", hidden=96, layers=3, heads=4, intermediate=256),
+        ModelSize("35b", "cohere", hidden=160, layers=4, heads=4, intermediate=448),
+        ModelSize("8b", "llama", hidden=96, layers=3, heads=4, intermediate=256, english_share=0.75),
     ),
     pretrain_steps=400,
     pretrain_batch=32,
@@ -143,6 +157,7 @@ MINI = Scale(
     validation_share=0.1,
     max_new_tokens=64,
     eval_batch=64,
+    mr_changes=(1, 1),
 )
 
 SCALES: dict[str, Scale] = {s.name: s for s in (SMOKE, MINI)}

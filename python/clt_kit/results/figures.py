@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,12 +77,12 @@ class FigureFiles:
         return header, body
 
 
-def _query(db: Path, sql: str, paper_sql: str, scale: str, seed: int) -> tuple[list[tuple], list[tuple]]:
-    """Our rows for (scale, seed), and the paper's rows for the paper models our runs stand for."""
+def _query(db: Path, sql: str, paper_sql: str, scale: str, seed: int, models: tuple[str, ...]) -> tuple[list[tuple], list[tuple]]:
+    """Our rows of `models` for (scale, seed), and the paper's rows for the paper models they stand for."""
     with connect(db, read_only=True) as con:
-        rows = con.execute(sql, [scale, seed]).fetchall()
+        rows = [row for row in con.execute(sql, [scale, seed]).fetchall() if row[0] in models]
         if not rows:
-            raise ValueError(f"{db}: no finished runs for scale={scale} seed={seed}; run `clt-kit reproduce` first")
+            raise ValueError(f"{db}: no finished runs of models {', '.join(models)} for scale={scale} seed={seed}; run `clt-kit reproduce` first")
         paper = [row for model in _models(rows) if model in PAPER_MODELS
                  for row in con.execute(paper_sql, [PAPER_MODELS[model]]).fetchall()]
     return rows, paper
@@ -139,10 +140,10 @@ def _columns(rows: list[tuple], model: str, task: str, *cols: int) -> list[tuple
     return list(zip(*pts)) if pts else []
 
 
-def figure2(db: Path, out_dir: Path, scale: str, seed: int) -> FigureFiles:
-    """Figure 2: relative-to-English score vs k, one line per task, one panel per model size; the
-    paper's curves (from its tables) dashed beside ours."""
-    rows, paper = _query(db, FIGURE2_SQL, PAPER_FIGURE2_SQL, scale, seed)
+def figure2(db: Path, out_dir: Path, scale: str, seed: int, figure: Figure) -> FigureFiles:
+    """Figure 2 (and 10): relative-to-English score vs k, one line per task, one panel per model;
+    the paper's curves (from its tables) dashed beside ours."""
+    rows, paper = _query(db, FIGURE2_SQL, PAPER_FIGURE2_SQL, scale, seed, figure.models)
     models = _models(rows)
     fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4.5), squeeze=False, sharey=True)
     for ax, model in zip(axes[0], models):
@@ -161,16 +162,16 @@ def figure2(db: Path, out_dir: Path, scale: str, seed: int) -> FigureFiles:
     axes[0][0].set_ylabel("mean of 7 non-English languages / English")
     for ax in axes[0]:
         ax.legend(fontsize=7)
-    fig.suptitle(f"Figure 2, relative to English. Solid: clt-kit ({SCALE_NOTE.get(scale, scale)}, seed {seed}).\n"
+    fig.suptitle(f"Figure {figure.number}, relative to English. Solid: clt-kit ({SCALE_NOTE.get(scale, scale)}, seed {seed}).\n"
                  f"Dashed: the paper's numbers (arXiv 2504.16677, {_tables(paper)}), not recomputed.", fontsize=9)
     header = ["model", "task", "k", "rel_to_english", "non_english_mean", "english", "run_id"]
-    return _save(fig, out_dir, "figure2", header, 1, (rows, paper))
+    return _save(fig, out_dir, f"figure{figure.number}", header, 1, (rows, paper))
 
 
-def figure3(db: Path, out_dir: Path, scale: str, seed: int) -> FigureFiles:
-    """Figure 3: absolute seen and unseen means vs k, one panel per task, one colour per model size;
-    the paper's curves (from its tables) thin beside ours."""
-    rows, paper = _query(db, FIGURE3_SQL, PAPER_FIGURE3_SQL, scale, seed)
+def figure3(db: Path, out_dir: Path, scale: str, seed: int, figure: Figure) -> FigureFiles:
+    """Figure 3 (and 11): absolute seen and unseen means vs k, one panel per task, one colour per
+    model; the paper's curves (from its tables) thin beside ours."""
+    rows, paper = _query(db, FIGURE3_SQL, PAPER_FIGURE3_SQL, scale, seed, figure.models)
     models = _models(rows)
     fig, axes = plt.subplots(1, len(TASKS), figsize=(6 * len(TASKS), 4.5), squeeze=False)
     for ax, task in zip(axes[0], TASKS):
@@ -185,9 +186,27 @@ def figure3(db: Path, out_dir: Path, scale: str, seed: int) -> FigureFiles:
         _k_axis(ax)
     axes[0][0].set_ylabel("mean score")
     axes[0][-1].legend(fontsize=7)
-    fig.suptitle(f"Figure 3, seen (es, fr, ja, zh) vs unseen (ar, ko, pt). Thick: clt-kit ({SCALE_NOTE.get(scale, scale)}, seed {seed}).\n"
+    fig.suptitle(f"Figure {figure.number}, seen (es, fr, ja, zh) vs unseen (ar, ko, pt). Thick: clt-kit ({SCALE_NOTE.get(scale, scale)}, seed {seed}).\n"
                  f"Thin: the paper's numbers (arXiv 2504.16677, {_tables(paper)}), not recomputed; paper IF is an LLM judge's 1-5 rating, ours the checkers' 1-5 rating.", fontsize=9)
-    return _save(fig, out_dir, "figure3", ["model", "task", "k", "seen", "unseen", "gap", "run_id"], 2, (rows, paper))
+    return _save(fig, out_dir, f"figure{figure.number}", ["model", "task", "k", "seen", "unseen", "gap", "run_id"], 2, (rows, paper))
 
 
-FIGURES = {2: figure2, 3: figure3}
+@dataclass(frozen=True)
+class Figure:
+    """One of the paper's figures: its number, the analogues of the models it shows, how it is drawn."""
+
+    number: int
+    models: tuple[str, ...]
+    draw: Callable[[Path, Path, str, int, Figure], FigureFiles]
+
+    def __call__(self, db: Path, out_dir: Path, scale: str, seed: int) -> FigureFiles:
+        return self.draw(db, out_dir, scale, seed, self)
+
+
+# Figures 10 and 11 are Figures 2 and 3 for Llama 3.1 8B (SPEC.md); all four share the single-task grid.
+FIGURES: dict[int, Figure] = {
+    2: Figure(2, ("7b", "35b"), figure2),
+    3: Figure(3, ("7b", "35b"), figure3),
+    10: Figure(10, ("8b",), figure2),
+    11: Figure(11, ("8b",), figure3),
+}

@@ -1,14 +1,47 @@
-"""The optimization loop shared by pretraining and SFT: AdamW, constant LR, fixed batch size."""
+"""The optimization loop shared by pretraining and SFT: AdamW, fixed batch size, and a constant LR
+(SFT, as the paper) or warmup then cosine decay (pretraining).
+
+The loss is the mean next-token cross-entropy over the labelled tokens, and the model computes
+logits only there (transformers' boolean `logits_to_keep`): in SFT most tokens are prompt tokens,
+masked from the loss, and projecting them onto the vocabulary would be wasted work.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import inspect
+import math
+
 import torch
+import torch.nn.functional as F
 from accelerate import Accelerator
 from tqdm import tqdm
 
 Batch = dict[str, torch.Tensor]
+IGNORE = -100  # the label of a token that is not predicted (prompt tokens, padding)
+
+
+def labelled_loss(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    """Mean cross-entropy of the next token over every position whose next token has a label.
+    Logits are computed at those positions only, where the model's forward takes `logits_to_keep`
+    (transformers' causal LMs do); otherwise at every position."""
+    labels = batch["labels"]
+    targets = labels[:, 1:]
+    keep = torch.zeros_like(labels, dtype=torch.bool)
+    keep[:, :-1] = targets != IGNORE
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    if _takes_logits_to_keep(model):
+        logits = model(**inputs, use_cache=False, logits_to_keep=keep).logits
+    else:
+        logits = model(**inputs, use_cache=False).logits[keep]
+    return F.cross_entropy(logits.float(), targets[targets != IGNORE])
+
+
+def _takes_logits_to_keep(model: torch.nn.Module) -> bool:
+    forward = getattr(model, "module", model)  # under DDP, the wrapped model's forward
+    forward = getattr(forward, "get_base_model", lambda: forward)()  # under peft, the base model's
+    return "logits_to_keep" in inspect.signature(forward.forward).parameters
 
 
 def optimize(
@@ -20,28 +53,42 @@ def optimize(
     on_step: Callable[[int, float], None] | None = None,
     desc: str = "train",
     progress: bool = False,
+    cosine: bool = False,
 ) -> list[float]:
     """Runs `steps` optimizer steps on `batches`; returns the training loss of each step.
 
     `on_step(step, loss)` is called after each step (1-based), e.g. to evaluate and checkpoint.
+    `cosine`: warm up over the first 5% of steps, then decay to a tenth of `lr` (else constant).
     """
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: cosine_factor(i, steps) if cosine else 1.0)
     model, optimizer = accelerator.prepare(model, optimizer)
     model.train()
     losses = []
     for step in tqdm(range(1, steps + 1), desc=desc, disable=not progress, leave=False):
         batch = {k: v.to(accelerator.device) for k, v in next(batches).items()}
-        loss = model(**batch, use_cache=False).loss  # no KV cache in training (and packing needs none)
+        loss = labelled_loss(model, batch)
         if accelerator.num_processes > 1:
             # Each process averages over its own tokens and DDP averages over processes; weight by
             # the token counts so the gradient is that of the global batch's token mean.
-            local = (batch["labels"][:, 1:] != -100).sum()
+            local = (batch["labels"][:, 1:] != IGNORE).sum()
             total = accelerator.reduce(local.detach().clone(), reduction="sum")
             loss = loss * local * accelerator.num_processes / total
         accelerator.backward(loss)
         optimizer.step()
+        schedule.step()
         optimizer.zero_grad(set_to_none=True)
         losses.append(float(loss.detach()))
         if on_step is not None:
             on_step(step, losses[-1])
     return losses
+
+
+def cosine_factor(step: int, steps: int, warmup_share: float = 0.05, floor: float = 0.1) -> float:
+    """The LR multiplier before optimizer step `step` (0-based) of `steps`: linear warmup, then
+    cosine decay from 1 to `floor`."""
+    warmup = max(1, round(steps * warmup_share))
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))

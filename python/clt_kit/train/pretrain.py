@@ -14,11 +14,13 @@ from accelerate import Accelerator
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from clt_kit import __version__
+from clt_kit.languages import ENGLISH
 from clt_kit.jsonio import InputError, canonical, publish_dir, read_json, read_jsonl, write_json
 from clt_kit.scales import ModelSize, Scale
+from clt_kit.seeding import derive_seed
 from clt_kit.train.loop import Batch, optimize
 from clt_kit.train.model import build_model, set_determinism, weights_hash
-from clt_kit.train.tokenizer import train_tokenizer
+from clt_kit.train.tokenizer import TOKENIZER_FORMAT, train_tokenizer
 from clt_kit.world.generate import WorldPaths
 
 
@@ -33,7 +35,7 @@ def _key_hash(key: dict[str, Any]) -> str:
 def ensure_tokenizer(world: WorldPaths, scale: Scale, cache: Path) -> Path:
     """The tokenizer trained on the world corpus (cached)."""
     corpus_sha = read_json(world.manifest)["files"]["corpus.jsonl"]
-    key = {"kind": "tokenizer", "corpus": corpus_sha, "vocab_size": scale.vocab_size, "code": __version__}
+    key = {"kind": "tokenizer", "format": TOKENIZER_FORMAT, "corpus": corpus_sha, "vocab_size": scale.vocab_size, "code": __version__}
     final = cache / f"tokenizer-{_key_hash(key)}"
     if (final / "key.json").exists():
         return final
@@ -44,16 +46,44 @@ def ensure_tokenizer(world: WorldPaths, scale: Scale, cache: Path) -> Path:
     return final
 
 
-def _corpus_blocks(world: WorldPaths, tokenizer: PreTrainedTokenizerFast, seq_len: int) -> torch.Tensor:
-    """The corpus as one token stream (lines separated by EOS), cut into blocks of `seq_len`."""
-    texts = [row["text"] for row in read_jsonl(world.corpus)]
+def pretraining_corpus(world: WorldPaths, size: ModelSize, seed: int) -> list[dict[str, Any]]:
+    """The corpus lines `size` is pretrained on, in corpus order: the whole world corpus, or, when
+    the size asks for a larger English share than the corpus has, every English line and the
+    non-English lines with the smallest tickets (a hash of seed, model and line id), as many as
+    make that share."""
+    rows = read_jsonl(world.corpus)
+    if size.english_share is None:
+        return rows
+    if not 0 < size.english_share <= 1:
+        raise ValueError(f"model {size.name}: english_share must be in (0, 1], got {size.english_share}")
+    others = [row for row in rows if row["lang"] != ENGLISH]
+    n_english = len(rows) - len(others)
+    keep = round(n_english * (1 - size.english_share) / size.english_share)
+    if keep > len(others):
+        raise ValueError(
+            f"model {size.name}: english_share {size.english_share} is below the corpus's own"
+            f" ({n_english}/{len(rows)}); a model can only be pretrained on less non-English text than the world has"
+        )
+    kept = {row["id"] for row in sorted(others, key=lambda row: derive_seed(seed, "pretraining-corpus", size.name, row["id"]))[:keep]}
+    return [row for row in rows if row["lang"] == ENGLISH or row["id"] in kept]
+
+
+def language_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["lang"]] = counts.get(row["lang"], 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _corpus_blocks(rows: list[dict[str, Any]], tokenizer: PreTrainedTokenizerFast, seq_len: int, source: Path) -> torch.Tensor:
+    """The corpus lines as one token stream (separated by EOS), cut into blocks of `seq_len`."""
     ids: list[int] = []
-    for line in tokenizer(texts, add_special_tokens=False)["input_ids"]:
+    for line in tokenizer([row["text"] for row in rows], add_special_tokens=False)["input_ids"]:
         ids.extend(line)
         ids.append(tokenizer.eos_token_id)
     n_blocks = len(ids) // seq_len
     if n_blocks == 0:
-        raise ValueError(f"{world.corpus}: the corpus has {len(ids)} tokens, fewer than one block of {seq_len}")
+        raise ValueError(f"{source}: the corpus has {len(ids)} tokens, fewer than one block of {seq_len}")
     return torch.tensor(ids[: n_blocks * seq_len]).view(n_blocks, seq_len)
 
 
@@ -98,11 +128,12 @@ def ensure_base_model(
     flags = set_determinism(seed, scale.cpu_threads)
     tokenizer = PreTrainedTokenizerFast.from_pretrained(tok_dir)
     model = build_model(size, len(tokenizer), scale.seq_len, seed)
-    blocks = _corpus_blocks(world, tokenizer, scale.seq_len)
+    corpus = pretraining_corpus(world, size, seed)
+    blocks = _corpus_blocks(corpus, tokenizer, scale.seq_len, world.corpus)
     accelerator = Accelerator()
     losses = optimize(
         model, _random_batches(blocks, scale.pretrain_batch, seed), scale.pretrain_steps, scale.pretrain_lr,
-        accelerator, desc=f"pretrain {size.name}", progress=progress,
+        accelerator, desc=f"pretrain {size.name}", progress=progress, cosine=True,
     )
     model = accelerator.unwrap_model(model)
     with publish_dir(final) as tmp:
@@ -110,7 +141,7 @@ def ensure_base_model(
         tokenizer.save_pretrained(tmp)
         write_json(tmp / "base.json", {
             "key": key, "weights_sha256": weights_hash(model), "final_loss": losses[-1],
-            "first_loss": losses[0], "determinism": flags,
+            "first_loss": losses[0], "determinism": flags, "corpus_lines": language_counts(corpus),
         })
     return final
 

@@ -25,12 +25,11 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from clt_kit.scales import Scale
 from clt_kit.seeding import derive_seed
-from clt_kit.train.loop import Batch, optimize
+from clt_kit.train.loop import IGNORE, Batch, labelled_loss, optimize
 from clt_kit.train.model import set_determinism, weights_hash
 from clt_kit.train.pretrain import load_base
 from clt_kit.train.tokenizer import prompt_text
 
-IGNORE = -100
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ def validation_loss(model: torch.nn.Module, examples: list[tuple[list[int], list
     for start in range(0, len(examples), 32):
         batch = {k: v.to(device) for k, v in collate(examples[start : start + 32], pad_id).items()}
         n = int((batch["labels"][:, 1:] != IGNORE).sum())
-        total += float(model(**batch, use_cache=False).loss) * n
+        total += float(labelled_loss(model, batch)) * n
         tokens += n
     model.train()
     return total / max(tokens, 1)

@@ -30,8 +30,9 @@ from clt_kit.scales import Scale
 from clt_kit.seeding import rng
 from clt_kit.world import lexicon, tasks
 
-WORLD_FORMAT = 2
+WORLD_FORMAT = 3  # 3: digits split from words, worked MR solutions, corpus items and repeats per scale
 MAX_TRIES_PER_ITEM = 50
+PARALLEL_SHARE = 0.15  # of the non-English corpus lines: an English line = its translation
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,8 @@ def _inject_faults(
 
 def _corpus(seed: int, scale: Scale, langs: list[lexicon.Language]) -> list[dict[str, Any]]:
     """English-heavy monolingual sentences (shares per language from the scale), some parallel
-    pairs, and task-shaped text."""
+    pairs, task-shaped text (a task item with its answer; shares per task from the scale) and
+    passages written twice (a share of the monolingual lines, from the scale)."""
     r = rng(seed, "world", "corpus")
     english = next(lang for lang in langs if lang.code == ENGLISH)
     rows = []
@@ -162,21 +164,28 @@ def _corpus(seed: int, scale: Scale, langs: list[lexicon.Language]) -> list[dict
     for lang in langs:
         total += shares[lang.code]
         cumulative.append(total)
+    item_tasks = sorted(scale.corpus_items)
+    item_cumulative = [sum(scale.corpus_items[t] for t in item_tasks[: j + 1]) for j in range(len(item_tasks))]
     for i in range(scale.corpus_lines):
         u = r.random() * total
         lang = langs[next(j for j, c in enumerate(cumulative) if u < c)]
         kind = r.random()
-        if kind < 0.15 and lang is not english:
+        if kind < PARALLEL_SHARE and lang is not english:
             # A parallel pair: the same picks rendered in English and in `lang`.
             picks = {"template": r.randrange(len(english["corpus"])), "name": r.randrange(8), "item": r.randrange(8),
                      "place": r.randrange(len(english.places)), "month": r.randrange(12),
                      "a": r.randint(1, scale.max_number), "b": r.randint(1, scale.max_number), "words": r.random() < 0.5}
             text = tasks.corpus_line(english, r, scale.max_number, picks) + " = " + tasks.corpus_line(lang, r, scale.max_number, picks)
-        elif kind < 0.45:
-            item = [tasks.make_mr(lang, r, scale.max_number), tasks.make_sm(lang, r), tasks.make_if(lang, r)][r.randrange(3)]
+        elif (w := r.random()) < item_cumulative[-1]:
+            task = item_tasks[next(j for j, c in enumerate(item_cumulative) if w < c)]
+            item = _builder(task, scale, "train")(lang, r)
             text = item["prompt"] + "\n" + item["response"]
         else:
             text = tasks.corpus_line(lang, r, scale.max_number)
+            if r.random() < scale.corpus_repeat_share:
+                # A three-sentence passage written twice: text that rewards copying from context.
+                passage = tasks.join_sentences(lang, [text, *(tasks.corpus_line(lang, r, scale.max_number) for _ in range(2))])
+                text = passage + "\n" + passage
         rows.append({"id": f"corpus-{i:07d}", "lang": lang.code, "text": text})
     return rows
 

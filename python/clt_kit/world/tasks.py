@@ -69,28 +69,34 @@ def make_mr(
     lang: Language, r: random.Random, max_number: int, split: str = "train", changes: tuple[int, int] = (1, 3)
 ) -> Item:
     """A word problem of 2-4 steps (a start and `changes` changes, 1-3 by default) with a worked
-    solution; `max_number` and `changes` are the difficulty knobs."""
+    solution; `max_number` and `changes` are the difficulty knobs.
+
+    The solution restates each sentence of the problem, then works its step ("Mia has 6 plates.",
+    "Mia gives away 1 plates. 6 - 1 = 5.", "The answer is 5."), as chain-of-thought answers do: a
+    tiny model then copies a number it has just written rather than searching the prompt for it."""
     t = lang["mr"]
     name, item = pick(r, lang["names"], split), pick(r, lang["items"], split)
     total = r.randint(2, max_number - 1)
-    problem = [t["start"].format(name=name, item=item, n=total)]
-    steps = []
+    start = t["start"].format(name=name, item=item, n=total)
+    problem, solution = [start], [start]
     for _ in range(r.randint(*changes)):
         if total > 1 and r.random() < 0.5:
             n = r.randint(1, total - 1)
-            problem.append(r.choice(t["loss"]).format(name=name, item=item, n=n))
-            steps.append(t["sub"].format(a=total, b=n, c=total - n))
+            sentence = r.choice(t["loss"]).format(name=name, item=item, n=n)
+            step = t["sub"].format(a=total, b=n, c=total - n)
             total -= n
         else:
             n = r.randint(1, max_number - 1)
-            problem.append(r.choice(t["gain"]).format(name=name, item=item, n=n))
-            steps.append(t["add"].format(a=total, b=n, c=total + n))
+            sentence = r.choice(t["gain"]).format(name=name, item=item, n=n)
+            step = t["add"].format(a=total, b=n, c=total + n)
             total += n
+        problem.append(sentence)
+        solution.append(join_sentences(lang, [sentence, step]))
     problem.append(t["question"].format(name=name, item=item))
-    solution = "\n".join([*steps, t["answer"].format(n=total)])
+    solution.append(t["answer"].format(n=total))
     return {
         "prompt": finish(lang, t["prompt"].format(problem=join_sentences(lang, problem))),
-        "response": finish(lang, solution),
+        "response": finish(lang, "\n".join(solution)),
         "answer": total,
     }
 

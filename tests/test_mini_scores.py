@@ -1,0 +1,46 @@
+"""The issue's bar for the trainer and evaluator: a mini single-task run (the 7B analogue, k=50)
+scores clearly above the trivial baselines in English, with one stored row per test example.
+
+"Clearly": the model closes at least a fifth of the gap between the best trivial baseline
+(evaluate/baselines.py) and a perfect score. Slow: three SFT runs and evaluations at mini scale
+(minutes), with the bundled base model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clt_kit.evaluate.baselines import best_baseline
+from clt_kit.jsonio import read_jsonl
+from clt_kit.languages import PAPER_LANGUAGES
+from clt_kit.pipeline import Layout, _execute, plan_figure, prepare
+from clt_kit.scales import MINI
+
+pytestmark = pytest.mark.slow
+PERFECT = {"IF": 5.0, "SM": 1.0, "MR": 1.0}
+K = 50
+
+
+@pytest.fixture(scope="module")
+def mini_runs(tmp_path_factory: pytest.TempPathFactory):
+    plans = [p for p in plan_figure(2, MINI) if p.model.name == "7b" and p.k == K]
+    layout = Layout(tmp_path_factory.mktemp("mini"))
+    world, runs = prepare(plans, MINI, 0, layout, progress=False)
+    return world, {run.plan.task: run for run in runs}
+
+
+@pytest.mark.parametrize("task", ["IF", "SM", "MR"])
+def test_english_scores_are_clearly_above_the_trivial_baselines(mini_runs, task: str) -> None:
+    world, runs = mini_runs
+    run = runs[task]
+    record = _execute(run.plan, run.spec, run.base, world, run.mixture, MINI, 0)
+    tests = read_jsonl(world.test(task))
+    assert len(record.examples) == len(tests) and {r["lang"] for r in record.examples} == set(PAPER_LANGUAGES)
+    english = [r["score"] for r in record.examples if r["lang"] == "en"]
+    score = sum(english) / len(english)
+    name, baseline = best_baseline(task, tests, "en")
+    bar = baseline + 0.2 * (PERFECT[task] - baseline)
+    print(f"{task}: English {score:.3f}; best trivial baseline {name} {baseline:.3f}; bar {bar:.3f}")
+    assert score >= bar, f"{task}: English {score:.3f} is not clearly above the {name} baseline {baseline:.3f} (bar {bar:.3f})"
