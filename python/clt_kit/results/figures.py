@@ -145,7 +145,7 @@ def figure2(db: Path, out_dir: Path, scale: str, seed: int, figure: Figure) -> F
     the paper's curves (from its tables) dashed beside ours."""
     rows, paper = _query(db, FIGURE2_SQL, PAPER_FIGURE2_SQL, scale, seed, figure.models)
     models = _models(rows)
-    fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4.5), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(models), figsize=(max(6 * len(models), 10), 4.5), squeeze=False, sharey=True)
     for ax, model in zip(axes[0], models):
         paper_model = PAPER_MODELS.get(model)
         for task in TASKS:
