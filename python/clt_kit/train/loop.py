@@ -8,10 +8,9 @@ masked from the loss, and projecting them onto the vocabulary would be wasted wo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 import inspect
 import math
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -14,8 +15,8 @@ from accelerate import Accelerator
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from clt_kit import __version__
-from clt_kit.languages import ENGLISH
 from clt_kit.jsonio import InputError, canonical, publish_dir, read_json, read_jsonl, write_json
+from clt_kit.languages import ENGLISH
 from clt_kit.scales import ModelSize, Scale
 from clt_kit.seeding import derive_seed
 from clt_kit.train.loop import Batch, optimize
@@ -69,10 +70,7 @@ def pretraining_corpus(world: WorldPaths, size: ModelSize, seed: int) -> list[di
 
 
 def language_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row["lang"]] = counts.get(row["lang"], 0) + 1
-    return dict(sorted(counts.items()))
+    return dict(sorted(Counter(row["lang"] for row in rows).items()))
 
 
 def _corpus_blocks(rows: list[dict[str, Any]], tokenizer: PreTrainedTokenizerFast, seq_len: int, source: Path) -> torch.Tensor:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -160,12 +161,10 @@ def _corpus(seed: int, scale: Scale, langs: list[lexicon.Language]) -> list[dict
     english = next(lang for lang in langs if lang.code == ENGLISH)
     rows = []
     shares = scale.corpus_share_of([lang.code for lang in langs])
-    cumulative, total = [], 0.0
-    for lang in langs:
-        total += shares[lang.code]
-        cumulative.append(total)
+    cumulative = list(accumulate(shares[lang.code] for lang in langs))
+    total = cumulative[-1]
     item_tasks = sorted(scale.corpus_items)
-    item_cumulative = [sum(scale.corpus_items[t] for t in item_tasks[: j + 1]) for j in range(len(item_tasks))]
+    item_cumulative = list(accumulate(scale.corpus_items[t] for t in item_tasks))
     for i in range(scale.corpus_lines):
         u = r.random() * total
         lang = langs[next(j for j, c in enumerate(cumulative) if u < c)]
