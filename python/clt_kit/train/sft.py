@@ -31,7 +31,6 @@ from clt_kit.train.pretrain import load_base
 from clt_kit.train.tokenizer import prompt_text
 
 
-
 @dataclass(frozen=True)
 class LoraSpec:
     """LoRA adapters on every linear layer but the output head (peft's "all-linear"), merged into
