@@ -39,6 +39,42 @@ def test_dedup_uses_the_normalization_profile() -> None:
     assert hashes.shape == (4, 16)
 
 
+@given(TEXTS)
+@settings(max_examples=30, deadline=None)
+def test_a_normalized_column_is_each_text_normalized(texts: list[str]) -> None:
+    col = core.normalized(texts)
+    assert col.normalized and core.normalized(col) is col
+    offsets = np.frombuffer(col.offsets, dtype="<i8")
+    rows = [col.data[a:b].decode() for a, b in zip(offsets[:-1], offsets[1:])]
+    assert rows == [_prep.normalize_text(t) for t in texts]
+    keys = [f"k{i}" for i in range(len(texts))]
+    # Dedup of the normalized column (what clean() passes, once, to both stages) equals dedup of the texts.
+    assert np.array_equal(core.exact_dedup(col, keys)[0], core.exact_dedup(texts, keys)[0])
+
+
+def test_language_id_of_chosen_rows_equals_that_of_the_subset() -> None:
+    texts = ["The children are playing outside today.", "Los niños juegan en la calle hoy.", "我们明天去北京。", "ok"]
+    rows = [3, 1, 1, 0]
+    picked, conf = core.identify_languages(core.column(texts), rows=rows)
+    alone, conf_alone = core.identify_languages([texts[i] for i in rows])
+    assert picked == alone == ["und", "es", "es", "en"]
+    assert np.array_equal(conf, conf_alone)
+    assert core.identify_languages(texts, rows=[])[0] == []
+    with pytest.raises(ValueError, match="row 4 is out of range"):
+        core.identify_languages(texts, rows=[4])
+
+
+def test_minhash_signatures_do_not_depend_on_threads() -> None:
+    texts = [f"document number {i} about apples and pears 日本語のテキスト{i}" for i in range(300)] + [""]
+    data = core._buffers(texts)
+    one = _prep.minhash_signatures(*data, 100, 7, 3, 5, 1)
+    two = _prep.minhash_signatures(*data, 100, 7, 3, 5, 2)
+    assert one == two and len(one) == len(texts) * 100 * 4
+    sigs = np.frombuffer(one, dtype="<u4").reshape(len(texts), 100)
+    assert (sigs[-1] == 2**32 - 1).all()  # no shingles: the empty signature
+    assert (sigs[0] != sigs[1]).any()
+
+
 @given(st.integers(0, 30), st.integers(0, 30), st.integers(0, 2**63))
 @settings(max_examples=30, deadline=None)
 def test_nested_samples(a: int, b: int, seed: int) -> None:

@@ -1,4 +1,5 @@
-//! Exact deduplication on a 128-bit hash of the normalized text.
+//! Exact deduplication on a 128-bit hash of the normalized text (the caller normalizes, with
+//! [`crate::normalize::normalize_column`], so near dedup can reuse the same normalized column).
 //!
 //! Among documents with the same key hash, the survivor is the one with the smallest stable key
 //! (byte order), never "the first seen", so the result does not depend on input order, shard
@@ -6,7 +7,6 @@
 
 use crate::column::StrColumn;
 use crate::hashing::{content_hash, HashKeyed};
-use crate::normalize::normalize_into;
 use rayon::prelude::*;
 
 /// Result of [`exact_dedup`], indexed like the input.
@@ -25,19 +25,14 @@ impl Dedup {
     }
 }
 
-/// Hashes every row's normalized text (in parallel) and picks one survivor per hash.
+/// Hashes every row of `normalized` (texts normalized under the profile; in parallel) and picks
+/// one survivor per hash.
 ///
 /// `keys` are the documents' stable keys; two rows with the same key and the same text are
 /// resolved by row index, which only happens when the caller passed true duplicates of a record.
-pub fn exact_dedup(texts: StrColumn<'_>, keys: StrColumn<'_>) -> Dedup {
-    assert_eq!(texts.len(), keys.len(), "texts and keys differ in length");
-    let hashes: Vec<u128> = (0..texts.len())
-        .into_par_iter()
-        .map_init(String::new, |buf, i| {
-            normalize_into(texts.get(i), buf);
-            content_hash(buf)
-        })
-        .collect();
+pub fn exact_dedup(normalized: StrColumn<'_>, keys: StrColumn<'_>) -> Dedup {
+    assert_eq!(normalized.len(), keys.len(), "texts and keys differ in length");
+    let hashes: Vec<u128> = (0..normalized.len()).into_par_iter().map(|i| content_hash(normalized.get(i))).collect();
 
     let mut best: HashKeyed<u128, u32> = HashKeyed::with_capacity_and_hasher(hashes.len(), Default::default());
     for (i, h) in hashes.iter().enumerate() {
@@ -59,10 +54,11 @@ pub fn exact_dedup(texts: StrColumn<'_>, keys: StrColumn<'_>) -> Dedup {
 mod tests {
     use super::*;
     use crate::column::OwnedColumn;
+    use crate::normalize::normalize_column;
     use proptest::prelude::*;
 
     fn run(texts: &[&str], keys: &[&str]) -> Vec<u32> {
-        let t = OwnedColumn::from_strs(texts);
+        let t = normalize_column(OwnedColumn::from_strs(texts).view());
         let k = OwnedColumn::from_strs(keys);
         exact_dedup(t.view(), k.view()).survivor
     }

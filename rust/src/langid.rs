@@ -9,7 +9,6 @@ use sha2::{Digest, Sha256};
 use crate::hashing::HashKeyed;
 use std::collections::HashMap;
 use std::sync::OnceLock;
-use xxhash_rust::xxh3::xxh3_64;
 
 /// Name and version of the algorithm (recorded in manifests with the data hash).
 pub const MODEL_NAME: &str = "clt-script+charngram-word-nb/v1";
@@ -93,7 +92,8 @@ const ALPHA: f64 = 0.5;
 /// The trained model: for every n-gram hash, its log-probability in each n-gram language.
 pub struct LangId {
     codes: Vec<&'static str>,
-    logp: HashKeyed<u64, Vec<f32>>,
+    /// The log-probabilities of each known n-gram, inline in the table (one lookup, no pointer chase).
+    logp: HashKeyed<u64, [f32; NGRAM_LANGS]>,
     /// Log-probability of an unseen n-gram of each order, per language.
     unseen: Vec<[f32; KINDS]>,
     data_sha256: String,
@@ -102,42 +102,65 @@ pub struct LangId {
 /// Feature kinds: character 1-, 2- and 3-grams, and whole words.
 const KINDS: usize = 4;
 
+/// How many languages the n-gram stage knows (the `ngram` specs).
+const NGRAM_LANGS: usize = 6;
+
+/// Hash of a run of characters (an n-gram or a word), tagged by its kind: a multiply-rotate chain
+/// over the code points and MurmurHash3's fmix64 avalanche (the table's hasher passes keys
+/// through, so they must be well mixed). Integer arithmetic only: no UTF-8 re-encoding.
+#[inline]
+fn run_hash(chars: &[char], tag: u64) -> u64 {
+    let mut h = tag;
+    for &c in chars {
+        h = (h ^ c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+    }
+    h ^= chars.len() as u64;
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    h ^ (h >> 33)
+}
+
+/// Tag of whole-word features (n-grams are tagged by their order).
+const WORD_TAG: u64 = 0x776f_7264;
+
 fn ngrams(text: &str, mut f: impl FnMut(usize, u64)) {
     // Lower-cased letters; every run of non-letters becomes one space (word boundary).
-    let mut chars: Vec<char> = vec![' '];
-    for c in text.chars().flat_map(char::to_lowercase) {
-        if script_of(c).is_some() {
-            chars.push(c);
-        } else if chars.last() != Some(&' ') {
-            chars.push(' ');
+    let mut chars: Vec<char> = Vec::with_capacity(text.len() + 2);
+    chars.push(' ');
+    for c in text.chars() {
+        if c.is_ascii() {
+            if c.is_ascii_alphabetic() {
+                chars.push(c.to_ascii_lowercase());
+            } else if chars.last() != Some(&' ') {
+                chars.push(' ');
+            }
+            continue;
+        }
+        for c in c.to_lowercase() {
+            if script_of(c).is_some() {
+                chars.push(c);
+            } else if chars.last() != Some(&' ') {
+                chars.push(' ');
+            }
         }
     }
     if chars.last() != Some(&' ') {
         chars.push(' ');
     }
-    let mut buf = [0u8; 16];
     for (oi, &n) in ORDERS.iter().enumerate() {
         for w in chars.windows(n) {
             if n == 1 && w[0] == ' ' {
                 continue;
             }
-            let mut len = 0;
-            for c in w {
-                len += c.encode_utf8(&mut buf[len..]).len();
-            }
-            f(oi, xxh3_64(&buf[..len]) ^ (n as u64));
+            f(oi, run_hash(w, n as u64));
         }
     }
     // Whole words (space-separated scripts; a CJK run counts as one "word" and adds little).
-    let mut word = String::new();
-    for &c in &chars[1..] {
-        if c == ' ' {
-            if !word.is_empty() {
-                f(3, xxh3_64(word.as_bytes()) ^ 0x776f_7264);
-                word.clear();
-            }
-        } else {
-            word.push(c);
+    for word in chars[1..].split(|&c| c == ' ') {
+        if !word.is_empty() {
+            f(3, run_hash(word, WORD_TAG));
         }
     }
 }
@@ -164,12 +187,12 @@ impl LangId {
             vocab[*oi] += 1;
         }
         let denom = |li: usize, oi: usize| (totals[li][oi] as f64 + ALPHA * (vocab[oi] as f64 + 1.0)).ln();
+        assert_eq!(specs.len(), NGRAM_LANGS, "NGRAM_LANGS must count the n-gram languages");
         let logp = counts
             .into_iter()
             .map(|(h, c)| {
                 let oi = order_of[&h];
-                let v = c.iter().enumerate().map(|(li, &k)| ((k as f64 + ALPHA).ln() - denom(li, oi)) as f32).collect();
-                (h, v)
+                (h, std::array::from_fn(|li| ((c[li] as f64 + ALPHA).ln() - denom(li, oi)) as f32))
             })
             .collect();
         let unseen = (0..specs.len())

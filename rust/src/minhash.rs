@@ -1,7 +1,7 @@
 //! Near-duplicate detection: MinHash signatures, LSH banding, verified deterministic clustering.
 //!
-//! Texts are normalized (the dedup profile) before they are shingled, so case and width do not
-//! make two near duplicates look different.
+//! Texts come normalized (the dedup profile, [`crate::normalize::normalize_column`]) so case and
+//! width do not make two near duplicates look different; exact dedup reuses the same column.
 //!
 //! Permutations are multiply-add-shift hashes `h_i(x) = (a_i * x + b_i) >> 32` over the 32-bit
 //! folded shingle hash (a strongly universal family), with `a_i`, `b_i` drawn from SplitMix64
@@ -12,7 +12,6 @@
 //! so the result depends neither on input order nor on the number of threads.
 
 use crate::column::StrColumn;
-use crate::normalize::{normalize, normalize_into};
 use crate::shingle::{for_each_shingle, jaccard, shingle_set, ShingleParams};
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
@@ -120,7 +119,8 @@ impl Permutations {
     }
 }
 
-/// Lanes per block: a block of the signature stays in registers while every shingle passes.
+/// Lanes per block of the portable path: a block of the signature stays in registers while every
+/// shingle passes.
 const LANES: usize = 16;
 
 #[inline(always)]
@@ -131,12 +131,18 @@ fn hash_lane(a_lo: u32, a_hi: u32, b_lo: u32, b_hi: u32, x: u32) -> u32 {
 
 /// Folds every shingle hash `x` into the signature: `sig[i] = min(sig[i], h_i(x))`.
 /// Permutations go in blocks of 16 (outer loop) and shingles in the inner loop, so a block's
-/// coefficients and running minima stay in vector registers.
-#[inline(always)]
+/// coefficients and running minima stay in registers. The reference the SIMD paths must equal.
 fn fold_into(sig: &mut [u32], xs: &[u32], p: &Permutations) {
+    fold_blocks(sig, xs, p, 0)
+}
+
+/// [`fold_into`] for the permutations from `from` on (the SIMD paths leave a tail of fewer than
+/// a vector's lanes to it).
+#[inline(always)]
+fn fold_blocks(sig: &mut [u32], xs: &[u32], p: &Permutations, from: usize) {
     let n = sig.len();
-    let full = n / LANES * LANES;
-    for start in (0..full).step_by(LANES) {
+    let full = from + (n - from) / LANES * LANES;
+    for start in (from..full).step_by(LANES) {
         let block = start..start + LANES;
         let a_lo: [u32; LANES] = p.a_lo[block.clone()].try_into().unwrap();
         let a_hi: [u32; LANES] = p.a_hi[block.clone()].try_into().unwrap();
@@ -157,59 +163,139 @@ fn fold_into(sig: &mut [u32], xs: &[u32], p: &Permutations) {
     }
 }
 
-/// # Safety
-/// The CPU must support AVX2.
+/// The SIMD paths, written with intrinsics (the compiler's auto-vectorized [`fold_into`] spilled
+/// registers and ran at a third of this speed). Per vector of lanes and shingle `x`:
+/// the even lanes' `a_lo * x` and the odd lanes' come from two 32x32->64 multiplies; adding the
+/// 64-bit `b_hi << 32 | b_lo` puts `hi32(a_lo * x + b_lo) + b_hi` in each product's high half
+/// (`a_lo * x + b_lo < 2^64`, so the carry is exact); a blend gathers the high halves and a
+/// 32-bit multiply adds `a_hi * x`. The same integers as [`hash_lane`].
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn fold_into_avx2(sig: &mut [u32], xs: &[u32], p: &Permutations) {
-    fold_into(sig, xs, p)
-}
+mod simd {
+    use super::{fold_blocks, Permutations};
+    use std::arch::x86_64::*;
 
-/// # Safety
-/// The CPU must support AVX-512F.
-#[cfg(all(target_arch = "x86_64", clt_avx512))]
-#[target_feature(enable = "avx512f")]
-unsafe fn fold_into_avx512(sig: &mut [u32], xs: &[u32], p: &Permutations) {
-    fold_into(sig, xs, p)
-}
-
-/// The MinHash signature of `text` (u32::MAX everywhere for a text without shingles).
-/// The AVX-512 and AVX2 paths (chosen at run time) and the portable path compute the same integers.
-pub fn signature(text: &str, perms: &Permutations, shingle: ShingleParams) -> Vec<u32> {
-    let mut xs: Vec<u32> = Vec::with_capacity(text.len() / 4 + 1);
-    for_each_shingle(text, shingle, |h| xs.push((h ^ (h >> 32)) as u32));
-    let mut sig = vec![u32::MAX; perms.len()];
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[cfg(clt_avx512)]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F (checked just above).
-            unsafe { fold_into_avx512(&mut sig, &xs, perms) };
-            return sig;
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            unsafe { fold_into_avx2(&mut sig, &xs, perms) };
-            return sig;
-        }
+    /// The 64-bit `b_hi << 32 | b_lo` of the even (`first` 0) or odd (1) lanes of the block at `start`.
+    #[inline(always)]
+    fn b64<const H: usize>(p: &Permutations, start: usize, first: usize) -> [u64; H] {
+        std::array::from_fn(|j| {
+            let i = start + 2 * j + first;
+            (p.b_hi[i] as u64) << 32 | p.b_lo[i] as u64
+        })
     }
-    fold_into(&mut sig, &xs, perms);
-    sig
+
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn fold_avx2(sig: &mut [u32], xs: &[u32], p: &Permutations) {
+        const W: usize = 8;
+        let full = sig.len() / W * W;
+        for start in (0..full).step_by(W) {
+            let load = |v: &[u32]| _mm256_loadu_si256(v[start..start + W].as_ptr() as *const __m256i);
+            let a_lo = load(&p.a_lo);
+            let a_lo_odd = _mm256_srli_epi64::<32>(a_lo);
+            let a_hi = load(&p.a_hi);
+            let (be, bo) = (b64::<4>(p, start, 0), b64::<4>(p, start, 1));
+            let b_even = _mm256_loadu_si256(be.as_ptr() as *const __m256i);
+            let b_odd = _mm256_loadu_si256(bo.as_ptr() as *const __m256i);
+            let mut acc = _mm256_loadu_si256(sig[start..start + W].as_ptr() as *const __m256i);
+            for &x in xs {
+                let xv = _mm256_set1_epi32(x as i32);
+                let even = _mm256_add_epi64(_mm256_mul_epu32(a_lo, xv), b_even);
+                let odd = _mm256_add_epi64(_mm256_mul_epu32(a_lo_odd, xv), b_odd);
+                let hi = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd);
+                let h = _mm256_add_epi32(hi, _mm256_mullo_epi32(a_hi, xv));
+                acc = _mm256_min_epu32(acc, h);
+            }
+            _mm256_storeu_si256(sig[start..start + W].as_mut_ptr() as *mut __m256i, acc);
+        }
+        fold_blocks(sig, xs, p, full)
+    }
+
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[cfg(clt_avx512)]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn fold_avx512(sig: &mut [u32], xs: &[u32], p: &Permutations) {
+        const W: usize = 16;
+        let full = sig.len() / W * W;
+        for start in (0..full).step_by(W) {
+            let load = |v: &[u32]| _mm512_loadu_si512(v[start..start + W].as_ptr() as *const __m512i);
+            let a_lo = load(&p.a_lo);
+            let a_lo_odd = _mm512_srli_epi64::<32>(a_lo);
+            let a_hi = load(&p.a_hi);
+            let (be, bo) = (b64::<8>(p, start, 0), b64::<8>(p, start, 1));
+            let b_even = _mm512_loadu_si512(be.as_ptr() as *const __m512i);
+            let b_odd = _mm512_loadu_si512(bo.as_ptr() as *const __m512i);
+            let mut acc = load(sig);
+            for &x in xs {
+                let xv = _mm512_set1_epi32(x as i32);
+                let even = _mm512_add_epi64(_mm512_mul_epu32(a_lo, xv), b_even);
+                let odd = _mm512_add_epi64(_mm512_mul_epu32(a_lo_odd, xv), b_odd);
+                let hi = _mm512_mask_blend_epi32(0b1010_1010_1010_1010, _mm512_srli_epi64::<32>(even), odd);
+                let h = _mm512_add_epi32(hi, _mm512_mullo_epi32(a_hi, xv));
+                acc = _mm512_min_epu32(acc, h);
+            }
+            _mm512_storeu_si512(sig[start..start + W].as_mut_ptr() as *mut __m512i, acc);
+        }
+        fold_blocks(sig, xs, p, full)
+    }
 }
 
-/// One 64-bit key per band: the hash of the group, the band index and the band's rows.
-pub fn band_keys(sig: &[u32], group: u32, params: &NearDupParams) -> Vec<u64> {
-    (0..params.bands)
-        .map(|band| {
-            let mut buf = Vec::with_capacity(8 + 4 * params.rows);
+/// Scratch space for [`Signer::sign`], reused from one text to the next.
+#[derive(Debug, Default)]
+pub struct Signer {
+    shingles: Vec<u32>,
+    band: Vec<u8>,
+}
+
+impl Signer {
+    /// Writes the MinHash signature of `text` into `sig` (one value per permutation; u32::MAX
+    /// everywhere for a text without shingles). The AVX-512 and AVX2 paths (chosen at run time)
+    /// and the portable path compute the same integers.
+    pub fn sign(&mut self, text: &str, perms: &Permutations, shingle: ShingleParams, sig: &mut [u32]) {
+        assert_eq!(sig.len(), perms.len(), "one signature value per permutation");
+        let xs = &mut self.shingles;
+        xs.clear();
+        for_each_shingle(text, shingle, |h| xs.push((h ^ (h >> 32)) as u32));
+        sig.fill(u32::MAX);
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[cfg(clt_avx512)]
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports AVX-512F (checked just above).
+                unsafe { simd::fold_avx512(sig, xs, perms) };
+                return;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                unsafe { simd::fold_avx2(sig, xs, perms) };
+                return;
+            }
+        }
+        fold_into(sig, xs, perms);
+    }
+
+    /// Calls `emit` with each band's 64-bit key: the hash of the group, the band index and the
+    /// band's rows.
+    pub fn band_keys(&mut self, sig: &[u32], group: u32, params: &NearDupParams, mut emit: impl FnMut(u64)) {
+        for band in 0..params.bands {
+            let buf = &mut self.band;
+            buf.clear();
             buf.extend_from_slice(&group.to_le_bytes());
             buf.extend_from_slice(&(band as u32).to_le_bytes());
             for v in &sig[band * params.rows..(band + 1) * params.rows] {
                 buf.extend_from_slice(&v.to_le_bytes());
             }
-            xxh3_64_with_seed(&buf, params.seed)
-        })
-        .collect()
+            emit(xxh3_64_with_seed(buf, params.seed));
+        }
+    }
+}
+
+/// The MinHash signature of `text` (see [`Signer::sign`]).
+pub fn signature(text: &str, perms: &Permutations, shingle: ShingleParams) -> Vec<u32> {
+    let mut sig = vec![0; perms.len()];
+    Signer::default().sign(text, perms, shingle, &mut sig);
+    sig
 }
 
 /// Union-find whose representative is always the member with the smallest stable key.
@@ -259,16 +345,17 @@ pub struct NearDedup {
     pub accepted_pairs: u64,
 }
 
-/// Clusters near-duplicate rows within each group. `active[i] == false` excludes a row (e.g. an
-/// exact duplicate already removed): it is its own survivor and never a candidate.
+/// Clusters near-duplicate rows of `normalized` (texts normalized under the profile) within each
+/// group. `active[i] == false` excludes a row (e.g. an exact duplicate already removed): it is its
+/// own survivor and never a candidate.
 pub fn near_dedup(
-    texts: StrColumn<'_>,
+    normalized: StrColumn<'_>,
     keys: StrColumn<'_>,
     groups: &[u32],
     active: &[bool],
     params: &NearDupParams,
 ) -> NearDedup {
-    let n = texts.len();
+    let n = normalized.len();
     assert_eq!(keys.len(), n);
     assert_eq!(groups.len(), n);
     assert_eq!(active.len(), n);
@@ -280,15 +367,14 @@ pub fn near_dedup(
         .into_par_iter()
         .filter(|&i| active[i])
         .fold(
-            || (Vec::new(), String::new()),
-            |(mut acc, mut buf), i| {
-                normalize_into(texts.get(i), &mut buf);
-                let sig = signature(&buf, &perms, params.shingle);
-                acc.extend(band_keys(&sig, groups[i], params).into_iter().map(|k| (k, i as u32)));
-                (acc, buf)
+            || (Vec::new(), Signer::default(), vec![0u32; perms.len()]),
+            |(mut acc, mut signer, mut sig), i| {
+                signer.sign(normalized.get(i), &perms, params.shingle, &mut sig);
+                signer.band_keys(&sig, groups[i], params, |k| acc.push((k, i as u32)));
+                (acc, signer, sig)
             },
         )
-        .map(|(acc, _)| acc)
+        .map(|(acc, _, _)| acc)
         .reduce(Vec::new, |mut a, mut b| {
             a.append(&mut b);
             a
@@ -317,7 +403,7 @@ pub fn near_dedup(
         involved.dedup();
         let sets: Vec<Vec<u64>> = involved
             .par_iter()
-            .map(|&i| shingle_set(&normalize(texts.get(i as usize)), params.shingle))
+            .map(|&i| shingle_set(normalized.get(i as usize), params.shingle))
             .collect();
         let set_of = |i: u32| &sets[involved.binary_search(&i).expect("involved")];
         pairs
@@ -355,33 +441,37 @@ mod tests {
 
     #[test]
     fn split_arithmetic_equals_64_bit_multiply_shift() {
-        let p = Permutations::new(64, 9);
-        let mut rng = SplitMix64::new(3);
-        let xs: Vec<u32> = (0..50).map(|_| rng.next_u64() as u32).collect();
-        let mut slow = vec![u32::MAX; 64];
-        for &x in &xs {
-            for i in 0..64 {
-                let a = (p.a_hi[i] as u64) << 32 | p.a_lo[i] as u64;
-                let b = (p.b_hi[i] as u64) << 32 | p.b_lo[i] as u64;
-                slow[i] = slow[i].min((a.wrapping_mul(x as u64).wrapping_add(b) >> 32) as u32);
+        // Lengths with and without a tail shorter than a vector; extreme shingle hashes included.
+        for n in [64, 61, 7, 133] {
+            let p = Permutations::new(n, 9);
+            let mut rng = SplitMix64::new(3);
+            let mut xs: Vec<u32> = (0..50).map(|_| rng.next_u64() as u32).collect();
+            xs.extend([0, 1, u32::MAX]);
+            let mut slow = vec![u32::MAX; n];
+            for &x in &xs {
+                for i in 0..n {
+                    let a = (p.a_hi[i] as u64) << 32 | p.a_lo[i] as u64;
+                    let b = (p.b_hi[i] as u64) << 32 | p.b_lo[i] as u64;
+                    slow[i] = slow[i].min((a.wrapping_mul(x as u64).wrapping_add(b) >> 32) as u32);
+                }
             }
-        }
-        let mut portable = vec![u32::MAX; 64];
-        fold_into(&mut portable, &xs, &p);
-        assert_eq!(portable, slow);
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            let mut simd = vec![u32::MAX; 64];
-            // SAFETY: AVX2 is present.
-            unsafe { fold_into_avx2(&mut simd, &xs, &p) };
-            assert_eq!(simd, slow);
-        }
-        #[cfg(all(target_arch = "x86_64", clt_avx512))]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            let mut simd = vec![u32::MAX; 64];
-            // SAFETY: AVX-512F is present.
-            unsafe { fold_into_avx512(&mut simd, &xs, &p) };
-            assert_eq!(simd, slow);
+            let mut portable = vec![u32::MAX; n];
+            fold_into(&mut portable, &xs, &p);
+            assert_eq!(portable, slow);
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                let mut fast = vec![u32::MAX; n];
+                // SAFETY: AVX2 is present.
+                unsafe { simd::fold_avx2(&mut fast, &xs, &p) };
+                assert_eq!(fast, slow, "AVX2, {n} permutations");
+            }
+            #[cfg(all(target_arch = "x86_64", clt_avx512))]
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                let mut fast = vec![u32::MAX; n];
+                // SAFETY: AVX-512F is present.
+                unsafe { simd::fold_avx512(&mut fast, &xs, &p) };
+                assert_eq!(fast, slow, "AVX-512, {n} permutations");
+            }
         }
     }
 
@@ -402,7 +492,7 @@ mod tests {
     }
 
     fn run(texts: &[&str], keys: &[&str], groups: &[u32]) -> Vec<u32> {
-        let t = OwnedColumn::from_strs(texts);
+        let t = crate::normalize::normalize_column(OwnedColumn::from_strs(texts).view());
         let k = OwnedColumn::from_strs(keys);
         let active = vec![true; texts.len()];
         near_dedup(t.view(), k.view(), groups, &active, &NearDupParams::default()).survivor

@@ -8,7 +8,9 @@
 //! Fast paths give the same result: text that the quick check finds already in NFKC is not
 //! re-composed, and ASCII characters are folded without a table lookup.
 
+use crate::column::{OwnedColumn, StrColumn};
 use caseless::Caseless;
+use rayon::prelude::*;
 use std::borrow::Cow;
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
@@ -40,36 +42,60 @@ fn caseless_block(c: char) -> bool {
     matches!(c as u32, 0x0600..=0x06FF | 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF)
 }
 
+/// Appends a run of ASCII bytes: lower-cased, whitespace collapsed (`pending_space`: a space is
+/// owed before the next character, as in [`normalize_into`]).
+#[inline]
+fn push_ascii(run: &[u8], out: &mut String, pending_space: &mut bool) {
+    for &b in run {
+        if b == b' ' || (b'\t'..=b'\r').contains(&b) {
+            *pending_space = !out.is_empty();
+        } else {
+            if *pending_space {
+                out.push(' ');
+                *pending_space = false;
+            }
+            out.push(char::from(b.to_ascii_lowercase()));
+        }
+    }
+}
+
 /// Normalizes `text` under [`PROFILE`] into `out` (cleared first); reuse `out` across calls.
 pub fn normalize_into(text: &str, out: &mut String) {
     out.clear();
     let composed = nfkc(text);
     let mut folded_non_ascii = false;
     let mut pending_space = false;
-    let mut push = |c: char, out: &mut String| {
+    let push = |c: char, out: &mut String, pending_space: &mut bool| {
         if c.is_whitespace() {
-            pending_space = !out.is_empty();
+            *pending_space = !out.is_empty();
         } else {
-            if pending_space {
+            if *pending_space {
                 out.push(' ');
-                pending_space = false;
+                *pending_space = false;
             }
             out.push(c);
         }
     };
-    for c in composed.chars() {
-        if c.is_ascii() {
-            push(c.to_ascii_lowercase(), out);
-        } else if caseless_block(c) {
-            push(c, out);
+    let mut rest: &str = &composed;
+    while let Some(c) = rest.chars().next() {
+        // Runs of ASCII go byte by byte, without decoding characters.
+        let ascii = rest.bytes().position(|b| !b.is_ascii()).unwrap_or(rest.len());
+        if ascii > 0 {
+            push_ascii(&rest.as_bytes()[..ascii], out, &mut pending_space);
+            rest = &rest[ascii..];
+            continue;
+        }
+        rest = &rest[c.len_utf8()..];
+        if caseless_block(c) {
+            push(c, out, &mut pending_space);
         } else {
             let mut folded = std::iter::once(c).default_case_fold();
             match (folded.next(), folded.next()) {
-                (Some(f), None) if f == c => push(c, out),
+                (Some(f), None) if f == c => push(c, out, &mut pending_space),
                 (first, second) => {
                     folded_non_ascii = true;
                     for f in first.into_iter().chain(second).chain(folded) {
-                        push(f, out);
+                        push(f, out, &mut pending_space);
                     }
                 }
             }
@@ -89,6 +115,36 @@ pub fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     normalize_into(text, &mut out);
     out
+}
+
+/// Every row of `texts` normalized under [`PROFILE`], in parallel, rows in input order. Exact and
+/// near dedup take their text this way, so a caller running both normalizes once.
+pub fn normalize_column(texts: StrColumn<'_>) -> OwnedColumn {
+    const CHUNK: usize = 4096;
+    let chunks: Vec<OwnedColumn> = (0..texts.len().div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            let rows = c * CHUNK..((c + 1) * CHUNK).min(texts.len());
+            let mut out = OwnedColumn { data: Vec::new(), offsets: vec![0] };
+            let mut buf = String::new();
+            for i in rows {
+                normalize_into(texts.get(i), &mut buf);
+                out.push(&buf);
+            }
+            out
+        })
+        .collect();
+    let mut col = OwnedColumn {
+        data: Vec::with_capacity(chunks.iter().map(|c| c.data.len()).sum()),
+        offsets: Vec::with_capacity(texts.len() + 1),
+    };
+    col.offsets.push(0);
+    for chunk in chunks {
+        let base = col.data.len() as i64;
+        col.data.extend_from_slice(&chunk.data);
+        col.offsets.extend(chunk.offsets[1..].iter().map(|o| base + o));
+    }
+    col
 }
 
 #[cfg(test)]
@@ -122,6 +178,18 @@ mod tests {
         // Devanagari vowel signs survive.
         assert_eq!(normalize("हिन्दी"), "हिन्दी");
         assert_eq!(normalize("é"), "é");
+    }
+
+    #[test]
+    fn a_column_is_normalized_row_by_row_in_order() {
+        let rows: Vec<String> = (0..9000).map(|i| format!("Row  {i} ＡＢ")).collect();
+        let col = normalize_column(OwnedColumn::from_strs(&rows).view());
+        let view = col.view();
+        assert_eq!(view.len(), rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            assert_eq!(view.get(i), normalize(row));
+        }
+        assert_eq!(normalize_column(OwnedColumn::from_strs::<&str>(&[]).view()).view().len(), 0);
     }
 
     #[test]

@@ -70,7 +70,18 @@ fn normalize_text(text: &str) -> String {
     normalize::normalize(text)
 }
 
-/// Exact dedup. Returns (survivor u32 LE bytes, 128-bit hashes as 16-byte LE records).
+/// Every text normalized under the dedup profile. Returns (data bytes, i64 LE offsets bytes).
+#[pyfunction]
+#[pyo3(signature = (text_data, text_offsets, threads=0))]
+fn normalize_column(py: Python<'_>, text_data: &[u8], text_offsets: &[u8], threads: usize) -> PyResult<(Py<PyBytes>, Py<PyBytes>)> {
+    let to = offsets(text_offsets)?;
+    let texts = column("texts", text_data, &to)?;
+    let col = py.detach(|| with_threads(threads, || normalize::normalize_column(texts)))?;
+    Ok((PyBytes::new(py, &col.data).unbind(), le_bytes(py, &col.offsets, i64::to_le_bytes)))
+}
+
+/// Exact dedup of normalized texts (`normalize_column`). Returns (survivor u32 LE bytes,
+/// 128-bit hashes as 16-byte LE records).
 #[pyfunction]
 #[pyo3(signature = (text_data, text_offsets, key_data, key_offsets, threads=0))]
 fn exact_dedup(
@@ -133,7 +144,8 @@ fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> PyResu
     Ok(pool.install(f))
 }
 
-/// Near-duplicate clustering within groups. `active` is one byte per row (0: skip the row).
+/// Near-duplicate clustering of normalized texts (`normalize_column`) within groups. `active` is
+/// one byte per row (0: skip the row).
 /// Returns (survivor u32 LE bytes, candidate pairs, accepted pairs).
 #[pyfunction]
 #[pyo3(signature = (text_data, text_offsets, key_data, key_offsets, groups, active, num_perm, bands, rows, seed, word_n, char_n, threshold, verify, threads=0))]
@@ -172,9 +184,11 @@ fn near_dedup(
     Ok((le_bytes(py, &result.survivor, u32::to_le_bytes), result.candidate_pairs, result.accepted_pairs))
 }
 
-/// Language of each text among `allow` (empty: all). Returns (codes joined by "\n", confidences f64 LE).
+/// Language of each text among `allow` (empty: all), or of the rows listed in `rows` (u32 LE
+/// bytes) when given. Returns (codes joined by "\n", confidences f64 LE).
 #[pyfunction]
-#[pyo3(signature = (text_data, text_offsets, allow, min_letters, min_confidence, threads=0))]
+#[pyo3(signature = (text_data, text_offsets, allow, min_letters, min_confidence, threads=0, rows=None))]
+#[allow(clippy::too_many_arguments)]
 fn identify_languages(
     py: Python<'_>,
     text_data: &[u8],
@@ -183,16 +197,24 @@ fn identify_languages(
     min_letters: usize,
     min_confidence: f64,
     threads: usize,
+    rows: Option<&[u8]>,
 ) -> PyResult<(String, Py<PyBytes>)> {
     let to = offsets(text_offsets)?;
     let texts = column("texts", text_data, &to)?;
+    let rows: Vec<u32> = match rows {
+        Some(buf) => u32s(buf)?,
+        None => (0..texts.len() as u32).collect(),
+    };
+    if let Some(&bad) = rows.iter().find(|&&r| r as usize >= texts.len()) {
+        return Err(PyValueError::new_err(format!("row {bad} is out of range ({} texts)", texts.len())));
+    }
     let allow: Vec<&str> = allow.iter().map(String::as_str).collect();
     let floors = Floors { min_letters, min_confidence };
     let preds = py.detach(|| {
         with_threads(threads, || {
             use rayon::prelude::*;
             let model = LangId::get();
-            (0..texts.len()).into_par_iter().map(|i| model.identify(texts.get(i), &allow, floors)).collect::<Vec<_>>()
+            rows.par_iter().map(|&i| model.identify(texts.get(i as usize), &allow, floors)).collect::<Vec<_>>()
         })
     })?;
     let codes = preds.iter().map(|p| p.lang).collect::<Vec<_>>().join("\n");
@@ -227,19 +249,26 @@ fn minhash_signatures(
     let texts = column("texts", text_data, &to)?;
     let perms = minhash::Permutations::new(num_perm, seed);
     let shingle = ShingleParams { word_n, char_n };
-    let sigs: Vec<u32> = py.detach(|| {
-        with_threads(threads, || {
-            use rayon::prelude::*;
-            let mut out = vec![0u32; texts.len() * num_perm];
-            if num_perm > 0 {
-                out.par_chunks_mut(num_perm)
-                    .enumerate()
-                    .for_each(|(i, row)| row.copy_from_slice(&minhash::signature(texts.get(i), &perms, shingle)));
-            }
-            out
+    // Written straight into the bytes object Python receives (no second copy of the output).
+    let out = PyBytes::new_with(py, texts.len() * num_perm * 4, |bytes| {
+        py.detach(|| {
+            with_threads(threads, || {
+                use rayon::prelude::*;
+                if num_perm > 0 {
+                    bytes.par_chunks_mut(num_perm * 4).enumerate().for_each_init(
+                        || (minhash::Signer::default(), vec![0u32; num_perm]),
+                        |(signer, sig), (i, row)| {
+                            signer.sign(texts.get(i), &perms, shingle, sig);
+                            for (dst, v) in row.chunks_exact_mut(4).zip(sig.iter()) {
+                                dst.copy_from_slice(&v.to_le_bytes());
+                            }
+                        },
+                    );
+                }
+            })
         })
     })?;
-    Ok(le_bytes(py, &sigs, u32::to_le_bytes))
+    Ok(out.unbind())
 }
 
 /// Exact Jaccard similarity of the shingle sets of two texts, normalized as near-dup sees them.
@@ -262,6 +291,7 @@ fn _prep(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NORMALIZATION_PROFILE", normalize::PROFILE)?;
     m.add("SampleSizeError", m.py().get_type::<SampleSizeError>())?;
     m.add_function(wrap_pyfunction!(normalize_text, m)?)?;
+    m.add_function(wrap_pyfunction!(normalize_column, m)?)?;
     m.add_function(wrap_pyfunction!(exact_dedup, m)?)?;
     m.add_function(wrap_pyfunction!(sample_nested, m)?)?;
     m.add_function(wrap_pyfunction!(sha256_file, m)?)?;

@@ -59,16 +59,17 @@ def clean(
     langs = [r["lang"] for r in records]
     texts = [item_text(r) for r in records]
     text_col, id_col = core.column(texts), core.column(ids)  # converted once, passed to every stage
+    norm_col = core.normalized(text_col, threads)  # normalized once, for exact and near dedup
     reason: list[str | None] = [None] * n
     survivor_id: list[str | None] = [None] * n
 
-    exact, _ = core.exact_dedup(text_col, id_col, threads)
+    exact, _ = core.exact_dedup(norm_col, id_col, threads)
     for i in range(n):
         if exact[i] != i:
             reason[i], survivor_id[i] = "exact_duplicate", ids[exact[i]]
 
     alive = np.array([r is None for r in reason], dtype=bool)
-    near = core.near_dedup(text_col, id_col, _groups(langs), alive, params.near, threads)
+    near = core.near_dedup(norm_col, id_col, _groups(langs), alive, params.near, threads)
     for i in range(n):
         if reason[i] is None and near.survivor[i] != i:
             reason[i], survivor_id[i] = "near_duplicate", ids[near.survivor[i]]
@@ -76,7 +77,7 @@ def clean(
     undetermined: Counter[str] = Counter()
     if params.language_filter:
         alive_idx = [i for i in range(n) if reason[i] is None]  # no need to identify what is already dropped
-        predicted, _ = core.identify_languages([texts[i] for i in alive_idx], (), params.langid, threads)
+        predicted, _ = core.identify_languages(text_col, (), params.langid, threads, rows=alive_idx)
         for i, lang in zip(alive_idx, predicted):
             if lang == "und":
                 undetermined[langs[i]] += 1
@@ -102,14 +103,15 @@ def _decontaminate(
     prompts = [r["prompt"] for r in records] + [t["prompt"] for t in tests]
     keys = [r["id"] for r in records] + [t["id"] for t in tests]
     langs = [r["lang"] for r in records] + [t["lang"] for t in tests]
-    _, hashes = core.exact_dedup(prompts, keys, threads)
+    prompt_col = core.normalized(prompts, threads)
+    _, hashes = core.exact_dedup(prompt_col, keys, threads)
     test_hashes = {bytes(h): keys[n + j] for j, h in enumerate(hashes[n:])}
     for i in range(n):
         if reason[i] is None and (hit := test_hashes.get(bytes(hashes[i]))) is not None:
             reason[i], survivor_id[i] = "test_exact", hit
 
     active = np.array([reason[i] is None for i in range(n)] + [True] * len(tests), dtype=bool)
-    near = core.near_dedup(prompts, keys, _groups(langs), active, params.near, threads)
+    near = core.near_dedup(prompt_col, keys, _groups(langs), active, params.near, threads)
     test_in_cluster: dict[int, str] = {}
     for j in range(len(tests)):
         rep = int(near.survivor[n + j])

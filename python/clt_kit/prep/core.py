@@ -21,10 +21,12 @@ from clt_kit import _prep
 class Column:
     """Strings as the Rust core takes them: one UTF-8 buffer and little-endian i64 offsets (the
     buffers of an Arrow large-string array). Build it once with `column()` to pass the same
-    strings to several calls without converting them again."""
+    strings to several calls without converting them again; `normalized()` gives the column the
+    dedup calls work on (pass that to both exact and near dedup to normalize only once)."""
 
     data: bytes
     offsets: bytes
+    normalized: bool = False
 
     def __len__(self) -> int:
         return len(self.offsets) // 8 - 1
@@ -47,9 +49,18 @@ def _buffers(strings: Strings) -> tuple[bytes, bytes]:
     return col.data, col.offsets
 
 
+def normalized(strings: Strings, threads: int = 0) -> Column:
+    """The strings normalized under the dedup profile (`_prep.NORMALIZATION_PROFILE`), as a column."""
+    col = column(strings)
+    if col.normalized:
+        return col
+    data, offsets = _prep.normalize_column(col.data, col.offsets, threads)
+    return Column(data, offsets, normalized=True)
+
+
 def exact_dedup(texts: Strings, keys: Strings, threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(survivor index per row, 16-byte content hash per row as a (n, 16) uint8 array)."""
-    survivor, hashes = _prep.exact_dedup(*_buffers(texts), *_buffers(keys), threads)
+    """(survivor index per row, 16-byte content hash per row's normalized text as a (n, 16) uint8 array)."""
+    survivor, hashes = _prep.exact_dedup(*_buffers(normalized(texts, threads)), *_buffers(keys), threads)
     return np.frombuffer(survivor, dtype="<u4"), np.frombuffer(hashes, dtype=np.uint8).reshape(-1, 16)
 
 
@@ -90,7 +101,7 @@ def near_dedup(
 ) -> NearDupResult:
     """Near-duplicate clusters within groups; survivor = the smallest key of each cluster."""
     survivor, candidates, accepted = _prep.near_dedup(
-        *_buffers(texts), *_buffers(keys), groups.astype("<u4").tobytes(), active.astype(np.uint8).tobytes(),
+        *_buffers(normalized(texts, threads)), *_buffers(keys), groups.astype("<u4").tobytes(), active.astype(np.uint8).tobytes(),
         params.num_perm, params.bands, params.rows, params.seed, params.word_n, params.char_n,
         params.threshold, params.verify, threads,
     )
@@ -104,12 +115,16 @@ class LangIdFloors:
 
 
 def identify_languages(
-    texts: Strings, allow: Sequence[str] = (), floors: LangIdFloors = LangIdFloors(), threads: int = 0
+    texts: Strings, allow: Sequence[str] = (), floors: LangIdFloors = LangIdFloors(), threads: int = 0,
+    rows: Sequence[int] | np.ndarray | None = None,
 ) -> tuple[list[str], np.ndarray]:
-    """(language code or "und" per text, confidence per text)."""
-    if len(texts) == 0:
+    """(language code or "und" per text, confidence per text); of the texts at `rows` only, when given."""
+    if (len(texts) if rows is None else len(rows)) == 0:
         return [], np.zeros(0)
-    codes, conf = _prep.identify_languages(*_buffers(texts), list(allow), floors.min_letters, floors.min_confidence, threads)
+    picked = None if rows is None else np.asarray(rows, dtype="<u4").tobytes()
+    codes, conf = _prep.identify_languages(
+        *_buffers(texts), list(allow), floors.min_letters, floors.min_confidence, threads, picked
+    )
     return codes.split("\n"), np.frombuffer(conf, dtype="<f8")
 
 
