@@ -25,7 +25,11 @@ pub enum Script {
     Other,
 }
 
+#[inline]
 pub fn script_of(c: char) -> Option<Script> {
+    if c.is_ascii() {
+        return c.is_ascii_alphabetic().then_some(Script::Latin);
+    }
     let u = c as u32;
     let s = match u {
         0x41..=0x5A | 0x61..=0x7A | 0xC0..=0x24F | 0x1E00..=0x1EFF => Script::Latin,
@@ -89,21 +93,27 @@ const UND: &str = "und";
 const ORDERS: [usize; 3] = [1, 2, 3];
 const ALPHA: f64 = 0.5;
 
-/// The trained model: for every n-gram hash, its log-probability in each n-gram language.
+/// The trained model: the n-gram tables of the Latin-script and the Han-script languages.
 pub struct LangId {
-    codes: Vec<&'static str>,
-    /// The log-probabilities of each known n-gram, inline in the table (one lookup, no pointer chase).
-    logp: HashKeyed<u64, [f32; NGRAM_LANGS]>,
-    /// Log-probability of an unseen n-gram of each order, per language.
-    unseen: Vec<[f32; KINDS]>,
+    latin: Stage<{ LATIN.len() }>,
+    han: Stage<{ HAN.len() }>,
     data_sha256: String,
+}
+
+/// The n-gram model of the `W` languages that share a script: for every n-gram seen in the
+/// training text of at least one of them, its log-probability in each, inline in the table (one
+/// lookup, no pointer chase). An n-gram none of them has is scored `unseen` in each, the value its
+/// smoothed count of 0 gives, so leaving it out of the table changes no score; the tables stay
+/// small enough for the CPU's cache.
+struct Stage<const W: usize> {
+    codes: [&'static str; W],
+    logp: HashKeyed<u64, [f32; W]>,
+    /// Log-probability of an unseen n-gram of each kind, per language.
+    unseen: [[f32; KINDS]; W],
 }
 
 /// Feature kinds: character 1-, 2- and 3-grams, and whole words.
 const KINDS: usize = 4;
-
-/// How many languages the n-gram stage knows (the `ngram` specs).
-const NGRAM_LANGS: usize = 6;
 
 /// Hash of a run of characters (an n-gram or a word), tagged by its kind: a multiply-rotate chain
 /// over the code points and MurmurHash3's fmix64 avalanche (the table's hasher passes keys
@@ -187,17 +197,28 @@ impl LangId {
             vocab[*oi] += 1;
         }
         let denom = |li: usize, oi: usize| (totals[li][oi] as f64 + ALPHA * (vocab[oi] as f64 + 1.0)).ln();
-        assert_eq!(specs.len(), NGRAM_LANGS, "NGRAM_LANGS must count the n-gram languages");
-        let logp = counts
-            .into_iter()
-            .map(|(h, c)| {
-                let oi = order_of[&h];
-                (h, std::array::from_fn(|li| ((c[li] as f64 + ALPHA).ln() - denom(li, oi)) as f32))
-            })
-            .collect();
-        let unseen = (0..specs.len())
-            .map(|li| [0, 1, 2, 3].map(|oi| (ALPHA.ln() - denom(li, oi)) as f32))
-            .collect();
+        let logp = |count: u32, li: usize, oi: usize| ((count as f64 + ALPHA).ln() - denom(li, oi)) as f32;
+        fn stage<const W: usize>(
+            langs: &[&'static str],
+            codes: &[&'static str],
+            counts: &HashMap<u64, Vec<u32>>,
+            order_of: &HashMap<u64, usize>,
+            logp: &dyn Fn(u32, usize, usize) -> f32,
+        ) -> Stage<W> {
+            let li: [usize; W] = std::array::from_fn(|j| codes.iter().position(|c| *c == langs[j]).expect("an n-gram language"));
+            let table = counts
+                .iter()
+                .filter(|(_, c)| li.iter().any(|&l| c[l] > 0))
+                .map(|(h, c)| (*h, std::array::from_fn(|j| logp(c[li[j]], li[j], order_of[h]))))
+                .collect();
+            Stage {
+                codes: std::array::from_fn(|j| langs[j]),
+                logp: table,
+                unseen: std::array::from_fn(|j| [0, 1, 2, 3].map(|oi| logp(0, li[j], oi))),
+            }
+        }
+        let latin = stage(LATIN, &codes, &counts, &order_of, &logp);
+        let han = stage(HAN, &codes, &counts, &order_of, &logp);
         let mut hasher = Sha256::new();
         hasher.update(MODEL_NAME.as_bytes());
         for spec in SPECS {
@@ -207,7 +228,7 @@ impl LangId {
             hasher.update([0]);
         }
         let data_sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        LangId { codes, logp, unseen, data_sha256 }
+        LangId { latin, han, data_sha256 }
     }
 
     /// The shared model, trained on first use.
@@ -260,34 +281,32 @@ impl LangId {
             "hangul" if allowed("ko") => Prediction { lang: "ko", confidence: group_share },
             // Any Kana in CJK text makes it Japanese (Chinese has none).
             "cjk" if share(Script::Kana) > 0.0 && allowed("ja") => Prediction { lang: "ja", confidence: group_share },
-            "cjk" => self.ngram_stage(text, HAN, &allowed, floors),
-            "latin" => self.ngram_stage(text, LATIN, &allowed, floors),
+            "cjk" => self.han.identify(text, &allowed, floors),
+            "latin" => self.latin.identify(text, &allowed, floors),
             _ => und,
         }
     }
+}
 
-    fn ngram_stage(&self, text: &str, candidates: &[&str], allowed: &dyn Fn(&str) -> bool, floors: Floors) -> Prediction {
-        let idx: Vec<usize> = (0..self.codes.len())
-            .filter(|&i| candidates.contains(&self.codes[i]) && allowed(self.codes[i]))
-            .collect();
+impl<const W: usize> Stage<W> {
+    /// The most probable of this stage's languages that `allowed` lets through.
+    fn identify(&self, text: &str, allowed: &dyn Fn(&str) -> bool, floors: Floors) -> Prediction {
+        let idx: Vec<usize> = (0..W).filter(|&i| allowed(self.codes[i])).collect();
         match idx.len() {
             0 => return Prediction { lang: UND, confidence: 0.0 },
             1 => return Prediction { lang: self.codes[idx[0]], confidence: 1.0 },
             _ => {}
         }
-        let mut scores = vec![0f64; idx.len()];
-        ngrams(text, |oi, h| match self.logp.get(&h) {
-            Some(lp) => {
-                for (s, &i) in scores.iter_mut().zip(&idx) {
-                    *s += lp[i] as f64;
-                }
-            }
-            None => {
-                for (s, &i) in scores.iter_mut().zip(&idx) {
-                    *s += self.unseen[i][oi] as f64;
-                }
+        // Every language of the stage is scored (a fixed-size, branch-free loop) and the allowed
+        // ones are picked afterwards: each language's sum is the same either way.
+        let mut all = [0f64; W];
+        ngrams(text, |oi, h| {
+            let lp = self.logp.get(&h);
+            for (i, s) in all.iter_mut().enumerate() {
+                *s += lp.map_or(self.unseen[i][oi], |lp| lp[i]) as f64;
             }
         });
+        let scores: Vec<f64> = idx.iter().map(|&i| all[i]).collect();
         let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let z: f64 = scores.iter().map(|s| (s - max).exp()).sum();
         let (best, _) = scores

@@ -42,20 +42,26 @@ fn caseless_block(c: char) -> bool {
     matches!(c as u32, 0x0600..=0x06FF | 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF)
 }
 
-/// Appends a run of ASCII bytes: lower-cased, whitespace collapsed (`pending_space`: a space is
-/// owed before the next character, as in [`normalize_into`]).
+/// Appends a run of ASCII text: lower-cased, whitespace collapsed (`pending_space`: a space is
+/// owed before the next character, as in [`normalize_into`]). Words are copied whole.
 #[inline]
-fn push_ascii(run: &[u8], out: &mut String, pending_space: &mut bool) {
-    for &b in run {
-        if b == b' ' || (b'\t'..=b'\r').contains(&b) {
+fn push_ascii(run: &str, out: &mut String, pending_space: &mut bool) {
+    let mut rest = run;
+    while let Some(&first) = rest.as_bytes().first() {
+        if first == b' ' || (b'\t'..=b'\r').contains(&first) {
             *pending_space = !out.is_empty();
-        } else {
-            if *pending_space {
-                out.push(' ');
-                *pending_space = false;
-            }
-            out.push(char::from(b.to_ascii_lowercase()));
+            rest = &rest[1..];
+            continue;
         }
+        let word = rest.find(|c: char| c.is_ascii_whitespace() || c == '\x0B').unwrap_or(rest.len());
+        if *pending_space {
+            out.push(' ');
+            *pending_space = false;
+        }
+        let start = out.len();
+        out.push_str(&rest[..word]);
+        out[start..].make_ascii_lowercase();
+        rest = &rest[word..];
     }
 }
 
@@ -81,14 +87,21 @@ pub fn normalize_into(text: &str, out: &mut String) {
         // Runs of ASCII go byte by byte, without decoding characters.
         let ascii = rest.bytes().position(|b| !b.is_ascii()).unwrap_or(rest.len());
         if ascii > 0 {
-            push_ascii(&rest.as_bytes()[..ascii], out, &mut pending_space);
+            push_ascii(&rest[..ascii], out, &mut pending_space);
             rest = &rest[ascii..];
             continue;
         }
-        rest = &rest[c.len_utf8()..];
         if caseless_block(c) {
-            push(c, out, &mut pending_space);
+            // A run of caseless characters (none of them whitespace) is copied as it is.
+            let run = rest.find(|c: char| !caseless_block(c)).unwrap_or(rest.len());
+            if pending_space {
+                out.push(' ');
+                pending_space = false;
+            }
+            out.push_str(&rest[..run]);
+            rest = &rest[run..];
         } else {
+            rest = &rest[c.len_utf8()..];
             let mut folded = std::iter::once(c).default_case_fold();
             match (folded.next(), folded.next()) {
                 (Some(f), None) if f == c => push(c, out, &mut pending_space),
@@ -125,7 +138,10 @@ pub fn normalize_column(texts: StrColumn<'_>) -> OwnedColumn {
         .into_par_iter()
         .map(|c| {
             let rows = c * CHUNK..((c + 1) * CHUNK).min(texts.len());
-            let mut out = OwnedColumn { data: Vec::new(), offsets: vec![0] };
+            // Normalizing rarely grows a text: reserve the input's size once.
+            let size = rows.clone().map(|i| texts.bytes(i).len()).sum();
+            let mut out = OwnedColumn { data: Vec::with_capacity(size), offsets: Vec::with_capacity(CHUNK + 1) };
+            out.offsets.push(0);
             let mut buf = String::new();
             for i in rows {
                 normalize_into(texts.get(i), &mut buf);
@@ -166,6 +182,10 @@ mod tests {
         assert_eq!(normalize("ＡＢＣ１２３"), "abc123");
         assert_eq!(normalize("Straße"), "strasse");
         assert_eq!(normalize("a\u{3000}b"), "a b"); // ideographic space
+        // Every ASCII whitespace character, vertical tab included (not in `is_ascii_whitespace`).
+        let controls = " A\x0Bb\x0Cc\r\nd\te \u{1F}f ";
+        assert_eq!(normalize(controls), "a b c d e \u{1F}f");
+        assert_eq!(normalize(controls), reference(controls));
     }
 
     #[test]
