@@ -50,7 +50,7 @@ impl<'a> StrColumn<'a> {
         // boundary; one bulk check is much faster than one per short row. Else find the bad row.
         let span = &data[offsets[0] as usize..offsets[offsets.len() - 1] as usize];
         let boundary = |o: i64| data.get(o as usize).is_none_or(|&b| !(0x80..0xC0).contains(&b));
-        if std::str::from_utf8(span).is_err() || !offsets.iter().all(|&o| boundary(o)) {
+        if simdutf8::basic::from_utf8(span).is_err() || !offsets.iter().all(|&o| boundary(o)) {
             for row in 0..col.len() {
                 std::str::from_utf8(col.bytes(row)).map_err(|_| ColumnError::InvalidUtf8 { row })?;
             }

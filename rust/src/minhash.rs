@@ -393,24 +393,22 @@ pub fn near_dedup(
     assert_eq!(active.len(), n);
     let perms = Permutations::new(params.num_perm, params.seed);
 
-    // (band key, row) for every active row and band, computed in parallel, then sorted:
-    // rows sharing a key are adjacent, in row order.
-    let entries: Vec<(u64, u32)> = (0..n)
-        .into_par_iter()
-        .filter(|&i| active[i])
-        .fold(
-            || (Vec::new(), Signer::default(), vec![0u32; perms.len()]),
-            |(mut acc, mut signer, mut sig), i| {
-                signer.sign(normalized.get(i), &perms, params.shingle, &mut sig);
-                signer.band_keys(&sig, groups[i], params, |k| acc.push((k, i as u32)));
-                (acc, signer, sig)
+    // (band key, row) for every active row and band, computed in parallel into their places in
+    // one list (no merging of per-thread lists), then sorted: rows sharing a key are adjacent.
+    let rows: Vec<u32> = (0..n as u32).filter(|&i| active[i as usize]).collect();
+    let mut entries = vec![(0u64, 0u32); rows.len() * params.bands];
+    if params.bands > 0 {
+        entries.par_chunks_mut(params.bands).zip(rows.par_iter()).for_each_init(
+            || (Signer::default(), vec![0u32; perms.len()]),
+            |(signer, sig), (slots, &i)| {
+                signer.sign(normalized.get(i as usize), &perms, params.shingle, sig);
+                let mut slot = slots.iter_mut();
+                signer.band_keys(sig, groups[i as usize], params, |k| {
+                    *slot.next().expect("one slot per band") = (k, i);
+                });
             },
-        )
-        .map(|(acc, _, _)| acc)
-        .reduce(Vec::new, |mut a, mut b| {
-            a.append(&mut b);
-            a
-        });
+        );
+    }
     let entries = sort_entries(entries);
 
     // Distinct candidate pairs (smaller row first), sorted: the order of merging is fixed.
