@@ -3,7 +3,8 @@
     make bench                       # the full benchmark (>= 1M documents, >= 200 MB)
     .venv/bin/python benchmarks/bench_prep.py --docs 20000   # a quick look
 
-Prints ratios (never absolute pass/fail: machines are shared and noisy) for:
+Prints ratios (never absolute pass/fail: machines are shared and noisy; each side of a ratio is the
+shortest of --runs timings) for:
   1. the whole prep (normalize, exact + near dedup, language ID, sampling) vs the same steps with
      hashlib/unicodedata + datasketch MinHashLSH + py3langid (baseline on a subsample, one core);
   2. MinHash signatures (128 permutations, 5-grams) in MB/s on one core;
@@ -111,10 +112,21 @@ def timed(f: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - t, out
 
 
+def best_of(runs: int, f: Callable[[], Any]) -> tuple[float, Any]:
+    """The shortest of `runs` timings (the machine is shared: slower runs measure its neighbours)."""
+    times, out = zip(*(timed(f) for _ in range(runs)))
+    return min(times), out[0]
+
+
+def language_groups(langs: list[str]) -> np.ndarray:
+    index = {lang: g for g, lang in enumerate(PAPER_LANGUAGES)}
+    return np.fromiter((index[lang] for lang in langs), dtype=np.uint32, count=len(langs))
+
+
 # ---------------------------------------------------------------- the two implementations
 def rust_prep(texts: list[str], keys: list[str], langs: list[str], threads: int) -> dict[str, int]:
     """The whole prep through the Rust core (what clean() + sampling do)."""
-    groups = np.array([PAPER_LANGUAGES.index(lang) for lang in langs], dtype=np.uint32)
+    groups = language_groups(langs)
     text_col, key_col = core.column(texts), core.column(keys)
     norm_col = core.normalized(text_col, threads)
     survivor, _ = core.exact_dedup(norm_col, key_col, threads)
@@ -277,6 +289,7 @@ def main() -> None:
     ap.add_argument("--baseline-docs", type=int, default=20_000, help="subsample the slow Python baseline runs on")
     ap.add_argument("--curve-pairs", type=int, default=5000, help="pairs per language and Jaccard bin for the LSH curve")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=3, help="time every measurement (ours and the baselines') this many times and keep the shortest")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
     results: dict[str, Any] = {"docs": args.docs}
@@ -293,13 +306,13 @@ def main() -> None:
     t_cold, _ = timed(lambda: core.column(texts))
     results["first_conversion_s"] = t_cold
     print(f"   first conversion of the corpus to a column (Python encodes and caches each string's UTF-8): {t_cold:.2f} s")
-    t_all, out_all = timed(lambda: rust_prep(texts, keys, langs, 0))
-    t_one, out_one = timed(lambda: rust_prep(texts, keys, langs, 1))
+    t_all, out_all = best_of(args.runs, lambda: rust_prep(texts, keys, langs, 0))
+    t_one, out_one = best_of(args.runs, lambda: rust_prep(texts, keys, langs, 1))
     assert out_all == out_one, "thread count changed the result"
     sub = slice(0, args.baseline_docs)
     sub_texts, sub_keys, sub_langs = texts[sub], keys[sub], langs[sub]
     ident = py3langid_identifier()  # loading its model is not timed (nor is training ours)
-    t_base, base_out = timed(lambda: baseline_prep(sub_texts, sub_keys, sub_langs, ident))
+    t_base, base_out = best_of(args.runs, lambda: baseline_prep(sub_texts, sub_keys, sub_langs, ident))
     base_mbps = mb(sub_texts) / t_base
     rust_all, rust_one = size / t_all, size / t_one
     results["whole_prep"] = {"rust_mb_s_all_threads": rust_all, "rust_mb_s_1_thread": rust_one, "baseline_mb_s": base_mbps,
@@ -311,7 +324,7 @@ def main() -> None:
 
     # 2. MinHash signatures, one core, 128 permutations, 5-grams
     data = core._buffers(texts)
-    t_sig, _ = timed(lambda: _prep.minhash_signatures(*data, 128, 42, 5, 5, 1))
+    t_sig, _ = best_of(args.runs, lambda: _prep.minhash_signatures(*data, 128, 42, 5, 5, 1))
     from datasketch import MinHash
 
     def datasketch_sigs() -> None:
@@ -319,23 +332,23 @@ def main() -> None:
             m = MinHash(num_perm=128, seed=42)
             m.update_batch(list(_shingles_py(t, 5)))
 
-    t_ds, _ = timed(datasketch_sigs)
+    t_ds, _ = best_of(args.runs, datasketch_sigs)
     results["minhash"] = {"rust_mb_s_1_core": size / t_sig, "datasketch_mb_s": mb(sub_texts) / t_ds}
     print(f"2. MinHash (128 perm, 5-grams): {size / t_sig:.1f} MB/s on one core; datasketch {mb(sub_texts) / t_ds:.2f} MB/s"
           f" -> {size / t_sig / (mb(sub_texts) / t_ds):.0f}x")
 
     # 3. exact dedup with normalization, one core, vs hashlib + unicodedata on the same text
-    t_ex, _ = timed(lambda: core.exact_dedup(texts, keys, 1))
+    t_ex, _ = best_of(args.runs, lambda: core.exact_dedup(texts, keys, 1))
     n_py = min(len(texts), 200_000)
-    t_py, _ = timed(lambda: python_exact(texts[:n_py], keys[:n_py]))
+    t_py, _ = best_of(args.runs, lambda: python_exact(texts[:n_py], keys[:n_py]))
     ex_rust, ex_py = size / t_ex, mb(texts[:n_py]) / t_py
     results["exact_dedup"] = {"rust_mb_s_1_core": ex_rust, "python_mb_s": ex_py, "ratio": ex_rust / ex_py}
     print(f"3. exact dedup + normalization: Rust {ex_rust:.1f} MB/s, hashlib+unicodedata {ex_py:.1f} MB/s -> {ex_rust / ex_py:.1f}x")
 
     # 4. language ID, sentences per second on one core
     sentences = [s for t in texts[:200_000] for s in t.split(". ") if s][:500_000]
-    t_lid, _ = timed(lambda: core.identify_languages(sentences, threads=1))
-    t_pl, _ = timed(lambda: [ident.classify(s) for s in sentences[:20_000]])
+    t_lid, _ = best_of(args.runs, lambda: core.identify_languages(sentences, threads=1))
+    t_pl, _ = best_of(args.runs, lambda: [ident.classify(s) for s in sentences[:20_000]])
     lid_rust, lid_py = len(sentences) / t_lid, 20_000 / t_pl
     results["langid"] = {"rust_sentences_s_1_core": lid_rust, "py3langid_sentences_s": lid_py, "ratio": lid_rust / lid_py}
     print(f"4. language ID: {lid_rust:,.0f} sentences/s on one core; py3langid {lid_py:,.0f}/s -> {lid_rust / lid_py:.0f}x")
@@ -358,7 +371,7 @@ def main() -> None:
     for lang, rows in curve.items():
         cells = " ".join(f"{row['s']:.2f}:{100 * row['rate']:.0f}/{100 * row['theory']:.0f}" for row in rows)
         print(f"   {lang}: s:rate/theory (%) {cells}")
-    groups = np.array([PAPER_LANGUAGES.index(lang) for lang in langs], dtype=np.uint32)
+    groups = language_groups(langs)
     parallel = texts[:2000] + texts[:2000]
     pkeys = [f"a{i}" for i in range(2000)] + [f"b{i}" for i in range(2000)]
     pgroups = np.concatenate([groups[:2000], (groups[:2000] + 1) % 8])

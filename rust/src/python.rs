@@ -10,9 +10,9 @@ use crate::minhash::NearDupParams;
 use crate::shingle::{jaccard, shingle_set, ShingleParams};
 use crate::{dedup, hashing, minhash, normalize, sample};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyIOError, PyValueError};
+use pyo3::exceptions::{PyIOError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyList, PyString};
 
 create_exception!(_prep, SampleSizeError, PyValueError, "A group was asked for more documents than it has; args = (group, asked, available).");
 
@@ -62,6 +62,33 @@ fn le_bytes<T: Copy, const N: usize>(py: Python<'_>, items: &[T], f: fn(T) -> [u
         }
         PyBytes::new(py, &out).unbind()
     }
+}
+
+/// The strings of a Python list as one UTF-8 buffer and i64 LE offsets (the layout every other
+/// call takes). A first pass reads each string's UTF-8 (Python caches it in the string), a second
+/// copies it straight into the bytes object returned.
+#[pyfunction]
+fn column_from_list(py: Python<'_>, rows: &Bound<'_, PyList>) -> PyResult<(Py<PyBytes>, Py<PyBytes>)> {
+    let mut strings: Vec<Bound<'_, PyString>> = Vec::with_capacity(rows.len());
+    let mut offsets: Vec<i64> = Vec::with_capacity(rows.len() + 1);
+    offsets.push(0);
+    let mut total = 0usize;
+    for (i, item) in rows.iter().enumerate() {
+        let s = item
+            .cast_into::<PyString>()
+            .map_err(|e| PyTypeError::new_err(format!("row {i} is not a str but {}", e.into_inner().get_type())))?;
+        let utf8 = s.to_str().map_err(|e| PyValueError::new_err(format!("row {i} has no UTF-8 form: {e}")))?;
+        total += utf8.len();
+        offsets.push(total as i64);
+        strings.push(s);
+    }
+    let data = PyBytes::new_with(py, total, |buf| {
+        for (s, span) in strings.iter().zip(offsets.windows(2)) {
+            buf[span[0] as usize..span[1] as usize].copy_from_slice(s.to_str()?.as_bytes());
+        }
+        Ok(())
+    })?;
+    Ok((data.unbind(), le_bytes(py, &offsets, i64::to_le_bytes)))
 }
 
 /// Normalize one text under the dedup profile.
@@ -291,6 +318,7 @@ fn _prep(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NORMALIZATION_PROFILE", normalize::PROFILE)?;
     m.add("SampleSizeError", m.py().get_type::<SampleSizeError>())?;
     m.add_function(wrap_pyfunction!(normalize_text, m)?)?;
+    m.add_function(wrap_pyfunction!(column_from_list, m)?)?;
     m.add_function(wrap_pyfunction!(normalize_column, m)?)?;
     m.add_function(wrap_pyfunction!(exact_dedup, m)?)?;
     m.add_function(wrap_pyfunction!(sample_nested, m)?)?;

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
 from clt_kit import _prep
 
@@ -35,10 +34,8 @@ class Column:
 def column(strings: Sequence[str] | Column) -> Column:
     if isinstance(strings, Column):
         return strings
-    arr = pa.array(strings, type=pa.large_string())
-    _, offsets, data = arr.buffers()
-    offs = np.frombuffer(offsets, dtype="<i8", count=len(arr) + 1)
-    return Column(b"" if data is None else data.to_pybytes(), offs.tobytes())
+    data, offsets = _prep.column_from_list(strings if isinstance(strings, list) else list(strings))
+    return Column(data, offsets)
 
 
 Strings = Sequence[str] | Column
