@@ -36,10 +36,13 @@ fn nfkc(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// Blocks without case (Arabic, Kana, CJK ideographs, Hangul syllables): folding leaves them as they are.
+/// Characters that case folding leaves as they are and that are not whitespace: lower-case
+/// Latin-1 letters, Arabic, CJK punctuation, Kana, CJK ideographs, Hangul syllables (a test
+/// checks every one of them).
 #[inline]
 fn caseless_block(c: char) -> bool {
-    matches!(c as u32, 0x0600..=0x06FF | 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF)
+    matches!(c as u32, 0xE0..=0xFF | 0x0600..=0x06FF | 0x3001..=0x303F | 0x3040..=0x30FF | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF)
 }
 
 /// Appends a run of ASCII text: lower-cased, whitespace collapsed (`pending_space`: a space is
@@ -186,6 +189,15 @@ mod tests {
         let controls = " A\x0Bb\x0Cc\r\nd\te \u{1F}f ";
         assert_eq!(normalize(controls), "a b c d e \u{1F}f");
         assert_eq!(normalize(controls), reference(controls));
+    }
+
+    #[test]
+    fn caseless_characters_fold_to_themselves_and_are_not_whitespace() {
+        for c in (0..0x11_0000u32).filter_map(char::from_u32).filter(|&c| caseless_block(c)) {
+            assert!(!c.is_whitespace(), "U+{:04X}", c as u32);
+            let folded: String = std::iter::once(c).default_case_fold().collect();
+            assert_eq!(folded, c.to_string(), "U+{:04X}", c as u32);
+        }
     }
 
     #[test]
