@@ -1,8 +1,9 @@
 //! Thin PyO3 bindings: convert buffers, release the GIL, call the core.
 //!
 //! Strings cross the boundary as two `bytes` objects per column (UTF-8 data and little-endian
-//! i64 offsets: an Arrow large-string array's buffers); results come back as `bytes` of
-//! little-endian integers, which Python views with numpy. No per-item Python objects.
+//! i64 offsets: an Arrow large-string array's layout), built once from a list of `str` by
+//! `column_from_list`; results come back as `bytes` of little-endian integers, which Python views
+//! with numpy. No per-item Python objects are made.
 
 use crate::column::{ColumnError, StrColumn};
 use crate::langid::{Floors, LangId};

@@ -1,4 +1,4 @@
-"""Bulk calls into the Rust core: strings go in as Arrow buffers, results come back as arrays.
+"""Bulk calls into the Rust core: strings go in as Arrow-layout buffers, results come back as arrays.
 
 `threads` (0: all cores) runs a call on a private pool of that many threads; results never
 depend on it.
