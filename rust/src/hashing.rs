@@ -4,6 +4,26 @@ use sha2::{Digest, Sha256};
 use std::io::Read;
 use xxhash_rust::xxh3::{xxh3_128, xxh3_64_with_seed};
 
+/// MurmurHash3's 64-bit finalizer: a full avalanche of `h`.
+#[inline]
+pub fn fmix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    h ^ (h >> 33)
+}
+
+/// Hash of a short sequence of 64-bit items under `seed`: a multiply-rotate chain over the items,
+/// their count, and [`fmix64`]. Integer arithmetic only, identical on every platform; used for
+/// shingles (items: token hashes) and language-ID features (items: code points).
+#[inline]
+pub fn chain_hash(seed: u64, items: impl ExactSizeIterator<Item = u64>) -> u64 {
+    let len = items.len() as u64;
+    let h = items.fold(seed, |h, t| (h ^ t).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(31));
+    fmix64(h ^ len)
+}
+
 /// 128-bit content hash of already-normalized text (XXH3-128).
 pub fn content_hash(normalized: &str) -> u128 {
     xxh3_128(normalized.as_bytes())

@@ -6,7 +6,7 @@
 //! identity is the hash of that text plus [`MODEL_NAME`].
 
 use sha2::{Digest, Sha256};
-use crate::hashing::HashKeyed;
+use crate::hashing::{chain_hash, HashKeyed};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -115,21 +115,11 @@ struct Stage<const W: usize> {
 /// Feature kinds: character 1-, 2- and 3-grams, and whole words.
 const KINDS: usize = 4;
 
-/// Hash of a run of characters (an n-gram or a word), tagged by its kind: a multiply-rotate chain
-/// over the code points and MurmurHash3's fmix64 avalanche (the table's hasher passes keys
-/// through, so they must be well mixed). Integer arithmetic only: no UTF-8 re-encoding.
+/// Hash of a run of characters (an n-gram or a word), tagged by its kind, from the code points
+/// (no UTF-8 re-encoding); well mixed, since the table's hasher passes keys through.
 #[inline]
 fn run_hash(chars: &[char], tag: u64) -> u64 {
-    let mut h = tag;
-    for &c in chars {
-        h = (h ^ c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
-    }
-    h ^= chars.len() as u64;
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
-    h ^ (h >> 33)
+    chain_hash(tag, chars.iter().map(|&c| c as u64))
 }
 
 /// Tag of whole-word features (n-grams are tagged by their order).

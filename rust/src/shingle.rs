@@ -6,6 +6,7 @@
 //! a Han/Kana/Hangul segment gives character n-grams. A segment shorter than n gives one shingle,
 //! itself, so short texts still have a signature and distinct short texts do not collide.
 
+use crate::hashing::{chain_hash, fmix64};
 use std::sync::OnceLock;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -115,33 +116,19 @@ enum Kind {
 }
 
 /// Hash of one shingle from its tokens' hashes (so separators and spacing between tokens never
-/// matter), tagged with the shingle's kind: a multiply-rotate chain and a final avalanche
-/// (MurmurHash3's fmix64). Pure integer arithmetic, identical on every platform.
+/// matter), seeded by the shingle's kind.
 fn shingle_hash(tokens: &[u64], kind: Kind) -> u64 {
-    let mut h = match kind {
+    let seed = match kind {
         Kind::Word => SHINGLE_SEED,
         Kind::Cjk => SHINGLE_SEED ^ 0xC1C1,
     };
-    for &t in tokens {
-        h = (h ^ t).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(31);
-    }
-    h ^= tokens.len() as u64;
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
-    h ^ (h >> 33)
+    chain_hash(seed, tokens.iter().copied())
 }
 
 /// Hash of a one-character token (Han, Kana, Hangul): an avalanche of its code point.
 #[inline]
 fn char_token_hash(c: char) -> u64 {
-    let mut h = (c as u64) ^ SHINGLE_SEED;
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
-    h ^ (h >> 33)
+    fmix64((c as u64) ^ SHINGLE_SEED)
 }
 
 /// Calls `emit` with the hash of every shingle of `text` (duplicates included, in text order).
