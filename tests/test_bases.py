@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from clt_kit.jsonio import read_json
 from clt_kit.scales import MINI
@@ -15,6 +16,11 @@ from clt_kit.train.pretrain import BUNDLED, _key_hash, ensure_base_model, stored
 from clt_kit.world import generate_world
 
 BASES = sorted(p.parent for p in BUNDLED.glob("*/base.json"))
+# torch's CPU kernels sum floats in an order that depends on the vector instructions they use, so
+# "bit for bit" holds on CPUs of the kind that built the bundled bases (torch capability AVX512).
+# Measured on an AMD EPYC where torch uses AVX2: the 35B analogue's rebuild gave other weights
+# (4dadaa60... against the recorded 4c5d9028...), with the same packages and code.
+BUILT_ON = "AVX512"
 
 
 def test_the_bundled_bases_are_the_mini_models_under_their_keys() -> None:
@@ -36,6 +42,10 @@ def test_the_pipeline_takes_the_bundled_base_instead_of_pretraining(tmp_path: Pa
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    torch.backends.cpu.get_cpu_capability() != BUILT_ON,
+    reason=f"the bundled bases were built where torch's CPU capability is {BUILT_ON}; other instruction sets sum floats differently",
+)
 def test_pretraining_from_scratch_rebuilds_the_bundled_bases_bit_for_bit() -> None:
     """`clt-kit verify` on each bundled base: its weights' hash, then a full pretraining on CPU
     (minutes; the two models in parallel) that must give the same weights."""
