@@ -153,10 +153,10 @@ MINI = Scale(
     pretrain_batch=32,
     pretrain_lr=2e-3,
     # Long enough for the fine-tuned model to read its prompt. Measured on the 7B analogue, MR k=50,
-    # English accuracy (the commonest answer: 0.16): 60 steps at LR 5e-4 0.14-0.20 (the answer's
+    # English accuracy (the commonest answer: 0.16): 60 steps at LR 5e-4 0.16-0.20 (the answer's
     # format learned, the prompt's numbers ignored); 300 steps 0.25 (5e-4) and 0.24 (2e-3); 600
-    # steps 0.40 at LR 1e-3 and at 2e-3. IF's English rating was highest at 2e-3 (2.77, against
-    # 2.66 at 1e-3). A checkpoint every 50 steps, as the paper.
+    # steps 0.40 at LR 1e-3 and at 2e-3. Of the 600-step runs, IF's English rating was highest at
+    # 2e-3 (2.77, against 2.66 at 1e-3). A checkpoint every 50 steps, as the paper.
     sft_steps=600,
     sft_batch=16,
     sft_lr=2e-3,
