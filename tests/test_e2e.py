@@ -17,6 +17,7 @@ from clt_kit.jsonio import read_json
 from clt_kit.languages import PAPER_LANGUAGES, TASKS
 from clt_kit.pipeline import plan_figure
 from clt_kit.scales import SMOKE
+from clt_kit.train.model import cpu_kind
 
 pytestmark = pytest.mark.slow
 
@@ -61,6 +62,8 @@ def test_rows_and_figure_come_from_this_run(seed1: tuple[Path, str]) -> None:
         assert {lang for (lang,) in con.execute("SELECT DISTINCT lang FROM metrics").fetchall()} == set(PAPER_LANGUAGES)
         plotted = con.execute("SELECT model, task, k, rel FROM rel_to_english WHERE seed = 1 ORDER BY model, task, k").fetchall()
         run_ids = {r for (r,) in con.execute("SELECT run_id FROM runs").fetchall()}
+        kinds = con.execute("SELECT DISTINCT environment->'$.determinism'->>'cpu_vendor', environment->'$.determinism'->>'cpu_capability' FROM runs").fetchall()
+    assert kinds == [tuple(cpu_kind().values())]  # the kind of CPU that made the weights, stored with each run
     png = results / "figures" / "figure2.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     rows, paper = _plotted(results / "figures" / "figure2.csv")

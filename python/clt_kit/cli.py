@@ -203,10 +203,11 @@ def verify(path: Path, results: Path) -> None:
     at the same place under RESULTS/work/ (make it with `reproduce --figure 2 --data-only`)."""
     from clt_kit.pipeline import Layout
     from clt_kit.prep import verify_path
+    from clt_kit.prep.verify import PROBLEM
 
     n, problems = verify_path(path, Layout(results).work)
     for p in problems:
-        click.echo(f"DIFFERS: {p}", err=True)
+        click.echo(f"{PROBLEM}{p}", err=True)
     if n == 0:
         click.echo(f"error: no manifest.json found under {path}", err=True)
         sys.exit(2)

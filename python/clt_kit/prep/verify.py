@@ -4,6 +4,9 @@ Three kinds: a mixture (manifest.json), a world (world.json), a base model (base
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,9 @@ from clt_kit.jsonio import InputError, read_json
 from clt_kit.prep import core
 from clt_kit.prep.clean import CleanParams
 from clt_kit.prep.mixture import MANIFEST_FORMAT, MANIFEST_KIND, MixtureSpec, build_mixture
+
+# How `clt-kit verify` prefixes each problem it prints.
+PROBLEM = "problem: "
 
 # What a rebuild must reproduce exactly (inputs are checked by hash, outputs by hash too).
 REBUILT_KEYS = ("normalization_profile", "language_id_model", "counts", "stats", "set_fingerprint", "skipped", "input_fingerprint")
@@ -47,15 +53,71 @@ def verify_world(manifest_path: Path, manifest: dict[str, Any]) -> list[str]:
 
 def verify_base(manifest_path: Path, manifest: dict[str, Any]) -> list[str]:
     """Problems with a base model: its weights' hash, then a pretraining from scratch (same world,
-    seed and settings) that must give the same weights bit for bit."""
-    from clt_kit.scales import ModelSize, get_scale
-    from clt_kit.train.pretrain import ensure_base_model, stored_weights_hash
-    from clt_kit.world import generate_world
+    seed and settings) that must give the same weights bit for bit.
 
-    problems = []
+    Bit for bit holds on the same kind of CPU (train/model.py, cpu_kind): a base recorded on this
+    machine's vendor with lower torch kernels is rebuilt in a child process pinned to them
+    (ATEN_CPU_CAPABILITY); one recorded on another kind is reported, without pretraining."""
+    from clt_kit.train.model import cpu_kind
+
+    recorded, here = _recorded_kind(manifest), cpu_kind()
+    mode = rebuild_mode(recorded, here)
+    if mode == "pinned" and PIN in os.environ:  # a pinned child whose torch did not take the pin
+        return [f"{manifest_path}: torch ignored {PIN}={os.environ[PIN]} and runs its {here['cpu_capability']} kernels"]
+    if mode == "pinned":
+        return _rebuild_base_pinned(manifest_path, recorded["cpu_capability"])
+    problems = _weights_problems(manifest_path, manifest)
+    if mode == "here":
+        return problems + _rebuild_problems(manifest_path, manifest)
+    return problems + [
+        f"{manifest_path}: not rebuilt: it was pretrained on {_describe(recorded)} and this machine is "
+        f"{_describe(here)}, which sums floats in another order (torch's kernels, MKL's code paths), so a rebuild "
+        f"here is not expected to match bit for bit; verify it on {_describe(recorded)}, or compare anyway with `clt-kit pretrain --from-scratch`"
+    ]
+
+
+# torch's x86 CPU capabilities, lowest first: a machine can pin torch to any one up to its own,
+# by setting PIN before torch starts.
+X86_CAPABILITIES = ("DEFAULT", "AVX2", "AVX512")
+PIN = "ATEN_CPU_CAPABILITY"
+
+
+def _recorded_kind(manifest: dict[str, Any]) -> dict[str, str | None]:
+    flags = manifest.get("determinism", {})
+    return {"cpu_vendor": flags.get("cpu_vendor"), "cpu_capability": flags.get("cpu_capability")}
+
+
+def rebuild_mode(recorded: dict[str, str | None], here: dict[str, str]) -> str | None:
+    """How this machine can rebuild a base model recorded on CPU kind `recorded` bit for bit:
+    "here" (the same kind, or an old record without one), "pinned" (the same vendor, with torch
+    pinned to the recorded lower kernels), or None (it cannot)."""
+    if None in recorded.values() or recorded == here:
+        return "here"
+    cap, own = recorded["cpu_capability"], here["cpu_capability"]
+    if recorded["cpu_vendor"] == here["cpu_vendor"] and cap in X86_CAPABILITIES and own in X86_CAPABILITIES \
+            and X86_CAPABILITIES.index(cap) < X86_CAPABILITIES.index(own):
+        return "pinned"
+    return None
+
+
+def _describe(kind: dict[str, Any]) -> str:
+    return f"{kind['cpu_vendor']} with torch's {kind['cpu_capability']} kernels"
+
+
+def _weights_problems(manifest_path: Path, manifest: dict[str, Any]) -> list[str]:
+    from clt_kit.train.pretrain import stored_weights_hash
+
     actual = stored_weights_hash(manifest_path.parent)
     if actual != manifest["weights_sha256"]:
-        problems.append(f"{manifest_path}: the weights hash to {actual}, base.json records {manifest['weights_sha256']}")
+        return [f"{manifest_path}: the weights hash to {actual}, base.json records {manifest['weights_sha256']}"]
+    return []
+
+
+def _rebuild_problems(manifest_path: Path, manifest: dict[str, Any]) -> list[str]:
+    from clt_kit.scales import ModelSize, get_scale
+    from clt_kit.train.pretrain import ensure_base_model
+    from clt_kit.world import generate_world
+
     key = manifest["key"]
     scale, seed = get_scale(key["world"]["scale"]), key["world"]["seed"]
     with tempfile.TemporaryDirectory(prefix="clt-verify-") as tmp:
@@ -63,9 +125,21 @@ def verify_base(manifest_path: Path, manifest: dict[str, Any]) -> list[str]:
         rebuilt = ensure_base_model(ModelSize(**key["size"]), world, scale, seed, Path(tmp) / "models", from_scratch=True)
         again = read_json(rebuilt / "base.json")
     if again["key"] != key:
-        problems.append(f"{manifest_path}: this kit would pretrain it under another key ({rebuilt.name}); it is stale")
-    elif again["weights_sha256"] != manifest["weights_sha256"]:
-        problems.append(f"{manifest_path}: pretraining again gives weights {again['weights_sha256']}, recorded {manifest['weights_sha256']}")
+        return [f"{manifest_path}: this kit would pretrain it under another key ({rebuilt.name}); it is stale"]
+    if again["weights_sha256"] != manifest["weights_sha256"]:
+        return [f"{manifest_path}: pretraining again gives weights {again['weights_sha256']}, recorded {manifest['weights_sha256']}"]
+    return []
+
+
+def _rebuild_base_pinned(manifest_path: Path, capability: str) -> list[str]:
+    """verify in a child process whose torch uses `capability`; its problems are this one's."""
+    env = {**os.environ, PIN: capability.lower()}
+    child = subprocess.run(
+        [sys.executable, "-m", "clt_kit.cli", "verify", str(manifest_path)], env=env, capture_output=True, text=True, check=False
+    )
+    problems = [line.removeprefix(PROBLEM) for line in child.stderr.splitlines() if line.startswith(PROBLEM)]
+    if child.returncode != 0 and not problems:
+        problems.append(f"{manifest_path}: verify pinned to {capability} failed: {child.stderr.strip()[-2000:]}")
     return problems
 
 

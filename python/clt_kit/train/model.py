@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import platform
+from pathlib import Path
 
 import torch
 from transformers import CohereConfig, CohereForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedConfig, PreTrainedModel
@@ -60,4 +62,24 @@ def set_determinism(seed: int, cpu_threads: int) -> dict[str, object]:
     torch.set_num_threads(cpu_threads)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
-    return {"torch_seed": seed, "deterministic_algorithms": True, "threads": torch.get_num_threads()}
+    return {"torch_seed": seed, "deterministic_algorithms": True, "threads": torch.get_num_threads(), **cpu_kind()}
+
+
+def cpu_kind() -> dict[str, str]:
+    """What, besides the seed and thread count, fixes the float sums of a CPU run: the vector
+    instructions torch's own kernels use ("AVX512", "AVX2", "DEFAULT" on x86; ATEN_CPU_CAPABILITY
+    set to a lower one, e.g. "avx2", makes torch use that one) and the CPU's vendor, on whose CPUs
+    MKL's matrix products take other code paths. Measured on the 35B analogue's base: pretrained on
+    AMD with AVX512 and on AMD with AVX2, it gave two sets of weights, both other than those built
+    on Intel with AVX512; on AMD with AVX512 pinned to AVX2 it gave exactly the AVX2 machine's."""
+    return {"cpu_vendor": _cpu_vendor(), "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def _cpu_vendor() -> str:
+    """/proc/cpuinfo's vendor_id ("GenuineIntel", "AuthenticAMD"), else the platform's processor name."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("vendor_id"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"
