@@ -13,7 +13,7 @@ import pytest
 
 from clt_kit.jsonio import read_json, write_json
 from clt_kit.prep import verify_path
-from clt_kit.prep.verify import rebuild_mode
+from clt_kit.prep.verify import describe_kind, rebuild_mode, recorded_kind
 from clt_kit.scales import MINI
 from clt_kit.train import model
 from clt_kit.train.model import cpu_kind
@@ -25,9 +25,8 @@ BASES = sorted(p.parent for p in BUNDLED.glob("*/base.json"))
 # cpu_kind), so "bit for bit" holds where this machine can run as the one that built the bundled
 # bases (base.json records its vendor and torch kernels). Measured, the 35B analogue's rebuild: on
 # AMD with AVX512 a11922ff..., on AMD with AVX2 4dadaa60..., recorded 4c5d9028... (Intel, AVX512).
-BUILT_ON = [read_json(b / "base.json")["determinism"] for b in BASES]
-REBUILDABLE = all(rebuild_mode({k: d[k] for k in ("cpu_vendor", "cpu_capability")}, cpu_kind()) for d in BUILT_ON)
-HERE = f"{cpu_kind()['cpu_vendor']} CPU with torch's {cpu_kind()['cpu_capability']} kernels"
+REBUILDABLE = all(rebuild_mode(recorded_kind(read_json(b / "base.json")), cpu_kind()) for b in BASES)
+
 
 def test_the_bundled_bases_are_the_mini_models_under_their_keys() -> None:
     assert sorted(read_json(b / "base.json")["key"]["size"]["name"] for b in BASES) == sorted(m.name for m in MINI.models)
@@ -48,7 +47,7 @@ def test_the_pipeline_takes_the_bundled_base_instead_of_pretraining(tmp_path: Pa
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not REBUILDABLE, reason=f"the bundled bases were built on another kind of CPU than this {HERE}")
+@pytest.mark.skipif(not REBUILDABLE, reason=f"the bundled bases were built on another kind of CPU than this one ({describe_kind(cpu_kind())})")
 def test_pretraining_from_scratch_rebuilds_the_bundled_bases_bit_for_bit() -> None:
     """`clt-kit verify` on each bundled base: its weights' hash, then a full pretraining on CPU
     (minutes; the two models in parallel) that must give the same weights."""

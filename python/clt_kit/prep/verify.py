@@ -60,19 +60,19 @@ def verify_base(manifest_path: Path, manifest: dict[str, Any]) -> list[str]:
     (ATEN_CPU_CAPABILITY); one recorded on another kind is reported, without pretraining."""
     from clt_kit.train.model import cpu_kind
 
-    recorded, here = _recorded_kind(manifest), cpu_kind()
+    recorded, here = recorded_kind(manifest), cpu_kind()
     mode = rebuild_mode(recorded, here)
-    if mode == "pinned" and PIN in os.environ:  # a pinned child whose torch did not take the pin
-        return [f"{manifest_path}: torch ignored {PIN}={os.environ[PIN]} and runs its {here['cpu_capability']} kernels"]
     if mode == "pinned":
+        if PIN in os.environ:  # a pinned child whose torch did not take the pin
+            return [f"{manifest_path}: torch ignored {PIN}={os.environ[PIN]} and runs its {here['cpu_capability']} kernels"]
         return _rebuild_base_pinned(manifest_path, recorded["cpu_capability"])
     problems = _weights_problems(manifest_path, manifest)
     if mode == "here":
         return problems + _rebuild_problems(manifest_path, manifest)
     return problems + [
-        f"{manifest_path}: not rebuilt: it was pretrained on {_describe(recorded)} and this machine is "
-        f"{_describe(here)}, which sums floats in another order (torch's kernels, MKL's code paths), so a rebuild "
-        f"here is not expected to match bit for bit; verify it on {_describe(recorded)}, or compare anyway with `clt-kit pretrain --from-scratch`"
+        f"{manifest_path}: not rebuilt: it was pretrained on {describe_kind(recorded)} and this machine is "
+        f"{describe_kind(here)}, which sums floats in another order (torch's kernels, MKL's code paths), so a rebuild "
+        f"here is not expected to match bit for bit; verify it on {describe_kind(recorded)}, or compare anyway with `clt-kit pretrain --from-scratch`"
     ]
 
 
@@ -82,7 +82,8 @@ X86_CAPABILITIES = ("DEFAULT", "AVX2", "AVX512")
 PIN = "ATEN_CPU_CAPABILITY"
 
 
-def _recorded_kind(manifest: dict[str, Any]) -> dict[str, str | None]:
+def recorded_kind(manifest: dict[str, Any]) -> dict[str, str | None]:
+    """The kind of CPU a base.json says its model was pretrained on (None where it does not say)."""
     flags = manifest.get("determinism", {})
     return {"cpu_vendor": flags.get("cpu_vendor"), "cpu_capability": flags.get("cpu_capability")}
 
@@ -100,7 +101,8 @@ def rebuild_mode(recorded: dict[str, str | None], here: dict[str, str]) -> str |
     return None
 
 
-def _describe(kind: dict[str, Any]) -> str:
+def describe_kind(kind: dict[str, Any]) -> str:
+    """"GenuineIntel with torch's AVX512 kernels"."""
     return f"{kind['cpu_vendor']} with torch's {kind['cpu_capability']} kernels"
 
 
