@@ -13,7 +13,7 @@ import pytest
 
 from clt_kit.jsonio import read_json, write_json
 from clt_kit.prep import verify_path
-from clt_kit.prep.verify import describe_kind, rebuild_mode, recorded_kind
+from clt_kit.prep.verify import compare_with_bundled, describe_kind, rebuild_mode, recorded_kind
 from clt_kit.scales import MINI
 from clt_kit.train import model
 from clt_kit.train.model import cpu_kind
@@ -96,3 +96,15 @@ def test_verify_rebuilds_a_base_pinned_to_the_kernels_it_was_built_with(tmp_path
     done = subprocess.run([sys.executable, "-m", "clt_kit.cli", "verify", str(record)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "verified 1 manifest(s)" in done.stdout
+
+
+def test_pretrain_names_the_kinds_of_cpu_when_its_weights_are_not_the_packages() -> None:
+    def record(sha: str, vendor: str | None, cap: str | None) -> dict:
+        return {"weights_sha256": sha, "determinism": {"cpu_vendor": vendor, "cpu_capability": cap}}
+
+    intel, amd = ("GenuineIntel", "AVX512"), ("AuthenticAMD", "AVX2")
+    assert compare_with_bundled(record("a" * 64, *amd), record("a" * 64, *intel)) == "identical, bit for bit"
+    expected = compare_with_bundled(record("b" * 64, *amd), record("a" * 64, *intel))
+    assert "as expected" in expected and "GenuineIntel with torch's AVX512 kernels" in expected and "AuthenticAMD with torch's AVX2 kernels" in expected
+    assert compare_with_bundled(record("b" * 64, *intel), record("a" * 64, *intel)).startswith("DIFFERS")
+    assert compare_with_bundled(record("b" * 64, *intel), record("a" * 64, None, None)).startswith("DIFFERS")

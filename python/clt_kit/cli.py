@@ -97,6 +97,7 @@ def pretrain(seed: int, scale: str, results: Path, from_scratch: bool) -> None:
     """Pretrain (or reuse) the tiny base models of a scale on its world corpus."""
     from clt_kit.jsonio import read_json
     from clt_kit.pipeline import Layout, default_jobs, ensure_bases
+    from clt_kit.prep.verify import compare_with_bundled
     from clt_kit.train.pretrain import BUNDLED
     from clt_kit.world.generate import ensure_world
 
@@ -107,8 +108,7 @@ def pretrain(seed: int, scale: str, results: Path, from_scratch: bool) -> None:
         weights = read_json(path / "base.json")["weights_sha256"]
         click.echo(f"{size}: {path} (weights sha256 {weights})")
         if (BUNDLED / path.name / "base.json").exists():
-            same = read_json(BUNDLED / path.name / "base.json")["weights_sha256"] == weights
-            click.echo(f"  the package's copy: {'identical, bit for bit' if same else 'DIFFERS'}")
+            click.echo(f"  the package's copy: {compare_with_bundled(read_json(path / 'base.json'), read_json(BUNDLED / path.name / 'base.json'))}")
 
 
 @main.command()

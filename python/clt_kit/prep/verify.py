@@ -106,6 +106,21 @@ def describe_kind(kind: dict[str, Any]) -> str:
     return f"{kind['cpu_vendor']} with torch's {kind['cpu_capability']} kernels"
 
 
+def compare_with_bundled(pretrained: dict[str, Any], bundled: dict[str, Any]) -> str:
+    """How a base model pretrained here (its base.json) compares with the package's copy: the
+    same weights, or different ones with the reason when the two were built on other kinds of CPU."""
+    if pretrained["weights_sha256"] == bundled["weights_sha256"]:
+        return "identical, bit for bit"
+    ours, theirs = recorded_kind(pretrained), recorded_kind(bundled)
+    if None in theirs.values() or ours == theirs:
+        return f"DIFFERS: weights {pretrained['weights_sha256']}, the package's {bundled['weights_sha256']}, on the same kind of CPU"
+    return (
+        f"other weights ({pretrained['weights_sha256'][:12]}..., the package's {bundled['weights_sha256'][:12]}...), as expected: "
+        f"the package's copy was pretrained on {describe_kind(theirs)}, this one on {describe_kind(ours)}, "
+        f"which sums floats in another order; `clt-kit verify` on {describe_kind(theirs)} rebuilds it bit for bit"
+    )
+
+
 def _weights_problems(manifest_path: Path, manifest: dict[str, Any]) -> list[str]:
     from clt_kit.train.pretrain import stored_weights_hash
 
