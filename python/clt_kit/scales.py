@@ -74,8 +74,9 @@ class Scale:
     corpus_items: dict[str, float] = field(default_factory=lambda: {"IF": 0.1, "SM": 0.1, "MR": 0.2})
     # Share of the other monolingual lines that come as a short passage written twice. Real text
     # repeats itself (quotes, restatements), which is how language models learn to copy from their
-    # context. Measured once at mini scale (7B analogue, MR k=0): English accuracy 6% without, 20%
-    # with, against 16% for always giving the commonest answer (with 60 SFT steps; see sft_steps).
+    # context. Measured once at mini scale (7B analogue initialized at 0.02, MR k=0): English
+    # accuracy 6% without, 20% with, against 16% for always giving the commonest answer (with 60
+    # SFT steps; see sft_steps).
     # Still, the tiny models do not copy a word from their prompt (IF's keyword and phrase
     # instructions; see tests/test_mini_scores.py).
     corpus_repeat_share: float = 0.5
@@ -152,7 +153,8 @@ MINI = Scale(
     pretrain_steps=400,
     pretrain_batch=32,
     pretrain_lr=2e-3,
-    # Long enough for the fine-tuned model to read its prompt. Measured on the 7B analogue, MR k=50,
+    # Long enough for the fine-tuned model to read its prompt. Measured on the 7B analogue (pretrained
+    # from transformers' initial weights at 0.02, before train/model.py's init_std), MR k=50,
     # English accuracy (the commonest answer: 0.16): 60 steps at LR 5e-4 0.16-0.20 (the answer's
     # format learned, the prompt's numbers ignored); 300 steps 0.25 (5e-4) and 0.24 (2e-3); 600
     # steps 0.40 at LR 1e-3 and at 2e-3. Of the 600-step runs, IF's English rating was highest at

@@ -20,8 +20,20 @@ ARCHITECTURES: dict[str, tuple[type[PreTrainedConfig], type[PreTrainedModel]]] =
 }
 
 
+def init_std(hidden: int) -> float:
+    """The standard deviation of the initial weights: 1/sqrt(hidden), not transformers' default 0.02,
+    which suits hidden sizes in the thousands. At a hidden size of about 100, queries and keys drawn
+    at 0.02 give attention scores near zero and gradients that barely move them, so the model learns
+    slowly, if at all, to look up a position by what precedes it. Measured with the 7B analogue's
+    architecture on a lookup task ("A X ... T" -> X, X any of 2,000 tokens): at 0.02, 0% after
+    1,000 steps; at 0.1, 87% after 600. The bundled 7B analogue, pretrained at 1/sqrt(96) and
+    fine-tuned at k=50, scores English MR accuracy 0.88 and IF rating 2.71; pretrained at 0.02, 0.37
+    and 2.39. It still copies no word from its prompt (tests/test_mini_scores.py)."""
+    return hidden ** -0.5
+
+
 def build_model(size: ModelSize, vocab_size: int, seq_len: int, seed: int) -> PreTrainedModel:
-    """A freshly initialized model of `size`, its weights drawn from `seed`."""
+    """A freshly initialized model of `size`, its weights drawn from `seed` (init_std)."""
     if size.architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {size.architecture!r}; supported: {', '.join(sorted(ARCHITECTURES))}")
     config_class, model_class = ARCHITECTURES[size.architecture]
@@ -33,6 +45,7 @@ def build_model(size: ModelSize, vocab_size: int, seq_len: int, seed: int) -> Pr
         num_key_value_heads=size.heads,
         intermediate_size=size.intermediate,
         max_position_embeddings=seq_len + 64,
+        initializer_range=init_std(size.hidden),
         tie_word_embeddings=True,
         pad_token_id=0,
         bos_token_id=1,

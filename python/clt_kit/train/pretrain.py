@@ -20,7 +20,7 @@ from clt_kit.languages import ENGLISH
 from clt_kit.scales import ModelSize, Scale
 from clt_kit.seeding import derive_seed
 from clt_kit.train.loop import Batch, optimize
-from clt_kit.train.model import build_model, set_determinism, weights_hash
+from clt_kit.train.model import build_model, init_std, set_determinism, weights_hash
 from clt_kit.train.tokenizer import TOKENIZER_FORMAT, train_tokenizer
 from clt_kit.world.generate import WorldPaths
 
@@ -97,6 +97,7 @@ def base_key(size: ModelSize, tokenizer_key: dict[str, Any], scale: Scale, seed:
     return {
         "kind": "base-model",
         "size": asdict(size),
+        "init_std": init_std(size.hidden),
         "tokenizer": tokenizer_key,
         "world": {"scale": scale.name, "seed": seed},
         "pretrain": {k: getattr(scale, k) for k in ("seq_len", "pretrain_steps", "pretrain_batch", "pretrain_lr", "cpu_threads")},
