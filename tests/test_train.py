@@ -108,6 +108,16 @@ def test_each_paper_family_builds_its_own_transformers_class(architecture: str, 
     assert weights_hash(a) == weights_hash(b) != weights_hash(build_model(size, 100, 64, seed=4))
 
 
+@pytest.mark.parametrize("architecture", ["cohere", "llama"])
+def test_weights_start_at_one_over_the_root_of_the_hidden_size(architecture: str) -> None:
+    """Not transformers' 0.02, at which the tiny models barely learn where to attend (init_std)."""
+    model = build_model(ModelSize("t", architecture, hidden=64, layers=2, heads=2, intermediate=128), 500, 64, seed=0)
+    assert model.config.initializer_range == 0.125
+    for name in ("embed_tokens", "layers.0.self_attn.q_proj", "layers.1.mlp.up_proj"):
+        weight = model.model.get_submodule(name).weight.detach()
+        assert weight.std().item() == pytest.approx(0.125, rel=0.05), name
+
+
 def test_an_unknown_architecture_is_named() -> None:
     with pytest.raises(ValueError, match="unknown architecture 'gpt9'.*cohere, llama"):
         build_model(ModelSize("t", "gpt9", hidden=32, layers=2, heads=2, intermediate=64), 100, 64, seed=0)
