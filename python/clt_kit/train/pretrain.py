@@ -97,7 +97,7 @@ def base_key(size: ModelSize, tokenizer_key: dict[str, Any], scale: Scale, seed:
     return {
         "kind": "base-model",
         "size": asdict(size),
-        "init_std": init_std(size.hidden),
+        "init_std": init_std(size.hidden),  # bases from before init_std were drawn at 0.02: other keys
         "tokenizer": tokenizer_key,
         "world": {"scale": scale.name, "seed": seed},
         "pretrain": {k: getattr(scale, k) for k in ("seq_len", "pretrain_steps", "pretrain_batch", "pretrain_lr", "cpu_threads")},
