@@ -105,10 +105,10 @@ def pretrain(seed: int, scale: str, results: Path, from_scratch: bool) -> None:
     world_paths = ensure_world(layout.world(s, seed), seed, s)
     bases = ensure_bases(list(s.models), world_paths, s, seed, layout, True, default_jobs(s), from_scratch)
     for size, path in bases.items():
-        weights = read_json(path / "base.json")["weights_sha256"]
-        click.echo(f"{size}: {path} (weights sha256 {weights})")
+        record = read_json(path / "base.json")
+        click.echo(f"{size}: {path} (weights sha256 {record['weights_sha256']})")
         if (BUNDLED / path.name / "base.json").exists():
-            click.echo(f"  the package's copy: {compare_with_bundled(read_json(path / 'base.json'), read_json(BUNDLED / path.name / 'base.json'))}")
+            click.echo(f"  the package's copy: {compare_with_bundled(record, read_json(BUNDLED / path.name / 'base.json'))}")
 
 
 @main.command()
