@@ -64,3 +64,26 @@ def test_a_ninth_language_is_one_data_file(tmp_path: Path, monkeypatch) -> None:
     langs = {json.loads(line)["lang"] for line in world.test("MR").read_text(encoding="utf-8").splitlines()}
     assert langs == {"en", "it"}
     assert lexicon.load("it").months[0] == "gennaio"  # CLDR through Babel, from the file's locale
+
+
+def test_a_world_from_other_settings_of_its_scale_is_made_again_and_verify_names_them(tmp_path: Path, monkeypatch) -> None:
+    """A cached world is reused only if the scale's world settings are the ones it was made with:
+    a kit whose scale now asks for larger pools must not train on the old, smaller ones."""
+    from dataclasses import replace
+
+    from clt_kit import scales
+    from clt_kit.jsonio import read_json
+    from clt_kit.prep.verify import verify_world
+    from clt_kit.world.generate import ensure_world
+
+    old = ensure_world(tmp_path / "w", 3, SMOKE)
+    assert read_json(old.manifest)["counts"]["IF"]["en"]["clean"] == SMOKE.pool_per_lang
+    larger = replace(SMOKE, pool_per_lang=SMOKE.pool_per_lang + 6)
+    stale = read_json(old.manifest)
+    assert ensure_world(tmp_path / "w", 3, SMOKE).manifest.read_bytes() == old.manifest.read_bytes()  # same settings: reused
+
+    monkeypatch.setitem(scales.SCALES, "smoke", larger)
+    again = ensure_world(tmp_path / "w", 3, larger)
+    assert read_json(again.manifest)["counts"]["IF"]["en"]["clean"] == larger.pool_per_lang
+    problems = verify_world(tmp_path / "stale-world.json", stale)
+    assert any("made with other settings of scale 'smoke'" in p and "pool_per_lang differ" in p for p in problems), problems

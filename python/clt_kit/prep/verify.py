@@ -34,16 +34,26 @@ def find_manifests(path: Path) -> list[Path]:
 
 
 def verify_world(manifest_path: Path, manifest: dict[str, Any]) -> list[str]:
-    """Problems with a world: file hashes, then a regeneration from its seed and scale."""
+    """Problems with a world: file hashes, the scale's settings it was made with, then a
+    regeneration from its seed and scale."""
     from clt_kit.scales import get_scale
     from clt_kit.world import generate_world
+    from clt_kit.world.generate import world_settings
 
     problems = [
         p for name, sha in sorted(manifest["files"].items())
         for p in _check_file(manifest_path, {"path": name, "sha256": sha}, "world file")
     ]
+    scale = get_scale(manifest["scale"])
+    recorded, current = manifest.get("settings"), world_settings(scale)
+    if recorded != current:
+        changed = [k for k in current if (recorded or {}).get(k) != current[k]]
+        problems.append(
+            f"{manifest_path}: made with other settings of scale {scale.name!r} than this kit's ({', '.join(changed)} differ);"
+            f" make it again with `clt-kit world --scale {scale.name} --seed {manifest['seed']}`"
+        )
     with tempfile.TemporaryDirectory(prefix="clt-verify-") as tmp:
-        again = generate_world(Path(tmp) / "w", manifest["seed"], get_scale(manifest["scale"]), tuple(manifest["languages"]))
+        again = generate_world(Path(tmp) / "w", manifest["seed"], scale, tuple(manifest["languages"]))
         regenerated = read_json(again.manifest)["files"]
     for name, sha in sorted(manifest["files"].items()):
         if regenerated.get(name) != sha:

@@ -16,6 +16,7 @@ list, and are disjoint from the clean pool by normalized prompt; leaks are the l
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
@@ -33,6 +34,12 @@ from clt_kit.world import lexicon, tasks
 
 WORLD_FORMAT = 3  # 3: digits split from words, worked MR solutions, corpus items and repeats per scale
 MAX_TRIES_PER_ITEM = 50
+# The fields of a scale that shape its world (the rest size the mixtures, models and training).
+WORLD_SETTINGS = (
+    "pool_per_lang", "test_per_lang", "corpus_lines", "corpus_english_share", "corpus_shares", "corpus_items",
+    "corpus_repeat_share", "max_number", "mr_changes", "duplicate_rate", "near_duplicate_rate", "mislabel_rate",
+    "broken_rate", "leak_rate",
+)
 PARALLEL_SHARE = 0.15  # of the non-English corpus lines: an English line = its translation
 
 
@@ -57,6 +64,11 @@ class WorldPaths:
 
     def test(self, task: str) -> Path:
         return self.root / task / "test.jsonl"
+
+
+def world_settings(scale: Scale) -> dict[str, Any]:
+    """The settings of `scale` that its world is generated from, as its manifest records them."""
+    return json.loads(canonical({name: getattr(scale, name) for name in WORLD_SETTINGS}))
 
 
 def _builder(task: str, scale: Scale, split: str) -> Callable[[lexicon.Language, Any], tasks.Item]:
@@ -221,6 +233,7 @@ def generate_world(out: Path, seed: int, scale: Scale, languages: tuple[str, ...
             "kit_version": __version__,
             "seed": seed,
             "scale": scale.name,
+            "settings": world_settings(scale),
             "languages": list(languages),
             "counts": counts,
             "files": {str(p.relative_to(paths.root)): sha256_file(str(p)) for p in files},
@@ -230,10 +243,12 @@ def generate_world(out: Path, seed: int, scale: Scale, languages: tuple[str, ...
 
 
 def ensure_world(out: Path, seed: int, scale: Scale) -> WorldPaths:
-    """Reuses a complete world with the same seed and scale, else generates it."""
+    """Reuses a complete world with the same seed, scale and scale settings, else generates it (a
+    world made by an earlier version of a scale, e.g. with smaller pools, is made again)."""
     paths = WorldPaths(out)
     if paths.manifest.exists():
         m = read_json(paths.manifest)
-        if m.get("seed") == seed and m.get("scale") == scale.name and m.get("format") == WORLD_FORMAT:
+        if (m.get("seed") == seed and m.get("scale") == scale.name and m.get("format") == WORLD_FORMAT
+                and m.get("settings") == world_settings(scale)):
             return paths
     return generate_world(out, seed, scale)
