@@ -1,11 +1,20 @@
-"""Batched greedy generation: left padding, KV cache, stop at end-of-sequence."""
+"""Batched greedy generation: left padding, KV cache, stop at end-of-sequence.
+
+A row leaves its batch, and the KV cache, as soon as it writes the end-of-sequence token, so a
+batch costs what its unfinished rows cost: with transformers' `generate`, every row of a batch is
+computed until the longest answer ends (or `max_new_tokens`), and a few long answers made a batch
+of 64 little faster than one prompt at a time (benchmarks/bench_train.py). The answers are those
+of `generate` with greedy decoding (tested).
+"""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
+from typing import Any
 
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerFast
+from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
 from clt_kit.train.tokenizer import prompt_text
 
@@ -13,7 +22,7 @@ from clt_kit.train.tokenizer import prompt_text
 @torch.no_grad()
 def generate(
     model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerFast,
+    tokenizer: PreTrainedTokenizerBase,
     prompts: Sequence[str],
     max_new_tokens: int,
     batch_size: int,
@@ -21,22 +30,53 @@ def generate(
 ) -> list[str]:
     """Greedy answers to `prompts`, in order. Prompts are batched by length to limit padding."""
     tokenizer.padding_side = "left"
-    device = next(model.parameters()).device
     encoded = [tokenizer(prompt_text(p), add_special_tokens=False)["input_ids"][-max_prompt_tokens:] for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: (len(encoded[i]), i))
     answers: list[str] = [""] * len(prompts)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
-        out = model.generate(
-            **batch,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            use_cache=True,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-        new = out[:, batch["input_ids"].shape[1] :]
-        for i, text in zip(idx, tokenizer.batch_decode(new, skip_special_tokens=True)):
-            answers[i] = text.strip()
+        batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt")
+        new = greedy(model, batch["input_ids"], batch["attention_mask"], max_new_tokens, tokenizer.eos_token_id)
+        for i, tokens in zip(idx, new):
+            answers[i] = tokenizer.decode(tokens, skip_special_tokens=True).strip()
     return answers
+
+
+def greedy(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int, eos_id: int) -> list[list[int]]:
+    """The new tokens of each left-padded row (its end-of-sequence token included, if written),
+    up to `max_new_tokens`; finished rows are dropped from the batch and the cache."""
+    device = next(model.parameters()).device
+    mask = attention_mask.to(device)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding: each prompt starts at position 0
+    cache = DynamicCache(config=model.config)
+    options = _forward_options(model, cache)
+    logits = model(input_ids=input_ids.to(device), attention_mask=mask, position_ids=positions, **options).logits
+    rows = torch.arange(len(input_ids), device=device)  # which input row each batch row is
+    position = positions[:, -1:]
+    new: list[list[int]] = [[] for _ in range(len(input_ids))]
+    for step in range(max_new_tokens):
+        token = logits[:, -1].argmax(-1)
+        for row, t in zip(rows.tolist(), token.tolist()):
+            new[row].append(t)
+        going = token != eos_id
+        if step == max_new_tokens - 1 or not going.any():
+            break
+        if not going.all():
+            keep = going.nonzero().squeeze(1)
+            cache.batch_select_indices(keep)
+            rows, token, mask, position = rows[keep], token[keep], mask[keep], position[keep]
+        mask = torch.cat([mask, mask.new_ones(len(rows), 1)], dim=1)
+        position = position + 1
+        logits = model(input_ids=token[:, None], attention_mask=mask, position_ids=position, **options).logits
+    return new
+
+
+def _forward_options(model: PreTrainedModel, cache: DynamicCache) -> dict[str, Any]:
+    """The forward's arguments for a step with the KV cache: it is `cache` from transformers 5.24
+    (which deprecates `past_key_values`, the name before; the lock gives Python 3.10 transformers
+    5.20); logits at the last position only, where the model takes `logits_to_keep`."""
+    takes = inspect.signature(model.forward).parameters
+    options: dict[str, Any] = {"cache" if "cache" in takes else "past_key_values": cache, "use_cache": True}
+    if "logits_to_keep" in takes:
+        options["logits_to_keep"] = 1
+    return options
