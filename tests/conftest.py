@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from clt_kit.scales import SMOKE
+from clt_kit.scales import MINI, SMOKE
 from clt_kit.world import generate_world
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -14,3 +14,9 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 def smoke_world(tmp_path_factory: pytest.TempPathFactory):
     """One smoke world (seed 1) shared by the tests that only read it."""
     return generate_world(tmp_path_factory.mktemp("world") / "w", seed=1, scale=SMOKE)
+
+
+@pytest.fixture(scope="session")
+def mini_world(tmp_path_factory: pytest.TempPathFactory):
+    """The default scale's world (seed 0), for the slow tests that only read it."""
+    return generate_world(tmp_path_factory.mktemp("mini") / "w", seed=0, scale=MINI)

@@ -18,7 +18,6 @@ from clt_kit.scales import MINI
 from clt_kit.train import model
 from clt_kit.train.model import cpu_kind
 from clt_kit.train.pretrain import BUNDLED, _key_hash, ensure_base_model, stored_weights_hash
-from clt_kit.world import generate_world
 
 BASES = sorted(p.parent for p in BUNDLED.glob("*/base.json"))
 # Float sums depend on the kind of CPU (torch's kernels and MKL's code paths; train/model.py,
@@ -38,10 +37,9 @@ def test_the_bundled_bases_are_the_mini_models_under_their_keys() -> None:
 
 
 @pytest.mark.slow
-def test_the_pipeline_takes_the_bundled_base_instead_of_pretraining(tmp_path: Path) -> None:
-    world = generate_world(tmp_path / "world", 0, MINI)
+def test_the_pipeline_takes_the_bundled_base_instead_of_pretraining(mini_world, tmp_path: Path) -> None:
     for size in MINI.models:
-        path = ensure_base_model(size, world, MINI, 0, tmp_path / "models")
+        path = ensure_base_model(size, mini_world, MINI, 0, tmp_path / "models")
         assert (BUNDLED / path.name).is_dir()
         assert read_json(path / "base.json") == read_json(BUNDLED / path.name / "base.json")
 

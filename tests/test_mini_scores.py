@@ -5,14 +5,12 @@ scores clearly above the trivial baselines in English, with one stored row per t
 (evaluate/baselines.py) and a perfect score. Slow: three SFT runs and evaluations at mini scale
 (minutes), with the bundled base model.
 
-IF does not meet the bar yet (2.71 against 2.97), and is marked as a strict expected failure (the
-runs are deterministic, so a pass would fail the suite and show that the mark must go). Its
-instructions to use a given word or end with a given phrase (test sets hold out their words and
-phrases) need the model to copy from its prompt, and the tiny base models, pretrained for 400
-steps, do not: they follow the list, quotes and length instructions some of the time and the
-keyword and phrase instructions never. MR met the bar once SFT ran long enough for the model to
-read the problem's numbers (scales.py, MINI's SFT settings), and passes it far (0.88) since the
-base models start from larger weights (train/model.py, init_std).
+Measured on the bundled 7B analogue: SM 0.901 (bar 0.49), MR 0.760 (bar 0.33), IF 3.040 (bar
+2.97). IF clears its bar by the list, quote and length instructions alone: its instructions to use
+a given word or to end with a given phrase (test sets hold out their words and phrases, so
+following them means copying from the prompt) are never followed. IF met the bar once the mixture
+held 1,000 English examples instead of 300 (scales.py, MINI's english_train); before, it was marked
+as an expected failure.
 """
 
 from __future__ import annotations
@@ -40,10 +38,7 @@ def mini_runs(tmp_path_factory: pytest.TempPathFactory):
     return world, {run.plan.task: run for run in runs}
 
 
-NO_COPYING = pytest.mark.xfail(strict=True, reason="the mini base models do not copy words from their prompt yet (issue #5)")
-
-
-@pytest.mark.parametrize("task", [pytest.param("IF", marks=NO_COPYING), "SM", "MR"])
+@pytest.mark.parametrize("task", ["IF", "SM", "MR"])
 def test_english_scores_are_clearly_above_the_trivial_baselines(mini_runs, task: str) -> None:
     world, runs = mini_runs
     run = runs[task]
