@@ -60,7 +60,7 @@ def test_rows_leave_the_batch_when_they_end_and_others_run_to_the_limit() -> Non
     assert all(tokenizer.eos_token_id not in t[:-1] for t in new)
 
 
-def test_a_gpt2_model_padding_with_its_end_token_gets_the_same_answers(tmp_path: Path) -> None:
+def test_a_gpt2_model_padding_with_its_end_token_gets_the_same_answers() -> None:
     _, tokenizer = load_base(_bundled("7b"))
     tokenizer.pad_token = tokenizer.eos_token  # as load_base does for a tokenizer without one
     torch.manual_seed(0)
