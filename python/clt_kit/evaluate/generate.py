@@ -9,13 +9,13 @@ of `generate` with greedy decoding (tested).
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
+from clt_kit.train.loop import forward_takes
 from clt_kit.train.tokenizer import prompt_text
 
 
@@ -75,8 +75,7 @@ def _forward_options(model: PreTrainedModel, cache: DynamicCache) -> dict[str, A
     """The forward's arguments for a step with the KV cache: it is `cache` from transformers 5.24
     (which deprecates `past_key_values`, the name before; the lock gives Python 3.10 transformers
     5.20); logits at the last position only, where the model takes `logits_to_keep`."""
-    takes = inspect.signature(model.forward).parameters
-    options: dict[str, Any] = {"cache" if "cache" in takes else "past_key_values": cache, "use_cache": True}
-    if "logits_to_keep" in takes:
+    options: dict[str, Any] = {"cache" if forward_takes(model, "cache") else "past_key_values": cache, "use_cache": True}
+    if forward_takes(model, "logits_to_keep"):
         options["logits_to_keep"] = 1
     return options

@@ -30,17 +30,18 @@ def labelled_loss(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
     keep = torch.zeros_like(labels, dtype=torch.bool)
     keep[:, :-1] = targets != IGNORE
     inputs = {k: v for k, v in batch.items() if k != "labels"}
-    if _takes_logits_to_keep(model):
+    if forward_takes(model, "logits_to_keep"):
         logits = model(**inputs, use_cache=False, logits_to_keep=keep).logits
     else:
         logits = model(**inputs, use_cache=False).logits[keep]
     return F.cross_entropy(logits.float(), targets[targets != IGNORE])
 
 
-def _takes_logits_to_keep(model: torch.nn.Module) -> bool:
+def forward_takes(model: torch.nn.Module, argument: str) -> bool:
+    """Whether the model's forward takes `argument` (under DDP or peft, the wrapped model's)."""
     forward = getattr(model, "module", model)  # under DDP, the wrapped model's forward
     forward = getattr(forward, "get_base_model", lambda: forward)()  # under peft, the base model's
-    return "logits_to_keep" in inspect.signature(forward.forward).parameters
+    return argument in inspect.signature(forward.forward).parameters
 
 
 def optimize(
