@@ -50,7 +50,7 @@ def verify_world(manifest_path: Path, manifest: dict[str, Any]) -> list[str]:
         changed = [k for k in current if (recorded or {}).get(k) != current[k]]
         problems.append(
             f"{manifest_path}: made with other settings of scale {scale.name!r} than this kit's ({', '.join(changed)} differ);"
-            f" make it again with `clt-kit world --scale {scale.name} --seed {manifest['seed']}`"
+            f" make it again with `clt-kit world --scale {scale.name} --seed {manifest['seed']} --out DIR`"
         )
     with tempfile.TemporaryDirectory(prefix="clt-verify-") as tmp:
         again = generate_world(Path(tmp) / "w", manifest["seed"], scale, tuple(manifest["languages"]))
