@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from clt_kit.jsonio import read_json, write_json
-from clt_kit.prep import verify_path
-from clt_kit.prep.verify import compare_with_bundled, describe_kind, rebuild_mode, recorded_kind
+from clt_kit.verify import compare_with_bundled, describe_kind, rebuild_mode, recorded_kind, verify_path
 from clt_kit.scales import MINI
 from clt_kit.train import model
 from clt_kit.train.model import cpu_kind
@@ -62,9 +61,9 @@ def test_a_base_built_on_another_kind_of_cpu_is_reported_without_pretraining(tmp
     record = read_json(BASES[0] / "base.json")
     write_json(tmp_path / "base.json", {**record, "determinism": {**record["determinism"], "cpu_vendor": "GenuineIntel", "cpu_capability": "AVX512"}})
     monkeypatch.setattr(model, "cpu_kind", lambda: {"cpu_vendor": "AuthenticAMD", "cpu_capability": "AVX512"})
-    n, problems = verify_path(tmp_path / "base.json")
-    assert n == 1 and len(problems) == 1
-    assert "not rebuilt" in problems[0] and "GenuineIntel" in problems[0] and "AuthenticAMD" in problems[0]
+    report = verify_path(tmp_path / "base.json")
+    assert report.checked == 1 and report.problems == [] and len(report.unchecked) == 1  # its files and weights hash as recorded
+    assert "not rebuilt" in report.unchecked[0] and "GenuineIntel" in report.unchecked[0] and "AuthenticAMD" in report.unchecked[0]
 
 
 def test_only_lower_torch_kernels_on_the_same_vendor_are_pinned() -> None:

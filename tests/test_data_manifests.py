@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from clt_kit.pipeline import Layout, plan_figure
-from clt_kit.prep import verify_path
+from clt_kit.verify import verify_path
 from clt_kit.scales import MINI
 
 COMMITTED = Path(__file__).resolve().parents[1] / "data_manifests"
@@ -42,11 +42,11 @@ def test_a_rebuild_matches_the_committed_manifests_and_a_change_is_named(tmp_pat
     manifest = json.loads(rebuilt.read_text())
     manifest["counts"]["en"]["kept"] += 1
     rebuilt.write_text(json.dumps(manifest))
-    n, problems = verify_path(COMMITTED, Layout(tmp_path).work)
-    assert n == 13
-    assert any("MR-k100" in p and "differs in counts" in p for p in problems), problems
+    report = verify_path(COMMITTED, Layout(tmp_path).work)
+    assert report.checked == 13
+    assert any("MR-k100" in p and "differs in counts" in p for p in report.problems), report.problems
 
 
 def test_a_committed_manifest_without_a_rebuild_says_how_to_make_one(tmp_path: Path) -> None:
-    n, problems = verify_path(COMMITTED / "world-mini-s0" / "world.json", tmp_path)
-    assert n == 1 and "reproduce --figure 2 --data-only" in problems[0]
+    report = verify_path(COMMITTED / "world-mini-s0" / "world.json", tmp_path)
+    assert report.checked == 1 and "reproduce --figure 2 --data-only" in report.problems[0]

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from clt_kit import _prep
 from clt_kit.jsonio import InputError, write_jsonl
-from clt_kit.prep import MixtureSpec, build_mixture, verify_path
+from clt_kit.prep import MixtureSpec, build_mixture
+from clt_kit.verify import Report, verify_path
 from clt_kit.prep import core
 from clt_kit.prep.records import read_records
 
@@ -169,17 +170,17 @@ def test_verify_passes_then_catches_one_flipped_byte(smoke_world, tmp_path: Path
 
     w = WorldPaths(world)
     _mixture(w, tmp_path / "mix")
-    assert verify_path(tmp_path / "mix") == (1, [])
+    assert verify_path(tmp_path / "mix") == Report(checked=1)
 
     for target in (tmp_path / "mix" / "mixture.jsonl", w.train("MR")):
         data = bytearray(target.read_bytes())
         data[10] ^= 0x01
         original = target.read_bytes()
         target.write_bytes(bytes(data))
-        n, problems = verify_path(tmp_path / "mix")
-        assert n == 1 and any(str(target.resolve()) in p for p in problems), problems
+        report = verify_path(tmp_path / "mix")
+        assert report.checked == 1 and any(str(target.resolve()) in p for p in report.problems), report.problems
         target.write_bytes(original)
-    assert verify_path(tmp_path / "mix") == (1, [])
+    assert verify_path(tmp_path / "mix") == Report(checked=1)
 
 
 @given(threads=st.sampled_from([1, 2, 3]), shards=st.integers(1, 4), order_seed=st.integers(0, 2**32))
@@ -239,10 +240,10 @@ def test_verify_checks_a_world_too(tmp_path: Path) -> None:
     from clt_kit.world import generate_world
 
     world = generate_world(tmp_path / "w", 4, SMOKE)
-    assert verify_path(world.root) == (1, [])
+    assert verify_path(world.root) == Report(checked=1)
     target = world.test("IF")
     data = bytearray(target.read_bytes())
     data[5] ^= 0x01
     target.write_bytes(bytes(data))
-    n, problems = verify_path(world.root)
-    assert n == 1 and len(problems) == 1 and "IF/test.jsonl" in problems[0]
+    report = verify_path(world.root)
+    assert report.checked == 1 and len(report.problems) == 1 and "IF/test.jsonl" in report.problems[0]

@@ -125,16 +125,16 @@ def test_a_second_process_waits_for_the_writer_instead_of_failing(tmp_path: Path
     with db.connect(path) as con:  # waits for the other process to close the file
         db.insert_run(con, _record("r1", {"en": [1.0]}))
     assert holder.wait() == 0
-    with pytest.raises(duckdb.IOException):  # and gives up after `wait` seconds
-        holder = subprocess.Popen([sys.executable, "-c", (
-            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(5)"
-        ), str(path)], stdout=subprocess.PIPE, text=True)
-        assert holder.stdout.readline().strip() == "held"
-        try:
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(5)"
+    ), str(path)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    try:  # and gives up after `wait` seconds, naming the process that holds the file
+        with pytest.raises(db.DatabaseLocked, match=rf"held open by .*python.* \(PID {holder.pid}\)"):
             with db.connect(path, wait=0.5):
                 pass
-        finally:
-            holder.kill()
+    finally:
+        holder.kill()
 
 
 def test_insert_run_stores_a_run_once(tmp_path: Path) -> None:

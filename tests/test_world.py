@@ -73,7 +73,7 @@ def test_a_world_from_other_settings_of_its_scale_is_made_again_and_verify_names
 
     from clt_kit import scales
     from clt_kit.jsonio import read_json
-    from clt_kit.prep.verify import verify_world
+    from clt_kit.verify import verify_world
     from clt_kit.world.generate import ensure_world
 
     old = ensure_world(tmp_path / "w", 3, SMOKE)
@@ -85,5 +85,5 @@ def test_a_world_from_other_settings_of_its_scale_is_made_again_and_verify_names
     monkeypatch.setitem(scales.SCALES, "smoke", larger)
     again = ensure_world(tmp_path / "w", 3, larger)
     assert read_json(again.manifest)["counts"]["IF"]["en"]["clean"] == larger.pool_per_lang
-    problems = verify_world(tmp_path / "stale-world.json", stale)
+    problems = verify_world(tmp_path / "stale-world.json", stale).problems
     assert any("made with other settings of scale 'smoke'" in p and "pool_per_lang differ" in p for p in problems), problems

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 import sys
 from pathlib import Path
 
@@ -13,18 +15,60 @@ from clt_kit.languages import TASKS
 from clt_kit.scales import SCALES, get_scale
 
 SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default="mini", show_default=True, help="Size of everything: smoke (seconds, tests) or mini (the embedded default).")
-SEED = click.option("--seed", type=int, default=0, show_default=True, help="The one seed every random stream derives from.")
+SEED = click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="The one seed every random stream derives from.")
 RESULTS = click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True, envvar="CLT_KIT_RESULTS", show_envvar=True, help="Folder for the DuckDB file, figures and cached work.")
 
 
+# OS errors that are the machine's state, not the kit's bug: one line saying what happened.
+_OS_ERRORS = {
+    errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "a read-only file system", errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+}
+_DUCKDB_OS_ERRORS = {"No space left on device": errno.ENOSPC, "Read-only file system": errno.EROFS, "Permission denied": errno.EACCES}
+
+
+def os_error_line(e: BaseException) -> str | None:
+    """One line for an exception caused (anywhere in its chain) by a full disk, a read-only
+    folder or missing permissions, naming the file; None for any other exception. DuckDB reports
+    these as its own errors, with the system's words in the message."""
+    seen: BaseException | None = e
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in _OS_ERRORS:
+            where = f" writing {seen.filename}" if seen.filename else ""
+            return f"{_OS_ERRORS[seen.errno]}{where} ({seen.strerror}); free space or pass --results to a writable folder"
+        for words, code in _DUCKDB_OS_ERRORS.items():
+            if words in str(seen) and "duckdb" in type(seen).__module__:
+                return f"{_OS_ERRORS[code]} (DuckDB: {str(seen).splitlines()[0][:300]}); free space or pass --results to a writable folder"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _clear_progress_bars() -> None:
+    """Closes any progress bar still drawn, so that an error line starts on a line of its own."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.leave = False
+        bar.close()
+
+
 class KitGroup(click.Group):
-    """Turns the kit's input errors into one clear line and exit code 2 instead of a traceback."""
+    """Turns the kit's input errors, and a full disk or a read-only folder, into one clear line
+    and exit code 2 instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> object:
+        logging.basicConfig(format="warning: %(message)s", level=logging.WARNING)
         try:
             return super().invoke(ctx)
         except InputError as e:
+            _clear_progress_bars()
             click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+        except Exception as e:
+            if (line := os_error_line(e)) is None:
+                raise
+            _clear_progress_bars()
+            click.echo(f"error: {line}", err=True)
             sys.exit(2)
 
 
@@ -53,21 +97,21 @@ def world(seed: int, scale: str, out: Path) -> None:
 @click.option("--task", type=click.Choice(TASKS), required=True)
 @click.option("--pool", type=click.Path(path_type=Path), required=True, multiple=True, help="Training pool: JSONL, Parquet or a saved HF dataset folder (id, lang, prompt, response). Repeat for shards.")
 @click.option("--test", type=click.Path(path_type=Path), default=None, help="Test set to decontaminate against.")
-@click.option("--english", type=int, required=True, help="English examples in the mixture.")
-@click.option("--k", type=int, required=True, help="Examples per seen language (es, fr, ja, zh).")
+@click.option("--english", type=click.IntRange(min=0), required=True, help="English examples in the mixture.")
+@click.option("--k", type=click.IntRange(min=0), required=True, help="Examples per seen language (es, fr, ja, zh).")
 @SEED
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for mixture.jsonl, dropped.jsonl and manifest.json.")
 @click.option("--lenient", is_flag=True, help="Skip bad records (counted in the manifest) instead of stopping.")
-@click.option("--num-perm", type=int, default=128, show_default=True, help="MinHash permutations.")
-@click.option("--bands", type=int, default=16, show_default=True, help="LSH bands.")
-@click.option("--rows", type=int, default=8, show_default=True, help="LSH rows per band (bands x rows <= num-perm).")
-@click.option("--minhash-seed", type=int, default=42, show_default=True, help="Seed of the MinHash permutations.")
-@click.option("--word-ngram", type=int, default=3, show_default=True, help="Shingle size in words (space-separated scripts).")
-@click.option("--char-ngram", type=int, default=5, show_default=True, help="Shingle size in characters (Han, Kana, Hangul).")
-@click.option("--threshold", type=float, default=0.8, show_default=True, help="Jaccard similarity from which two items are near duplicates.")
+@click.option("--num-perm", type=click.IntRange(min=1), default=128, show_default=True, help="MinHash permutations.")
+@click.option("--bands", type=click.IntRange(min=1), default=16, show_default=True, help="LSH bands.")
+@click.option("--rows", type=click.IntRange(min=1), default=8, show_default=True, help="LSH rows per band (bands x rows <= num-perm).")
+@click.option("--minhash-seed", type=click.IntRange(0, 2**64 - 1), default=42, show_default=True, help="Seed of the MinHash permutations.")
+@click.option("--word-ngram", type=click.IntRange(min=1), default=3, show_default=True, help="Shingle size in words (space-separated scripts).")
+@click.option("--char-ngram", type=click.IntRange(min=1), default=5, show_default=True, help="Shingle size in characters (Han, Kana, Hangul).")
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.8, show_default=True, help="Jaccard similarity from which two items are near duplicates.")
 @click.option("--no-verify", is_flag=True, help="Merge LSH candidates without checking their exact Jaccard similarity.")
 @click.option("--no-language-filter", is_flag=True, help="Keep items whose text the language identifier assigns to another language.")
-@click.option("--threads", type=int, default=0, show_default=True, help="Threads for the Rust core (0: all cores); never changes the output.")
+@click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True, help="Threads for the Rust core (0: all cores); never changes the output.")
 def prep(task: str, pool: tuple[Path, ...], test: Path | None, english: int, k: int, seed: int, out: Path, lenient: bool,
          num_perm: int, bands: int, rows: int, minhash_seed: int, word_ngram: int, char_ngram: int, threshold: float,
          no_verify: bool, no_language_filter: bool, threads: int) -> None:
@@ -97,8 +141,8 @@ def pretrain(seed: int, scale: str, results: Path, from_scratch: bool) -> None:
     """Pretrain (or reuse) the tiny base models of a scale on its world corpus."""
     from clt_kit.jsonio import read_json
     from clt_kit.pipeline import Layout, default_jobs, ensure_bases
-    from clt_kit.prep.verify import compare_with_bundled
     from clt_kit.train.pretrain import BUNDLED
+    from clt_kit.verify import compare_with_bundled
     from clt_kit.world.generate import ensure_world
 
     s, layout = get_scale(scale), Layout(results)
@@ -202,19 +246,37 @@ def verify(path: Path, results: Path) -> None:
     Committed manifests without their data (data_manifests/) are compared with the user's rebuild
     at the same place under RESULTS/work/ (make it with `reproduce --figure 2 --data-only`)."""
     from clt_kit.pipeline import Layout
-    from clt_kit.prep import verify_path
-    from clt_kit.prep.verify import PROBLEM
+    from clt_kit.verify import PROBLEM, UNCHECKED, verify_path
 
-    n, problems = verify_path(path, Layout(results).work)
-    for p in problems:
+    report = verify_path(path, Layout(results).work)
+    for line in report.unchecked:
+        click.echo(f"{UNCHECKED}{line}")
+    for p in report.problems:
         click.echo(f"{PROBLEM}{p}", err=True)
-    if n == 0:
-        click.echo(f"error: no manifest.json found under {path}", err=True)
+    if report.checked == 0:
+        click.echo(f"error: no manifest.json, world.json or base.json found under {path}", err=True)
         sys.exit(2)
-    if problems:
-        click.echo(f"{len(problems)} problem(s) in {n} manifest(s)", err=True)
+    if report.problems:
+        click.echo(f"{len(report.problems)} problem(s) in {report.checked} manifest(s)", err=True)
         sys.exit(1)
-    click.echo(f"verified {n} manifest(s): inputs, outputs and rebuild match")
+    unchecked = f" ({len(report.unchecked)} field(s) unchecked, listed above)" if report.unchecked else ""
+    click.echo(f"verified {report.checked} manifest(s): files, inputs, outputs and rebuild match{unchecked}")
+
+
+@main.command()
+@RESULTS
+def ingest(results: Path) -> None:
+    """Load finished runs kept in their folders (RESULTS/work/runs/) into the results database.
+
+    A sweep loads each run as it finishes; a run it could not load (the database held open by
+    another program) waits in its folder for this command or the next `reproduce`."""
+    from clt_kit.pipeline import Layout, ingest_finished
+
+    done = ingest_finished(Layout(results))
+    click.echo(f"runs: {len(done.loaded)} loaded, {len(done.present)} already in {Layout(results).db}"
+               + (f", {len(done.damaged)} damaged (listed above, not loaded)" if done.damaged else ""))
+    if done.damaged:
+        sys.exit(1)
 
 
 @main.command()

@@ -36,10 +36,17 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
+    """Writes `text` to a temporary file beside `path`, then renames it over `path`: a reader sees
+    the old file or the new one, and a failed write (a full disk) leaves the old one and no
+    temporary file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 @contextmanager
@@ -97,11 +104,12 @@ def read_json(path: Path) -> Any:
         raise InputError(f"{path}:{e.lineno}: not valid JSON ({e.msg}); fix or regenerate the file") from e
 
 
-def iter_jsonl(path: Path, on_error: ErrorHandler | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_jsonl(path: Path, on_error: ErrorHandler | None = None, fix: str = "fix or regenerate the file") -> Iterator[tuple[int, dict[str, Any]]]:
     """Yields (line number, object) for each non-empty line.
 
-    A bad line raises InputError naming the file and line, unless `on_error` is given: then it is
-    called with (reason, message) and the line is skipped (the `--lenient` mode).
+    A bad line raises InputError naming the file and line, and ending with `fix` (what to do),
+    unless `on_error` is given: then it is called with (reason, message) and the line is skipped
+    (the `--lenient` mode).
     """
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, start=1):
@@ -123,7 +131,7 @@ def iter_jsonl(path: Path, on_error: ErrorHandler | None = None) -> Iterator[tup
                 continue
             message = f"{path}:{lineno}: {problem[1]}"
             if on_error is None:
-                raise InputError(message + " (or pass --lenient to skip such records)")
+                raise InputError(f"{message}; {fix}")
             on_error(problem[0], message)
 
 

@@ -7,6 +7,7 @@ inputs, and each run by its run id (the hash of its spec), so a rerun recomputes
 from __future__ import annotations
 
 import hashlib
+import logging
 import multiprocessing
 import os
 import platform
@@ -23,15 +24,21 @@ from transformers.utils import logging as hf_logging
 
 from clt_kit import __version__
 from clt_kit.evaluate.tasks import evaluate_task
+from clt_kit.integrity import CorruptArtifact, require_files
 from clt_kit.jsonio import canonical, file_lock, read_json, read_jsonl
 from clt_kit.languages import TASKS
-from clt_kit.prep.mixture import MixtureSpec, build_mixture
-from clt_kit.results import db
+from clt_kit.prep.mixture import MANIFEST, MixtureSpec, build_mixture
+from clt_kit.results import db, runs as run_store
 from clt_kit.results.figures import FIGURES, FigureFiles
 from clt_kit.scales import ModelSize, Scale
-from clt_kit.train.pretrain import ensure_base_model
+from clt_kit.train.pretrain import BASE_RECORD, base_files_problems, ensure_base_model
 from clt_kit.train.sft import sft
-from clt_kit.world.generate import WorldPaths, ensure_world
+from clt_kit.world.generate import WorldPaths, ensure_world, world_problems
+
+log = logging.getLogger("clt_kit")
+# How long a sweep waits for the results database after each run before leaving the run in its
+# folder for later (the figure at the end waits the full db.LOCK_WAIT_SECONDS).
+INGEST_WAIT_SECONDS = 30.0
 
 SUPPORTED_FIGURES = tuple(FIGURES)
 T, R = TypeVar("T"), TypeVar("R")
@@ -82,6 +89,14 @@ class Layout:
         """Held by the process executing run `run_id`."""
         return self.work / "locks" / f"run-{run_id}.lock"
 
+    @property
+    def runs(self) -> Path:
+        """Finished runs, one folder each (results/runs.py), the durable copy of what DuckDB holds."""
+        return self.work / "runs"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs / run_id
+
 
 def plan_figure(figure: int, scale: Scale) -> list[RunPlan]:
     """The runs a figure needs: the single-task grid, all three tasks, for the figure's models
@@ -114,22 +129,50 @@ def run_id(spec: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(spec).encode()).hexdigest()[:16]
 
 
+def _checked_inputs(base: Path, world: WorldPaths, mixture_dir: Path, task: str) -> dict[str, Any]:
+    """The hashes of every file a run is about to read (base model, mixture, test set), each
+    checked against its record first: a cached artifact changed since it was made stops the run
+    (CorruptArtifact) instead of being trained or scored on."""
+    problems = base_files_problems(base)
+    manifest = read_json(mixture_dir / MANIFEST)
+    mixture_files = {e["path"]: e["sha256"] for e in manifest["outputs"].values()}
+    try:
+        require_files(mixture_dir, mixture_files, "mixture", MANIFEST)
+    except CorruptArtifact as e:
+        problems += e.problems
+    test_name = world.test(task).relative_to(world.root).as_posix()
+    problems += [p for p in world_problems(world) if test_name in p]
+    if problems:
+        raise CorruptArtifact(problems)
+    base_record = read_json(base / BASE_RECORD) if (base / BASE_RECORD).is_file() else {}
+    return {
+        "base": {"path": str(base), "files": base_record.get("files", {})},
+        "mixture": {"path": str(mixture_dir), "files": mixture_files},
+        "test": {"path": str(world.test(task)), "sha256": read_json(world.manifest)["files"][test_name]},
+    }
+
+
 def _execute(plan: RunPlan, spec: dict[str, Any], base: Path, world: WorldPaths, mixture_dir: Path, scale: Scale, seed: int) -> db.RunRecord:
-    """Fine-tunes and evaluates one run; returns what goes into the database."""
+    """Fine-tunes and evaluates one run on inputs checked just before; returns what goes into the database."""
+    inputs = _checked_inputs(base, world, mixture_dir, plan.task)
     t0 = time.perf_counter()
     result = sft(base, read_jsonl(mixture_dir / "mixture.jsonl"), scale, seed)
+    if result.base_weights_sha256 != spec["base_weights_sha256"]:
+        raise CorruptArtifact([f"{base}: the weights loaded hash to {result.base_weights_sha256}, {BASE_RECORD} records"
+                               f" {spec['base_weights_sha256']}; remove the folder to make it again"])
     t1 = time.perf_counter()
     examples = evaluate_task(result.model, result.tokenizer, world.test(plan.task), plan.task, scale)
     t2 = time.perf_counter()
-    manifest = read_json(mixture_dir / "manifest.json")
+    manifest = read_json(mixture_dir / MANIFEST)
     rid = run_id(spec)
     run = {
         "run_id": rid, "scale": scale.name, "model": plan.model.name, "task": plan.task, "k": plan.k, "seed": seed,
         "status": "done", "spec": spec, "environment": {**environment(), "determinism": result.determinism},
-        "base_weights_sha256": spec["base_weights_sha256"], "weights_sha256": result.weights_sha256,
+        "base_weights_sha256": result.base_weights_sha256, "weights_sha256": result.weights_sha256,
         "best_step": result.best_step, "validation_losses": {str(k): v for k, v in result.validation_losses.items()},
         "mixture_manifest_sha256": spec["mixture_manifest_sha256"],
         "train_seconds": t1 - t0, "eval_seconds": t2 - t1, "finished_at": datetime.now(timezone.utc).replace(tzinfo=None),
+        "inputs": inputs,
     }
     return db.RunRecord(run=run, manifest=manifest, manifest_sha256=spec["mixture_manifest_sha256"], examples=examples)
 
@@ -203,23 +246,42 @@ def prepare(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout, progr
 
 
 def _missing(runs: list[PreparedRun], layout: Layout) -> list[PreparedRun]:
-    with db.connect(layout.db) as con:
-        return [r for r in runs if not db.has_run(con, r.run_id)]
+    """The runs that are neither in a finished run folder nor in the database (read-only: other
+    readers may hold it too)."""
+    missing = [r for r in runs if not run_store.is_finished(layout.run_dir(r.run_id))]
+    if not missing or not layout.db.exists():
+        return missing
+    with db.connect(layout.db, read_only=True) as con:
+        return [r for r in missing if not db.has_run(con, r.run_id)]
+
+
+def _load_into_db(run_dirs: list[Path], layout: Layout, wait: float) -> bool:
+    """Loads finished run folders into the database; False (with a warning naming the holder)
+    when the database stays locked for `wait` seconds: the folders stay, for a later load."""
+    try:
+        run_store.ingest(layout.db, run_dirs, wait=wait)
+        return True
+    except db.DatabaseLocked as e:
+        log.warning("%s; %d finished run(s) kept in %s, loaded by the next `reproduce` or `clt-kit ingest`",
+                    e, len(run_dirs), layout.runs)
+        return False
 
 
 def _claim_and_execute(run: PreparedRun, world: WorldPaths, scale: Scale, seed: int, layout: Layout, wait: bool) -> bool | None:
-    """Executes `run` unless the database has it; None when another process holds its claim
-    (and `wait` is False). The claim dies with its process, so a killed sweep leaves no stale claim
-    and its unfinished runs are simply executed again; a run lands in the database in one
-    transaction, so a run is either stored whole or not at all."""
+    """Executes `run` unless it is finished; None when another process holds its claim (and
+    `wait` is False). The claim dies with its process, so a killed sweep leaves no stale claim
+    and its unfinished runs are simply executed again. A finished run is first published as its
+    own folder (complete or absent), then loaded into the database in one transaction, so a run
+    is stored whole or not at all, and a database held open by a reader costs no trained run."""
     with file_lock(layout.claim(run.run_id), blocking=wait) as mine:
         if not mine:
             return None
         if not _missing([run], layout):
             return False
         record = _execute(run.plan, run.spec, run.base, world, run.mixture, scale, seed)
-        with db.connect(layout.db) as con:
-            return db.insert_run(con, record)
+        run_store.save_run(record, layout.run_dir(run.run_id))
+        _load_into_db([layout.run_dir(run.run_id)], layout, INGEST_WAIT_SECONDS)
+        return True
 
 
 def sweep(runs: list[PreparedRun], world: WorldPaths, scale: Scale, seed: int, results: Path, progress: bool = True,
@@ -263,6 +325,18 @@ class ReproduceResult:
     seconds: float
 
 
+def ingest_finished(layout: Layout, wait: float = db.LOCK_WAIT_SECONDS) -> run_store.Ingested:
+    """Loads every finished run folder the database lacks (`clt-kit ingest`; also the end of every
+    sweep, before its figure is drawn). Raises db.DatabaseLocked, saying the runs are safe, when
+    the database stays held by another process."""
+    dirs = run_store.finished_runs(layout.runs)
+    try:
+        return run_store.ingest(layout.db, dirs, wait=wait)
+    except db.DatabaseLocked as e:
+        raise db.DatabaseLocked(f"{e}. Nothing is lost: the {len(dirs)} finished run(s) are kept in {layout.runs};"
+                                " `clt-kit ingest` (or the same `reproduce` again) loads them") from e
+
+
 def reproduce_data(figure: int, scale: Scale, seed: int, results: Path) -> tuple[WorldPaths, list[Path]]:
     """Only the data a figure's runs train and test on: the world and the mixtures, with their
     manifests (what `clt-kit verify data_manifests/` compares with the committed ones)."""
@@ -288,5 +362,6 @@ def reproduce(figure: int, scale: Scale, seed: int, results: Path, progress: boo
     # Each worker process runs with scale.cpu_threads threads; claims keep them off each other's runs.
     args = [(runs, world, scale, seed, results, progress, w, jobs) for w in range(jobs)]
     done = sum(_in_processes(_sweep_worker, args, jobs))
+    ingest_finished(layout)
     files = FIGURES[figure](layout.db, layout.figures, scale.name, seed)
     return ReproduceResult(figure=files, runs_done=done, runs_reused=reused, seconds=time.perf_counter() - start)

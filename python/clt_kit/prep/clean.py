@@ -32,6 +32,15 @@ class CleanParams:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CleanParams:
+        """The parameters a manifest records (its `parameters.clean`)."""
+        return cls(near=core.NearDupParams(**d["near"]), langid=core.LangIdFloors(**d["langid"]), language_filter=d["language_filter"])
+
+    def problems(self) -> list[str]:
+        """What is wrong with these parameters (empty: fine)."""
+        return self.near.problems() + self.langid.problems()
+
 
 @dataclass
 class Cleaned:

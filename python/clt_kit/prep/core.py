@@ -83,6 +83,8 @@ class NearDupParams:
             out.append(f"bands x rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}; lower --bands or --rows")
         if not 0.0 <= self.threshold <= 1.0:
             out.append(f"threshold {self.threshold} is not in [0, 1]")
+        if not 0 <= self.seed < 2**64:
+            out.append(f"the MinHash seed {self.seed} is not in [0, 2^64)")
         return out
 
 
@@ -109,6 +111,11 @@ def near_dedup(
 class LangIdFloors:
     min_letters: int = 3
     min_confidence: float = 0.5
+
+    def problems(self) -> list[str]:
+        """What is wrong with these floors (empty: fine)."""
+        out = [] if self.min_letters >= 0 else [f"min_letters {self.min_letters} is negative"]
+        return out + ([] if 0.0 <= self.min_confidence <= 1.0 else [f"min_confidence {self.min_confidence} is not in [0, 1]"])
 
 
 def identify_languages(

@@ -15,10 +15,19 @@ from clt_kit.world.lexicon import available
 REQUIRED_FIELDS = ("id", "lang", "prompt", "response")
 
 
+LENIENT_HINT = "fix the record or pass --lenient to skip it"
+
+
 @dataclass
 class ReadResult:
     records: list[dict[str, Any]]
+    where: list[str] = field(default_factory=list)  # "file:line" (or "file:row N") of each record
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> count (lenient mode)
+
+    @property
+    def lines(self) -> int:
+        """Every record read, usable or skipped."""
+        return len(self.records) + sum(self.skipped.values())
 
 
 def _problem(obj: dict[str, Any], known: set[str]) -> tuple[str, str] | None:
@@ -35,7 +44,7 @@ def _problem(obj: dict[str, Any], known: set[str]) -> tuple[str, str] | None:
     return None
 
 
-def _rows(path: Path, on_error: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+def _rows(path: Path, on_error: Any, fix: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """(where, record) for every record of a file, in file order."""
     if path.is_dir():
         import datasets
@@ -58,12 +67,13 @@ def _rows(path: Path, on_error: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         for i, row in enumerate(table.to_pylist()):
             yield f"row {i}", row
     else:
-        for lineno, obj in iter_jsonl(path, on_error=on_error):
+        for lineno, obj in iter_jsonl(path, on_error=on_error, fix=fix):
             yield str(lineno), obj
 
 
-def read_records(path: Path, lenient: bool = False) -> ReadResult:
-    """All records of a file. A bad record stops with InputError, or is counted when lenient."""
+def read_records(path: Path, lenient: bool = False, fix: str = LENIENT_HINT) -> ReadResult:
+    """All records of a file. A bad record stops with InputError (ending with `fix`: what to do,
+    where --lenient does not apply, say so), or is counted when lenient."""
     if not path.exists():
         raise InputError(f"{path}: no such file; run `clt-kit world` first or pass the right path")
     known = set(available())
@@ -72,12 +82,13 @@ def read_records(path: Path, lenient: bool = False) -> ReadResult:
     def skip(reason: str, _message: str) -> None:
         result.skipped[reason] += 1
 
-    for where, obj in _rows(path, skip if lenient else None):
+    for where, obj in _rows(path, skip if lenient else None, fix):
         problem = _problem(obj, known)
         if problem is None:
             result.records.append(obj)
+            result.where.append(f"{path}:{where}")
         elif lenient:
             skip(*problem)
         else:
-            raise InputError(f"{path}:{where}: {problem[1]}; fix the record or pass --lenient to skip it")
+            raise InputError(f"{path}:{where}: {problem[1]}; {fix}")
     return result

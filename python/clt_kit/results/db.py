@@ -1,7 +1,18 @@
-"""Writing and reading the results database (DuckDB). One transaction per finished run."""
+"""Writing and reading the results database (DuckDB). One transaction per finished run.
+
+DuckDB lets one process at a time open a file for writing (and none while another holds it for
+writing; read-only openers share it). The kit's processes hold it only for a lookup or one run's
+insert, and wait for each other; a lock held by someone else (a duckdb shell left open) is named
+in the error (DatabaseLocked), and the runs the kit could not load stay in their run folders
+(results/runs.py) until `clt-kit ingest` or the next `reproduce` loads them.
+
+New files are written in the storage format of DuckDB 1.5 (STORAGE_COMPATIBILITY), which the
+`duckdb` command the kit installs (the duckdb-cli package, 1.5) reads.
+"""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,34 +22,63 @@ from typing import Any
 
 import duckdb
 
-from clt_kit.jsonio import canonical
+from clt_kit.jsonio import InputError, canonical
 from clt_kit.results.schema import MIGRATIONS, PAPER_REFERENCE_CSV
 
 
 LOCK_WAIT_SECONDS = 600.0
+STORAGE_COMPATIBILITY = "v1.5.0"
+# What `clt-kit sql` may not do, whatever the query: read or write files other than the results
+# database, attach other databases, install or load extensions, or change these settings back.
+LOCKED_DOWN = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
 
 
-def _open(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
-    """Opens the file, waiting while another process holds it: DuckDB lets one process at a time
-    open a file for writing, and the kit's processes hold it only for a lookup or one run's insert."""
+class DatabaseLocked(InputError):
+    """The results database is held open by another process for longer than the kit waits."""
+
+
+def lock_holder(e: BaseException) -> str | None:
+    """The process DuckDB names as holding the file's lock ("/usr/bin/duckdb (PID 123)"), if it does."""
+    found = re.search(r"Conflicting lock is held in (.+? \(PID \d+\))", str(e))
+    return found.group(1) if found else None
+
+
+def _open(path: Path, read_only: bool, wait: float, config: dict[str, Any]) -> duckdb.DuckDBPyConnection:
+    """Opens the file, waiting up to `wait` seconds while another process holds it."""
     deadline, pause = time.monotonic() + wait, 0.05
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duckdb.connect(str(path), read_only=read_only, config=config)
         except duckdb.IOException as e:
-            if "lock" not in str(e).lower() or time.monotonic() > deadline:
+            if "lock" not in str(e).lower():
                 raise
+            if time.monotonic() > deadline:
+                holder = lock_holder(e) or "another process"
+                raise DatabaseLocked(
+                    f"{path}: held open by {holder} for more than {wait:.0f} s; close it (a duckdb shell or Python"
+                    " connection, or open it with -readonly / read_only=True) and run again"
+                ) from e
             time.sleep(pause)
             pause = min(pause * 2, 1.0)
 
 
 @contextmanager
-def connect(path: Path, read_only: bool = False, wait: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(path: Path, read_only: bool = False, wait: float = LOCK_WAIT_SECONDS, locked_down: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection with the schema migrated to the newest version; waits up to `wait` seconds
-    while another process has the file open."""
+    while another process has the file open. `locked_down`: read-only and no access to anything
+    but this file (LOCKED_DOWN), for SQL from the user."""
+    config: dict[str, Any] = {} if read_only else {"storage_compatibility_version": STORAGE_COMPATIBILITY}
+    if locked_down:
+        read_only, config = True, dict(LOCKED_DOWN)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = _open(path, read_only, wait)
+    con = _open(path, read_only, wait, config)
     try:
         if not read_only:
             migrate(con)
@@ -54,11 +94,26 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     for version, sql in enumerate(MIGRATIONS, start=1):
         if version in done:
             continue
-        con.execute("BEGIN TRANSACTION")
-        con.execute(sql.replace("$PAPER_REFERENCE_CSV", str(PAPER_REFERENCE_CSV).replace("'", "''")))
-        con.execute("INSERT INTO schema_migrations (version) VALUES (?)", [version])
-        con.execute("COMMIT")
+        with transaction(con):
+            con.execute(sql.replace("$PAPER_REFERENCE_CSV", str(PAPER_REFERENCE_CSV).replace("'", "''")))
+            con.execute("INSERT INTO schema_migrations (version) VALUES (?)", [version])
     return len(MIGRATIONS)
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN ... COMMIT, rolled back on any error; the error raised is the one that happened (a
+    rollback that fails too, as on a full disk, does not hide it)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+        raise
 
 
 def has_run(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
@@ -81,11 +136,9 @@ def insert_run(con: duckdb.DuckDBPyConnection, record: RunRecord) -> bool:
     """Stores a finished run, its manifest, its examples and per-language metrics, atomically.
     Returns False (and stores nothing) when the run is already there."""
     run = _json_columns(record.run)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        if has_run(con, run["run_id"]):
-            con.execute("ROLLBACK")
-            return False
+    if has_run(con, run["run_id"]):
+        return False
+    with transaction(con):
         con.execute(
             "INSERT INTO manifests VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [record.manifest_sha256, record.manifest["spec"]["task"], record.manifest["spec"]["k"],
@@ -103,15 +156,12 @@ def insert_run(con: duckdb.DuckDBPyConnection, record: RunRecord) -> bool:
             " WHERE run_id = ? GROUP BY ALL",
             [run["run_id"]],
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return True
 
 
 def query(path: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """(column names, rows) of a read-only query."""
-    with connect(path, read_only=True) as con:
+    """(column names, rows) of a query from the user, on a locked-down read-only connection
+    (LOCKED_DOWN); what it may not do fails with DuckDB's own error."""
+    with connect(path, locked_down=True) as con:
         cur = con.execute(sql)
         return [d[0] for d in cur.description], cur.fetchall()

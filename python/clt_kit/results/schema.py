@@ -130,4 +130,9 @@ MIGRATIONS: list[str] = [
     FROM paper_reference
     GROUP BY ALL;
     """,
+    # 5: the hashes of every file a run read (base model, mixture, test set), each checked against
+    # its record before the run used it; NULL for runs stored before.
+    """
+    ALTER TABLE runs ADD COLUMN inputs JSON;
+    """,
 ]

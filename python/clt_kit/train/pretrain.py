@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from accelerate import Accelerator
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from clt_kit import __version__
+from clt_kit.integrity import check_files, hash_files
 from clt_kit.jsonio import InputError, canonical, publish_dir, read_json, read_jsonl, write_json
 from clt_kit.languages import ENGLISH
 from clt_kit.scales import ModelSize, Scale
@@ -27,6 +29,10 @@ from clt_kit.world.generate import WorldPaths
 
 # The mini scale's base models, shipped with the package (see ensure_base_model).
 BUNDLED = Path(__file__).with_name("bases")
+# The record in a base model's folder: its key, the sha256 of every other file, the weights' hash.
+BASE_RECORD = "base.json"
+TOKENIZER_RECORD = "key.json"
+log = logging.getLogger("clt_kit")
 
 
 def _key_hash(key: dict[str, Any]) -> str:
@@ -38,13 +44,30 @@ def ensure_tokenizer(world: WorldPaths, scale: Scale, cache: Path) -> Path:
     corpus_sha = read_json(world.manifest)["files"]["corpus.jsonl"]
     key = {"kind": "tokenizer", "format": TOKENIZER_FORMAT, "corpus": corpus_sha, "vocab_size": scale.vocab_size, "code": __version__}
     final = cache / f"tokenizer-{_key_hash(key)}"
-    if (final / "key.json").exists():
+    if (final / TOKENIZER_RECORD).exists() and _reusable(final, TOKENIZER_RECORD, "tokenizer"):
         return final
     texts = [row["text"] for row in read_jsonl(world.corpus)]
     with publish_dir(final) as tmp:
         train_tokenizer(texts, scale.vocab_size).save_pretrained(tmp)
-        write_json(tmp / "key.json", key)
+        write_json(tmp / TOKENIZER_RECORD, {**key, "files": hash_files(tmp)})
     return final
+
+
+def tokenizer_key(tok_dir: Path) -> dict[str, Any]:
+    """What determines a tokenizer (its record without the file hashes)."""
+    return {k: v for k, v in read_json(tok_dir / TOKENIZER_RECORD).items() if k != "files"}
+
+
+def _reusable(folder: Path, record: str, what: str) -> bool:
+    """Whether a cached folder still holds the files its record names (else it is made again, and
+    the log says which file changed); a record from before file hashes is reused as it was."""
+    recorded = read_json(folder / record).get("files")
+    if recorded is None:
+        return True
+    if problems := check_files(folder, recorded, f"cached {what}", record):
+        log.warning("%s; making it again", "; ".join(problems))
+        return False
+    return True
 
 
 def pretraining_corpus(world: WorldPaths, size: ModelSize, seed: int) -> list[dict[str, Any]]:
@@ -117,11 +140,11 @@ def ensure_base_model(
     takes minutes on CPU; `clt-kit verify` rebuilds them bit for bit. `from_scratch` pretrains
     whatever the cache or the package holds."""
     tok_dir = ensure_tokenizer(world, scale, cache)
-    key = base_key(size, read_json(tok_dir / "key.json"), scale, seed)
+    key = base_key(size, tokenizer_key(tok_dir), scale, seed)
     final = cache / f"base-{size.name}-{_key_hash(key)}"
-    if not from_scratch and (final / "base.json").exists():
+    if not from_scratch and (final / BASE_RECORD).exists() and _reusable(final, BASE_RECORD, "base model"):
         return final
-    if not from_scratch and (BUNDLED / final.name / "base.json").exists():
+    if not from_scratch and (BUNDLED / final.name / BASE_RECORD).exists():
         return _install_bundled(BUNDLED / final.name, final)
 
     flags = set_determinism(seed, scale.cpu_threads)
@@ -138,20 +161,35 @@ def ensure_base_model(
     with publish_dir(final) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        write_json(tmp / "base.json", {
+        write_json(tmp / BASE_RECORD, {
             "key": key, "weights_sha256": weights_hash(model), "final_loss": losses[-1],
             "first_loss": losses[0], "determinism": flags, "corpus_lines": language_counts(corpus),
+            "files": hash_files(tmp),
         })
     return final
 
 
 def _install_bundled(source: Path, final: Path) -> Path:
     with publish_dir(final) as tmp:
-        shutil.copytree(source, tmp, dirs_exist_ok=True)
-        recorded, actual = read_json(tmp / "base.json")["weights_sha256"], stored_weights_hash(tmp)
-        if actual != recorded:
-            raise InputError(f"{source}: weights sha256 {actual} but base.json records {recorded}; the bundled model is damaged, reinstall the kit")
+        shutil.copytree(source, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".clt-*"))
+        record = read_json(tmp / BASE_RECORD)
+        problems = check_files(tmp, record.get("files", {}), "bundled base model", BASE_RECORD)
+        if not problems and (actual := stored_weights_hash(tmp)) != record["weights_sha256"]:
+            problems = [f"{source}: weights sha256 {actual} but {BASE_RECORD} records {record['weights_sha256']}"]
+        if problems:
+            raise InputError(f"{'; '.join(problems)}; the bundled model is damaged, reinstall the kit")
     return final
+
+
+def base_files_problems(base_dir: Path) -> list[str]:
+    """Problems of a kit base model's folder against its record (every file's sha256); empty for
+    a folder the kit did not make (any saved HF model: it records nothing to check against)."""
+    if not (base_dir / BASE_RECORD).is_file():
+        return []
+    recorded = read_json(base_dir / BASE_RECORD).get("files")
+    if recorded is None:
+        return [f"{base_dir / BASE_RECORD}: records no file hashes (made by an earlier kit); make it again with `clt-kit pretrain`"]
+    return check_files(base_dir, recorded, "base model", BASE_RECORD)
 
 
 def stored_weights_hash(model_dir: Path) -> str:

@@ -56,6 +56,7 @@ class SFTResult:
     trainable_parameters: int = 0
     determinism: dict[str, Any] = field(default_factory=dict)
     is_main_process: bool = True
+    base_weights_sha256: str = ""  # weights_hash of the base model as loaded, before any step
 
 
 def encode(tokenizer: PreTrainedTokenizerBase, prompt: str, response: str, seq_len: int) -> tuple[list[int], list[int]]:
@@ -157,6 +158,7 @@ def sft(
     `lora`: train LoRA adapters instead of every weight (the paper fine-tuned fully)."""
     flags = set_determinism(seed, scale.cpu_threads)
     model, tokenizer = load_base(base_dir)
+    base_weights = weights_hash(model)
     if lora is not None:
         from peft import LoraConfig, get_peft_model
 
@@ -194,7 +196,8 @@ def sft(
         model=model, tokenizer=tokenizer, best_step=best["step"], validation_losses=val_losses,
         train_losses=losses, weights_sha256=weights_hash(model), n_train=len(train), n_validation=len(val),
         trainable_parameters=trainable,
-        determinism={**flags, "processes": accelerator.num_processes, "packing": packing, "lora": lora and lora.to_dict()}, is_main_process=accelerator.is_main_process,
+        determinism={**flags, "processes": accelerator.num_processes, "packing": packing, "lora": lora and lora.to_dict()},
+        is_main_process=accelerator.is_main_process, base_weights_sha256=base_weights,
     )
 
 
@@ -209,6 +212,7 @@ def save_result(result: SFTResult, out: Path) -> None:
         "validation_losses": {str(k): v for k, v in result.validation_losses.items()},
         "train_losses": result.train_losses,
         "weights_sha256": result.weights_sha256,
+        "base_weights_sha256": result.base_weights_sha256,
         "n_train": result.n_train,
         "trainable_parameters": result.trainable_parameters,
         "n_validation": result.n_validation,

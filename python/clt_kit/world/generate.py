@@ -17,6 +17,7 @@ list, and are disjoint from the clean pool by normalized prompt; leaks are the l
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
@@ -25,6 +26,7 @@ from typing import Any
 
 from clt_kit import __version__
 from clt_kit._prep import normalize_text
+from clt_kit.integrity import check_files
 from clt_kit.jsonio import canonical, publish_dir, read_json, write_json, write_jsonl, write_text_atomic
 from clt_kit.languages import ENGLISH, PAPER_LANGUAGES, TASKS
 from clt_kit.prep.core import sha256_file
@@ -41,6 +43,8 @@ WORLD_SETTINGS = (
     "broken_rate", "leak_rate",
 )
 PARALLEL_SHARE = 0.15  # of the non-English corpus lines: an English line = its translation
+
+log = logging.getLogger("clt_kit")
 
 
 @dataclass(frozen=True)
@@ -243,12 +247,20 @@ def generate_world(out: Path, seed: int, scale: Scale, languages: tuple[str, ...
 
 
 def ensure_world(out: Path, seed: int, scale: Scale) -> WorldPaths:
-    """Reuses a complete world with the same seed, scale and scale settings, else generates it (a
-    world made by an earlier version of a scale, e.g. with smaller pools, is made again)."""
+    """Reuses a complete world with the same seed, scale and scale settings whose files are as
+    recorded, else generates it (a world made by an earlier version of a scale, e.g. with smaller
+    pools, or with a file changed since, is made again; the log names the changed file)."""
     paths = WorldPaths(out)
     if paths.manifest.exists():
         m = read_json(paths.manifest)
         if (m.get("seed") == seed and m.get("scale") == scale.name and m.get("format") == WORLD_FORMAT
                 and m.get("settings") == world_settings(scale)):
-            return paths
+            if not (problems := world_problems(paths)):
+                return paths
+            log.warning("%s; making the world again", "; ".join(problems))
     return generate_world(out, seed, scale)
+
+
+def world_problems(world: WorldPaths) -> list[str]:
+    """Files of the world that are missing, changed since it was made, or not its own."""
+    return check_files(world.root, read_json(world.manifest)["files"], "world", world.manifest.name)
