@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from clt_kit import __version__
 from clt_kit.cli import main
 
-COMMANDS = ["world", "prep", "pretrain", "train", "eval", "reproduce", "verify", "sql"]
+COMMANDS = ["world", "prep", "pretrain", "train", "eval", "reproduce", "verify", "ingest", "sql"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -58,3 +58,67 @@ def test_reproduce_offers_every_figure_the_library_draws() -> None:
 
     option = next(p for p in main.commands["reproduce"].params if p.name == "figure")
     assert sorted(option.type.choices) == sorted(str(f) for f in FIGURES)
+
+
+@pytest.mark.parametrize("option, value", [("--k", "-5"), ("--english", "-1"), ("--seed", "-1"), ("--threads", "-1"),
+                                           ("--num-perm", "0"), ("--threshold", "1.5"), ("--minhash-seed", "-3")])
+def test_prep_rejects_nonsensical_sizes(tmp_path: Path, option: str, value: str) -> None:
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text('{"id":"a","lang":"en","prompt":"p","response":"r"}\n', encoding="utf-8")
+    args = {"--task": "MR", "--pool": str(pool), "--english": "1", "--k": "0", "--out": str(tmp_path / "m"), option: value}
+    result = CliRunner().invoke(main, ["prep", *(x for kv in args.items() for x in kv)])
+    assert result.exit_code == 2 and f"Invalid value for '{option}'" in result.output, result.output
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("command", ["world", "reproduce", "pretrain"])
+def test_every_seed_must_be_non_negative(command: str) -> None:
+    args = {"world": ["--out", "w"], "reproduce": ["--figure", "2"], "pretrain": []}[command]
+    result = CliRunner().invoke(main, [command, "--seed", "-1", *args])
+    assert result.exit_code == 2 and "Invalid value for '--seed'" in result.output
+
+
+def test_os_errors_are_one_line_naming_the_file() -> None:
+    from clt_kit.cli import os_error_line
+
+    full = OSError(28, "No space left on device", "/r/work/x.jsonl")
+    try:
+        try:
+            raise full
+        except OSError as e:
+            raise RuntimeError("cannot rollback - no transaction is active") from e
+    except RuntimeError as wrapped:
+        line = os_error_line(wrapped)
+    assert line is not None and line.startswith("no space left on the device writing /r/work/x.jsonl")
+    assert os_error_line(OSError(30, "Read-only file system", "/ro/clt.duckdb")).startswith("a read-only file system writing /ro/clt.duckdb")
+    assert os_error_line(ValueError("something else")) is None
+
+
+def test_progress_bars_are_cleared_before_an_error_line() -> None:
+    from tqdm import tqdm
+
+    from clt_kit.cli import _clear_progress_bars
+
+    bar = tqdm(total=10, desc="prep", leave=True)
+    bar.update(3)
+    _clear_progress_bars()
+    assert bar.disable or bar not in getattr(tqdm, "_instances", set())
+
+
+def test_sql_is_read_only_in_fact(tmp_path: Path) -> None:
+    from clt_kit.results import db
+
+    with db.connect(tmp_path / "clt.duckdb"):
+        pass
+    outside = tmp_path / "secret.csv"
+    outside.write_text("a\n1\n", encoding="utf-8")
+    runner = CliRunner()
+    ok = runner.invoke(main, ["sql", "SELECT count(*) AS n FROM paper_reference", "--results", str(tmp_path)])
+    assert ok.exit_code == 0 and ok.output.splitlines()[0] == "n"
+    for query in [f"COPY paper_reference TO '{tmp_path / 'out.csv'}'", f"SELECT * FROM read_csv('{outside}')",
+                  f"ATTACH '{tmp_path / 'other.duckdb'}' AS other", "INSTALL httpfs", "SET enable_external_access = true",
+                  "CREATE TABLE mine (a INTEGER)", "DELETE FROM paper_reference", f"SELECT * FROM glob('{tmp_path}/*')"]:
+        result = runner.invoke(main, ["sql", query, "--results", str(tmp_path)])
+        assert result.exit_code == 2 and result.output.startswith("error: "), (query, result.output)
+        assert "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clt.duckdb", "secret.csv"]

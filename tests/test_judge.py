@@ -76,3 +76,32 @@ def test_a_reply_without_a_rating_or_a_dead_endpoint_is_a_clear_error(endpoint: 
         Judge(endpoint, "m", tmp_path).rate("p", "no rating")
     with pytest.raises(JudgeError, match="judge request failed"):
         Judge("http://127.0.0.1:9/v1", "m", tmp_path, timeout=2).rate("p", "a")
+
+
+def test_the_api_key_never_goes_over_plain_http_to_another_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import urllib.request
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    sent = []
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: sent.append(a))  # nothing may leave this machine
+    for url in ("http://judge.example.com/v1", "http://10.1.2.3:8000/v1", "http://user:pw@judge.example.com/v1"):
+        with pytest.raises(JudgeError, match="refusing to send credentials over plain http") as e:
+            Judge(url, "m", tmp_path).rate("p", "a")
+        assert "pw" not in str(e.value) and "sk-secret" not in str(e.value)
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with pytest.raises(JudgeError, match="refusing"):  # credentials in the URL count too
+        Judge("http://user:pw@judge.example.com/v1", "m", tmp_path).rate("p", "a")
+    assert sent == []
+
+
+def test_credentials_in_the_url_are_never_stored_or_printed(endpoint: str, tmp_path: Path) -> None:
+    with_credentials = endpoint.replace("http://", "http://alice:hunter2@") + "?api_key=hunter3"
+    judge = Judge(with_credentials, "judge-model", tmp_path / "cache")
+    judge.rate("Write two sentences.", "abcdefg")
+    stored = next((tmp_path / "cache").rglob("*.json")).read_text()
+    assert "hunter2" not in stored and "hunter3" not in stored and "alice" not in stored
+    assert json.loads(stored)["base_url"] == endpoint + "?api_key=REDACTED"
+    assert "hunter" not in json.dumps(judge.describe())
+    with pytest.raises(JudgeError) as e:
+        Judge("http://alice:hunter2@127.0.0.1:9/v1", "m", tmp_path, timeout=2).rate("p", "a")
+    assert "hunter2" not in str(e.value)

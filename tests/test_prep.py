@@ -247,3 +247,99 @@ def test_verify_checks_a_world_too(tmp_path: Path) -> None:
     target.write_bytes(bytes(data))
     report = verify_path(world.root)
     assert report.checked == 1 and len(report.problems) == 1 and "IF/test.jsonl" in report.problems[0]
+
+
+def _write_pool(path: Path, rows: list[dict]) -> Path:
+    write_jsonl(path, rows)
+    return path
+
+
+SENTENCES = {
+    "one": "Mia has seven red apples in her kitchen basket today.",
+    "two": "The old fisherman walked along the quiet harbour at dawn.",
+    "three": "Our teacher wrote three long questions on the board.",
+    "four": "A small dog slept under the wooden table all afternoon.",
+}
+
+
+def _row(rid: str, prompt: str, lang: str = "en", **extra: str) -> dict:
+    return {"id": rid, "lang": lang, "prompt": SENTENCES[prompt], "response": "Here is my answer to that.", **extra}
+
+
+def test_duplicate_ids_with_different_content_are_an_error_naming_both_lines(tmp_path: Path) -> None:
+    pool = _write_pool(tmp_path / "pool.jsonl", [_row("x", "one"), _row("y", "two"), _row("x", "three"), _row("z", "four")])
+    with pytest.raises(InputError, match=rf"{pool}:1 and {pool}:3: two records with id 'x' and different content"):
+        build_mixture(MixtureSpec("MR", 1, 0, 0, seen=()), pool, None, tmp_path / "m")
+    m = build_mixture(MixtureSpec("MR", 2, 0, 0, seen=()), pool, None, tmp_path / "m", lenient=True)
+    assert m["skipped"] == {"duplicate_id": 2}  # neither can be told to be the right one
+    assert sorted(r["id"] for r in map(json.loads, (tmp_path / "m" / "mixture.jsonl").read_text().splitlines())) == ["y", "z"]
+    again = _write_pool(tmp_path / "again.jsonl", [_row("x", "one"), _row("x", "one"), _row("y", "two")])
+    m = build_mixture(MixtureSpec("MR", 2, 0, 0, seen=()), again, None, tmp_path / "m2")  # the same record twice: a duplicate
+    assert m["counts"]["en"]["dropped"]["exact_duplicate"] == 1 and m["counts"]["en"]["selected"] == 2
+
+
+def test_the_same_pool_file_twice_is_an_error(tmp_path: Path) -> None:
+    pool = _write_pool(tmp_path / "pool.jsonl", [_row("x", "one"), _row("y", "two")])
+    shutil.copy(pool, tmp_path / "copy.jsonl")
+    for shards in ([pool, pool], [pool, tmp_path / "sub" / ".." / "pool.jsonl"], [pool, tmp_path / "copy.jsonl"]):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        with pytest.raises(InputError, match="the same pool file given twice"):
+            build_mixture(MixtureSpec("MR", 1, 0, 0, seen=()), shards, None, tmp_path / "m")
+
+
+def test_a_record_of_another_task_is_refused_or_skipped(tmp_path: Path) -> None:
+    pool = _write_pool(tmp_path / "pool.jsonl", [_row("x", "one", task="MR"), _row("y", "two", task="IF")])
+    with pytest.raises(InputError, match=rf"{pool}:2: a record of task 'IF' in a MR mixture"):
+        build_mixture(MixtureSpec("MR", 1, 0, 0, seen=()), pool, None, tmp_path / "m")
+    m = build_mixture(MixtureSpec("MR", 1, 0, 0, seen=()), pool, None, tmp_path / "m", lenient=True)
+    assert m["skipped"] == {"wrong_task": 1}
+
+
+def test_every_record_read_is_accounted_for(smoke_world, tmp_path: Path) -> None:
+    m = _mixture(smoke_world, tmp_path / "m")
+    lines = [line for line in smoke_world.train("MR").read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = m["records"]
+    assert records["read"] == len(lines)
+    assert records["read"] == records["skipped"] + sum(records["other_languages"].values()) + records["in_mixture_languages"]
+    assert records["skipped"] == sum(m["skipped"].values())
+    assert sorted(records["other_languages"]) == ["ar", "ko", "pt"]  # the unseen languages: read, not mixed in
+    assert records["in_mixture_languages"] == sum(c["in"] for c in m["counts"].values())
+
+
+def test_a_failing_prep_leaves_the_old_mixture_whole(smoke_world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from clt_kit.prep import mixture
+
+    _mixture(smoke_world, tmp_path / "m", k=4)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()}
+    written = []
+
+    def full_disk(path: Path, obj: object) -> None:
+        written.append(path)
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(mixture, "write_json", full_disk)  # the manifest, last of the three files
+    with pytest.raises(OSError, match="No space left"):
+        _mixture(smoke_world, tmp_path / "m", k=8)
+    assert written and written[0].parent != tmp_path / "m"  # written beside the old folder, not into it
+    assert {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # no temporary folder or file left
+
+
+@pytest.mark.parametrize("field, value", [("english", -1), ("k", -5), ("seed", -1), ("k", 1.5)])
+def test_mixture_sizes_must_be_non_negative_integers(field: str, value: object) -> None:
+    args = {"task": "MR", "english": 1, "k": 0, "seed": 0, field: value}
+    with pytest.raises(ValueError, match=f"mixture {field} must be a non-negative integer"):
+        MixtureSpec(**args)
+
+
+def test_a_bad_test_set_line_does_not_offer_lenient(tmp_path: Path) -> None:
+    pool = _write_pool(tmp_path / "pool.jsonl", [_row("x", "one")])
+    test = tmp_path / "test.jsonl"
+    test.write_text('{"id": "t", "lang": "en", "prompt": "p", "response": "r"}\n{broken\n', encoding="utf-8")
+    with pytest.raises(InputError, match=rf"{test}:2: malformed JSON") as e:
+        build_mixture(MixtureSpec("MR", 1, 0, 0, seen=()), pool, test, tmp_path / "m", lenient=True)
+    assert "pass --lenient" not in str(e.value) and "fix the test set" in str(e.value)
+    bad_pool = tmp_path / "bad.jsonl"
+    bad_pool.write_text('{broken\n', encoding="utf-8")
+    with pytest.raises(InputError, match="pass --lenient"):
+        build_mixture(MixtureSpec("MR", 1, 0, 0, seen=()), bad_pool, None, tmp_path / "m")

@@ -187,14 +187,16 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
 @click.option("--judge-url", default=None, help="IF only: rate with an LLM judge at this OpenAI-compatible endpoint (e.g. http://localhost:8000/v1; key from $OPENAI_API_KEY) instead of the checkers.")
 @click.option("--judge-model", default="gpt-4o", show_default=True, help="The judge's model name (the paper used GPT-4o).")
 @click.option("--judge-cache", type=click.Path(path_type=Path), default=Path("results/judge-cache"), show_default=True, help="Where judgments are cached.")
-def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, judge_url: str | None, judge_model: str, judge_cache: Path) -> None:
+@click.option("--judge-allow-http", is_flag=True, help="Send the API key over plain http to a judge on another machine (refused otherwise; https or a local server need no flag).")
+def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, judge_url: str | None, judge_model: str, judge_cache: Path,
+          judge_allow_http: bool) -> None:
     """Generate greedily on a test set and score every example; print per-language means."""
     from clt_kit.evaluate.judge import Judge
     from clt_kit.evaluate.tasks import evaluate_task, language_means
     from clt_kit.jsonio import write_jsonl
     from clt_kit.train.pretrain import load_base
 
-    judge = Judge(judge_url, judge_model, judge_cache) if judge_url else None
+    judge = Judge(judge_url, judge_model, judge_cache, allow_http=judge_allow_http) if judge_url else None
     model, tokenizer = load_base(model_dir)
     rows = evaluate_task(model, tokenizer, test, task, get_scale(scale), judge)
     if out is not None:
@@ -283,14 +285,22 @@ def ingest(results: Path) -> None:
 @click.argument("query")
 @RESULTS
 def sql(query: str, results: Path) -> None:
-    """Run a read-only SQL query on the results database (RESULTS/clt.duckdb) and print it as tab-separated text."""
+    """Run a read-only SQL query on the results database (RESULTS/clt.duckdb) and print it as tab-separated text.
+
+    Read-only in fact: the query can read the database's tables and views, and nothing else (no
+    other files read or written, no databases attached, no extensions installed, no setting changed)."""
     from clt_kit.pipeline import Layout
     from clt_kit.results.db import query as run_query
 
     db = Layout(results).db
     if not db.is_file():
         raise InputError(f"{db}: no results database here; run `clt-kit reproduce --figure 2` first or pass --results")
-    columns, rows = run_query(db, query)
+    import duckdb
+
+    try:
+        columns, rows = run_query(db, query)
+    except duckdb.Error as e:
+        raise InputError(f"{db}: {str(e).strip()}") from None
     click.echo("\t".join(columns))
     for row in rows:
         click.echo("\t".join("" if v is None else str(v) for v in row))

@@ -246,13 +246,19 @@ def prepare(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout, progr
 
 
 def _missing(runs: list[PreparedRun], layout: Layout) -> list[PreparedRun]:
-    """The runs that are neither in a finished run folder nor in the database (read-only: other
-    readers may hold it too)."""
+    """The runs that are neither in a finished run folder nor in the database. The database is
+    asked only about runs without a folder (stored by a kit from before run folders), read-only
+    (other readers may hold it too), and not for long: a database held open for writing by
+    another program costs those runs a second training, never a wait or a lost run."""
     missing = [r for r in runs if not run_store.is_finished(layout.run_dir(r.run_id))]
     if not missing or not layout.db.exists():
         return missing
-    with db.connect(layout.db, read_only=True) as con:
-        return [r for r in missing if not db.has_run(con, r.run_id)]
+    try:
+        with db.connect(layout.db, read_only=True, wait=INGEST_WAIT_SECONDS) as con:
+            return [r for r in missing if not db.has_run(con, r.run_id)]
+    except db.DatabaseLocked as e:
+        log.warning("%s; %d run(s) without a run folder are treated as not yet made", e, len(missing))
+        return missing
 
 
 def _load_into_db(run_dirs: list[Path], layout: Layout, wait: float) -> bool:

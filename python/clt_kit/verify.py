@@ -58,7 +58,8 @@ def find_manifests(path: Path) -> list[Path]:
 def _read_record(path: Path) -> dict[str, Any]:
     record = read_json(path)
     if not isinstance(record, dict):
-        raise InputError(f"{path}: a manifest must be a JSON object, this one is a JSON {type(record).__name__}")
+        kind = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(type(record), "null")
+        raise InputError(f"{path}: a manifest must be a JSON object, this one is a JSON {kind}")
     return record
 
 
@@ -321,8 +322,8 @@ def is_committed_copy(manifest_path: Path) -> bool:
     """A manifest kept without its data (data_manifests/): none of the files it records are beside it."""
     try:
         files = _recorded_files(read_json(manifest_path))
-    except InputError:
-        return False
+    except (InputError, AttributeError, TypeError, KeyError):
+        return False  # not a readable manifest: verify_manifest names the problem
     return bool(files) and not any((manifest_path.parent / f).exists() for f in files)
 
 

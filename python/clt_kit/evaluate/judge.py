@@ -10,11 +10,14 @@ prompt's language is rated 1 without asking. Uses only the standard library (url
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import ipaddress
 import json
 import os
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +57,27 @@ class Judgment:
     cached: bool
 
 
+def public_url(url: str) -> str:
+    """`url` without what may be a credential (user:password@, query values): what is stored and printed."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    query = "&".join(f"{name}=REDACTED" for name, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def is_local(host: str) -> bool:
+    """Whether `host` is this machine (localhost or a loopback address)."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class Judge:
     """An OpenAI-compatible chat endpoint (`base_url` ends in /v1) used as a 1-5 rater."""
@@ -64,10 +88,25 @@ class Judge:
     temperature: float = 0.0
     api_key_env: str = "OPENAI_API_KEY"
     timeout: float = 120.0
+    allow_http: bool = False  # send credentials over plain http to a host other than this machine
 
     def describe(self) -> dict[str, Any]:
-        """What is stored with a run: everything that determines a judgment but the texts."""
-        return {"model": self.model, "temperature": self.temperature, "prompt_sha256": PROMPT_SHA256, "base_url": self.base_url}
+        """What is stored with a run: everything that determines a judgment but the texts (the
+        endpoint without credentials)."""
+        return {"model": self.model, "temperature": self.temperature, "prompt_sha256": PROMPT_SHA256, "base_url": public_url(self.base_url)}
+
+    def _check_transport(self, has_key: bool) -> None:
+        """Credentials (an API key, or user:password in the URL) never go over plain http to a
+        host other than this machine, unless `allow_http` says so."""
+        parts = urllib.parse.urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https"):
+            raise JudgeError(f"{public_url(self.base_url)}: the judge URL must start with https:// (or http:// for a server on this machine)")
+        has_credentials = has_key or parts.username is not None or parts.password is not None
+        if parts.scheme == "http" and has_credentials and not is_local(parts.hostname or "") and not self.allow_http:
+            raise JudgeError(
+                f"{public_url(self.base_url)}: refusing to send credentials over plain http to another machine; use https,"
+                " or pass --judge-allow-http if the network between is trusted"
+            )
 
     def rate(self, prompt: str, answer: str) -> Judgment:
         """The judge's 1-5 rating of `answer` to `prompt` (from the cache when asked before)."""
@@ -79,7 +118,7 @@ class Judge:
         raw = self._ask(JUDGE_PROMPT.format(prompt=prompt, answer=answer))
         found = _RATING.findall(raw)
         if not found:
-            raise JudgeError(f"{self.base_url}: judge {self.model} replied without a 'Rating: N' line: {raw[:200]!r}")
+            raise JudgeError(f"{public_url(self.base_url)}: judge {self.model} replied without a 'Rating: N' line: {raw[:200]!r}")
         judgment = Judgment(rating=int(found[-1]), raw=raw, cached=False)
         write_json(path, {"rating": judgment.rating, "raw": raw, **self.describe()})
         return judgment
@@ -87,17 +126,23 @@ class Judge:
     def _ask(self, content: str) -> str:
         body = {"model": self.model, "temperature": self.temperature, "messages": [{"role": "user", "content": content}]}
         headers = {"Content-Type": "application/json"}
-        if key := os.environ.get(self.api_key_env):
+        key = os.environ.get(self.api_key_env)
+        self._check_transport(bool(key))
+        parts = urllib.parse.urlsplit(self.base_url)
+        if key:
             headers["Authorization"] = f"Bearer {key}"
-        request = urllib.request.Request(
-            self.base_url.rstrip("/") + "/chat/completions", data=json.dumps(body).encode(), headers=headers, method="POST"
-        )
+        elif parts.username is not None:  # user:password@ in the URL: HTTP basic authentication
+            token = base64.b64encode(f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}".encode())
+            headers["Authorization"] = f"Basic {token.decode()}"
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/chat/completions", parts.query, ""))
+        request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 reply = json.loads(response.read().decode())
         except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as e:
-            raise JudgeError(f"{self.base_url}: judge request failed ({e}); check the URL, the model name and {self.api_key_env}") from e
+            raise JudgeError(f"{public_url(self.base_url)}: judge request failed ({e}); check the URL, the model name and {self.api_key_env}") from None
         try:
             return reply["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError) as e:
-            raise JudgeError(f"{self.base_url}: not an OpenAI chat completion: {str(reply)[:200]}") from e
+            raise JudgeError(f"{public_url(self.base_url)}: not an OpenAI chat completion: {str(reply)[:200]}") from e
