@@ -4,8 +4,8 @@
 #  2. the image (multi-stage Dockerfile), with build times;
 #  3. `docker run clt-kit` prints help; the user is not root; the runtime has no compilers;
 #  4. README's command, `docker run --network none -v "$PWD/results:/results" clt-kit reproduce
-#     --figure 2 --scale smoke`, into a fresh host folder; then the DuckDB file and the figure are
-#     opened on the host.
+#     --figure 2 --scale smoke`, into a fresh host folder; the image's `duckdb` command reads the
+#     results; then the DuckDB file and the figure are opened on the host.
 # Needs a Docker engine; fails (never skips) without one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +46,12 @@ rm -rf "$results" && mkdir -p "$results" && chmod a+rwx "$results"  # the image'
 start=$SECONDS
 docker run --rm --network none -v "$results:/results" "$IMAGE" reproduce --figure 2 --scale smoke --seed 1
 echo "reproduced in $((SECONDS - start)) s"
+
+say "the image's duckdb command reads the results file"
+runs=$(docker run --rm --network none -v "$results:/results" --entrypoint duckdb "$IMAGE" -readonly -noheader -csv /results/clt.duckdb \
+  "SELECT count(*) FROM runs WHERE status = 'done'")
+[[ "$runs" == 18 ]] || { echo "error: the image's duckdb read $runs runs, expected 18" >&2; exit 1; }
+echo "duckdb in the image: $runs runs"
 
 say "on the host"
 "$PY" - "$results" <<'PY'

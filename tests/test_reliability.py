@@ -77,6 +77,17 @@ def test_a_damaged_cached_base_is_made_again_not_reused(made: Path, tmp_path: Pa
     assert hash_files(run.base, sorted(recorded["files"])) == recorded["files"]
 
 
+def test_a_cached_base_from_an_earlier_kit_is_made_again(made: Path, tmp_path: Path) -> None:
+    """A record without file hashes cannot be checked, so it is not reused as it is."""
+    from clt_kit.jsonio import write_json
+
+    layout, world, run = _prepared(made, tmp_path)
+    record = read_json(run.base / "base.json")
+    write_json(run.base / "base.json", {k: v for k, v in record.items() if k != "files"})
+    _, again = prepare([PLAN], SMOKE, SEED, layout, progress=False)
+    assert read_json(again[0].base / "base.json")["files"] == record["files"]
+
+
 @pytest.mark.parametrize("target", ["mixture", "test"])
 def test_a_changed_mixture_or_test_set_stops_the_run(made: Path, tmp_path: Path, target: str) -> None:
     layout, world, run = _prepared(made, tmp_path)

@@ -59,11 +59,12 @@ def tokenizer_key(tok_dir: Path) -> dict[str, Any]:
 
 
 def _reusable(folder: Path, record: str, what: str) -> bool:
-    """Whether a cached folder still holds the files its record names (else it is made again, and
-    the log says which file changed); a record from before file hashes is reused as it was."""
+    """Whether a cached folder still holds the files its record names; else it is made again, and
+    the log says which file changed (or that the record, from an earlier kit, names none)."""
     recorded = read_json(folder / record).get("files")
     if recorded is None:
-        return True
+        log.warning("%s: records no file hashes (made by an earlier kit); making the cached %s again", folder / record, what)
+        return False
     if problems := check_files(folder, recorded, f"cached {what}", record):
         log.warning("%s; making it again", "; ".join(problems))
         return False

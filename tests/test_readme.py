@@ -1,0 +1,87 @@
+"""README's commands, run as written: every command in README.md's code blocks runs in a fresh
+folder, in README's order, at smoke scale (a `reproduce` without `--scale` gets `--scale smoke`,
+and the default scale's paths become the smoke scale's). The commands this test cannot run say
+why in NOT_RUN, so a README line that stops working, or a new one, fails here."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+# The programs whose lines in README's code blocks are commands (the other indented lines are
+# the layout tree and the like).
+PROGRAMS = ("make ", ".venv/bin/", "clt-kit ", "duckdb ", "docker ", "accelerate ", "mkdir ")
+# Commands README shows that this test does not run, by their first words, and why.
+NOT_RUN = {
+    "make reproduce": "the main job at the default scale (half an hour); its smoke twin runs here",
+    "make test": "this test suite itself",
+    "docker ": "the container: `make docker-test` builds the image and runs these",
+    "mkdir -p results && chmod": "the container's results volume (make docker-test)",
+    "accelerate launch": "the paper scale: a hub model and GPUs",
+    "clt-kit prep --task MR --pool my-": "the paper scale: the user's own data files",
+    "clt-kit eval ": "the paper scale: a fine-tuned hub model and a judge endpoint",
+    ".venv/bin/clt-kit verify data_manifests/": "the committed manifests describe the default scale's data:"
+                                                " tests/test_data_manifests.py checks them against a rebuild at that scale",
+}
+
+
+def readme_commands(text: str) -> list[str]:
+    """The commands of README's indented code blocks (lines indented by four spaces that start
+    with one of PROGRAMS), in order, with continuation lines (a trailing backslash) joined."""
+    commands: list[str] = []
+    pending: str | None = None
+    for line in text.splitlines():
+        body = line.strip()
+        if pending is not None:
+            pending += " " + body
+        elif line.startswith("    ") and body.startswith(PROGRAMS):
+            pending = body
+        else:
+            continue
+        if pending.endswith("\\"):
+            pending = pending[:-1].rstrip()
+            continue
+        commands.append(pending.split("  #")[0].strip())
+        pending = None
+    return commands
+
+
+def at_smoke_scale(command: str) -> str:
+    if "clt-kit reproduce " in command and "--scale" not in command:
+        command += " --scale smoke"
+    return command.replace("world-mini-s0", "world-smoke-s0")
+
+
+def _skipped(command: str) -> str | None:
+    return next((why for start, why in NOT_RUN.items() if command.startswith(start)), None)
+
+
+def test_readme_lists_commands_and_names_every_one_it_skips() -> None:
+    commands = readme_commands((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert any(c.startswith(".venv/bin/duckdb") for c in commands) and any("clt-kit sql" in c for c in commands)
+    assert any("--scale smoke" in c for c in commands) and any(" verify " in f" {c} " for c in commands)
+    for start in NOT_RUN:  # every reason still names a command README shows
+        assert any(c.startswith(start) for c in commands), start
+
+
+def test_every_readme_command_runs(tmp_path: Path) -> None:
+    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    env.pop("CLT_KIT_RESULTS", None)
+    ran = 0
+    for command in readme_commands((ROOT / "README.md").read_text(encoding="utf-8")):
+        if _skipped(command):
+            continue
+        run = at_smoke_scale(command)
+        done = subprocess.run(["bash", "-c", run], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, f"README's `{command}` (run as `{run}`) failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        if "sql" in run or run.startswith(".venv/bin/duckdb"):
+            assert len(done.stdout.strip().splitlines()) >= 2, f"`{run}` printed no rows:\n{done.stdout}"
+        ran += 1
+    assert ran >= 12
