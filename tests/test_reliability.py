@@ -176,3 +176,15 @@ def test_hash_stamps_never_hide_a_changed_file(tmp_path: Path) -> None:
     path.write_bytes(b"b" * 1000)
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert hash_files(tmp_path)["weights.bin"] == sha256_file(str(path)) != first
+
+
+def test_train_refuses_a_changed_base_or_mixture(made: Path, tmp_path: Path) -> None:
+    layout, world, run = _prepared(made, tmp_path)
+    for target in (run.base / "tokenizer_config.json", run.mixture / "mixture.jsonl"):
+        original = target.read_bytes()
+        _flip(target)
+        result = CliRunner().invoke(main, ["train", "--base", str(run.base), "--mixture", str(run.mixture), "--scale", "smoke",
+                                           "--out", str(tmp_path / "out")])
+        assert result.exit_code == 2 and f"{target}: sha256" in result.output, result.output
+        assert not (tmp_path / "out").exists()
+        target.write_bytes(original)

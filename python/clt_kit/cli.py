@@ -168,9 +168,14 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
 
     Several processes or GPUs: `accelerate launch [--config_file configs/accelerate/...] -m clt_kit.cli train ...`.
     """
+    from clt_kit.integrity import CorruptArtifact
     from clt_kit.jsonio import read_jsonl
+    from clt_kit.prep.mixture import mixture_problems
+    from clt_kit.train.pretrain import base_files_problems
     from clt_kit.train.sft import LoraSpec, save_result, sft
 
+    if problems := (base_files_problems(Path(base)) if Path(base).is_dir() else []) + mixture_problems(mixture):
+        raise CorruptArtifact(problems)
     lora = LoraSpec(rank=lora_rank, alpha=2 * lora_rank) if lora_rank else None
     result = sft(base, read_jsonl(mixture / "mixture.jsonl"), get_scale(scale), seed, progress=True, packing=packing, lora=lora)
     if result.is_main_process:  # under `accelerate launch`, one process writes

@@ -3,7 +3,8 @@ mixtures, finished runs), and the check that a folder still holds exactly what i
 
 Every cached artifact records the sha256 of each of its files; before a run uses one, the files
 are checked against that record: a file that changed, went missing or appeared is named, and the
-artifact is not used. Hashing is the Rust core's streaming sha256. A file's hash is remembered in
+artifact is not used. Hashing is the Rust core's streaming sha256 (of a file; this module
+imports nothing of the stages, so every stage may import it). A file's hash is remembered in
 the folder's stamp file (`.clt-stamps.json`) under its size, mtime, ctime and inode: a file that
 was not written since is not read again (large weights at the paper scale), and any write changes
 its ctime, which no user can set back, so a changed file is always hashed afresh.
@@ -14,8 +15,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from clt_kit._prep import sha256_file
 from clt_kit.jsonio import InputError, canonical, write_text_atomic
-from clt_kit.prep.core import sha256_file
 
 STAMPS = ".clt-stamps.json"
 # Names in a checked folder that belong to the kit's bookkeeping, never to the artifact.

@@ -24,10 +24,10 @@ from transformers.utils import logging as hf_logging
 
 from clt_kit import __version__
 from clt_kit.evaluate.tasks import evaluate_task
-from clt_kit.integrity import CorruptArtifact, require_files
+from clt_kit.integrity import CorruptArtifact
 from clt_kit.jsonio import canonical, file_lock, read_json, read_jsonl
 from clt_kit.languages import TASKS
-from clt_kit.prep.mixture import MANIFEST, MixtureSpec, build_mixture
+from clt_kit.prep.mixture import MANIFEST, MixtureSpec, build_mixture, mixture_problems, output_files
 from clt_kit.results import db, runs as run_store
 from clt_kit.results.figures import FIGURES, FigureFiles
 from clt_kit.scales import ModelSize, Scale
@@ -38,7 +38,7 @@ from clt_kit.world.generate import WorldPaths, ensure_world, world_problems
 log = logging.getLogger("clt_kit")
 # How long a sweep waits for the results database after each run before leaving the run in its
 # folder for later (the figure at the end waits the full db.LOCK_WAIT_SECONDS).
-INGEST_WAIT_SECONDS = 30.0
+INGEST_WAIT_SECONDS = 10.0
 
 SUPPORTED_FIGURES = tuple(FIGURES)
 T, R = TypeVar("T"), TypeVar("R")
@@ -133,13 +133,8 @@ def _checked_inputs(base: Path, world: WorldPaths, mixture_dir: Path, task: str)
     """The hashes of every file a run is about to read (base model, mixture, test set), each
     checked against its record first: a cached artifact changed since it was made stops the run
     (CorruptArtifact) instead of being trained or scored on."""
-    problems = base_files_problems(base)
-    manifest = read_json(mixture_dir / MANIFEST)
-    mixture_files = {e["path"]: e["sha256"] for e in manifest["outputs"].values()}
-    try:
-        require_files(mixture_dir, mixture_files, "mixture", MANIFEST)
-    except CorruptArtifact as e:
-        problems += e.problems
+    problems = base_files_problems(base) + mixture_problems(mixture_dir)
+    mixture_files = output_files(read_json(mixture_dir / MANIFEST))
     test_name = world.test(task).relative_to(world.root).as_posix()
     problems += [p for p in world_problems(world) if test_name in p]
     if problems:

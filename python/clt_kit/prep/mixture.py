@@ -24,7 +24,8 @@ import numpy as np
 from tqdm import tqdm
 
 from clt_kit import __version__, _prep
-from clt_kit.jsonio import InputError, canonical, publish_dir, write_json, write_jsonl
+from clt_kit.integrity import check_files
+from clt_kit.jsonio import InputError, canonical, publish_dir, read_json, write_json, write_jsonl
 from clt_kit.languages import ENGLISH, SEEN
 from clt_kit.prep import core
 from clt_kit.prep.clean import REASONS, CleanParams, clean
@@ -156,6 +157,18 @@ def build_mixture(
             write_json(tmp / MANIFEST, manifest)
         bar.update()
     return manifest
+
+
+def output_files(manifest: dict[str, Any]) -> dict[str, str]:
+    """{file name: sha256} of a mixture's outputs, as its manifest records them."""
+    return {e["path"]: e["sha256"] for e in manifest["outputs"].values()}
+
+
+def mixture_problems(mixture_dir: Path) -> list[str]:
+    """Files of a mixture folder that are missing, changed since prep wrote them, or not its own."""
+    if not (mixture_dir / MANIFEST).is_file():
+        return [f"{mixture_dir}: no {MANIFEST} here; make the mixture with `clt-kit prep`"]
+    return check_files(mixture_dir, output_files(read_json(mixture_dir / MANIFEST)), "mixture", MANIFEST)
 
 
 def _refuse_repeated_shards(shards: list[Path]) -> None:
