@@ -75,7 +75,7 @@ def test_a_reply_without_a_rating_or_a_dead_endpoint_is_a_clear_error(endpoint: 
     with pytest.raises(JudgeError, match="without a 'Rating: N' line"):
         Judge(endpoint, "m", tmp_path).rate("p", "no rating")
     with pytest.raises(JudgeError, match="judge request failed"):
-        Judge("http://127.0.0.1:9/v1", "m", tmp_path, timeout=2).rate("p", "a")
+        Judge("http://127.0.0.1:9/v1", "m", tmp_path, timeout=2, backoff=0.01).rate("p", "a")
 
 
 def test_the_api_key_never_goes_over_plain_http_to_another_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,5 +103,82 @@ def test_credentials_in_the_url_are_never_stored_or_printed(endpoint: str, tmp_p
     assert json.loads(stored)["base_url"] == endpoint + "?api_key=REDACTED"
     assert "hunter" not in json.dumps(judge.describe())
     with pytest.raises(JudgeError) as e:
-        Judge("http://alice:hunter2@127.0.0.1:9/v1", "m", tmp_path, timeout=2).rate("p", "a")
+        Judge("http://alice:hunter2@127.0.0.1:9/v1", "m", tmp_path, timeout=2, backoff=0.01).rate("p", "a")
     assert "hunter2" not in str(e.value)
+
+
+@pytest.mark.parametrize("reply, rating", [
+    ("Rating: 4", 4), ("Rating: **5**", 5), ("Rating: 4.5", 5), ("Rating: 3.4", 3), ("Rating: 2,5", 3),
+    ("Rating: 7", None), ("Rating: 0", None), ("I cannot rate this.", None), ("Rating: 2\nRating: 4.0", 4),
+])
+def test_a_fractional_rating_is_rounded_halves_up_never_cut(reply: str, rating: int | None) -> None:
+    from clt_kit.evaluate.judge import parse_rating
+
+    assert parse_rating(reply) == rating
+
+
+class Flaky(BaseHTTPRequestHandler):
+    """Fails as real endpoints do, one way per path, then (for the retryable ones) answers."""
+
+    calls: dict[str, int] = {}
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers["Content-Length"]))
+        kind = self.path.split("/")[1]
+        Flaky.calls[kind] = Flaky.calls.get(kind, 0) + 1
+        body: bytes | None = json.dumps({"choices": [{"message": {"content": "Fine.\nRating: 4"}}]}).encode()
+        status = 200
+        if kind == "busy" and Flaky.calls[kind] <= 2:
+            status, body = 429, b"{}"
+        elif kind == "down":
+            status, body = 503, b"{}"
+        elif kind == "closed":
+            self.close_connection = True
+            return  # the connection closes with no answer
+        elif kind == "latin1":
+            body = "Rating: 4 \u00e9".encode("latin-1")
+        elif kind == "null":
+            body = json.dumps({"choices": [{"message": {"content": None}}]}).encode()
+        elif kind == "html":
+            body = b"<html>Bad gateway</html>"
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def flaky() -> Iterator[str]:
+    Flaky.calls = {}
+    server = HTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_rate_limits_are_retried_with_backoff(flaky: str, tmp_path: Path) -> None:
+    judge = Judge(f"{flaky}/busy/v1", "m", tmp_path, backoff=0.01)
+    assert judge.rate("p", "a").rating == 4
+    assert Flaky.calls["busy"] == 3
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("down", "HTTP 503"), ("closed", "judge request failed after 5 tries"), ("latin1", "not valid UTF-8"),
+    ("null", "no text"), ("html", "not JSON"),
+])
+def test_every_transport_or_format_failure_is_a_judge_error(flaky: str, tmp_path: Path, kind: str, message: str) -> None:
+    with pytest.raises(JudgeError, match=message):
+        Judge(f"{flaky}/{kind}/v1", "m", tmp_path, backoff=0.01, timeout=5).rate("p", "a")
+
+
+def test_the_cache_key_includes_the_endpoint_and_rows_name_the_judge(endpoint: str, tmp_path: Path) -> None:
+    first = Judge(endpoint, "judge-model", tmp_path)
+    first.rate("p", "abc")
+    other = Judge(endpoint.replace("127.0.0.1", "localhost"), "judge-model", tmp_path)
+    assert other.rate("p", "abc").cached is False  # another endpoint: asked again, not read from the first's cache
+    item = {"lang": "es", "prompt": "Escribe una frase.", "response": "x", "instructions": []}
+    row = score("IF", item, "Una frase corta.", "es", first)
+    assert row["judge"] == {"model": "judge-model", "temperature": 0.0, "prompt_sha256": PROMPT_SHA256, "base_url": endpoint}

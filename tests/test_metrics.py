@@ -33,7 +33,18 @@ def test_partial_overlaps_hand_computed() -> None:
     assert rouge_l("节日持续六天", "节日持续了六天") == pytest.approx(12 / 13)
     # ja: 東京で祭り (5 chars) vs 京都で祭り (5): LCS 京で祭り = 4 -> F = 4/5.
     assert rouge_l("京都で祭り", "東京で祭り") == pytest.approx(4 / 5)
-    assert ScriptAwareTokenizer().tokenize("한국어 ABC déjà") == ["한", "국", "어", "abc", "déjà"]
+    assert ScriptAwareTokenizer().tokenize("한국어 ABC déjà") == ["한국어", "abc", "déjà"]  # Korean by words
+
+
+def test_combining_marks_stay_in_their_word_and_optional_arabic_marks_go() -> None:
+    tokenize = ScriptAwareTokenizer().tokenize
+    assert tokenize("محمّد") == ["محمد"] == tokenize("محمد") == tokenize("مـحـمـد")  # shadda, tatweel
+    assert tokenize("كَتَبَ الوَلَدُ") == ["كتب", "الولد"]
+    assert tokenize("नमस्ते दुनिया") == ["नमस्ते", "दुनिया"]  # Devanagari vowel signs are marks, inside the word
+    assert tokenize("e\u0301te\u0301") == ["été"]  # a decomposed accent: NFKC composes it
+    assert rouge_l("محمّد ذهب", "محمد ذهب") == pytest.approx(1.0)
+    assert tokenize("東京は大きい") == ["東", "京", "は", "大", "き", "い"]
+    assert tokenize("서울은 크다") == ["서울은", "크다"]
 
 
 def test_extract_answer_rules() -> None:
@@ -72,3 +83,76 @@ def test_if_is_switch_aware() -> None:
     switched = score("IF", item, '"hello there my friend"', detected_lang="en")
     assert (switched["score"], switched["rule"]) == (1.0, "language_switch")
     assert score("IF", item, '"ok"', detected_lang="und")["score"] == 5.0  # too short to judge: checkers decide
+
+
+@pytest.mark.parametrize("lang, text, value", [
+    ("en", "The answer is 29.5.", 29.5),          # never the integer before the point
+    ("en", "The answer is 29.00.", 29),           # a decimal, then the sentence's period
+    ("en", "It costs $29.00.", 29),
+    ("pt", "O total é R$ 29,00.", 29),            # decimal comma
+    ("pt", "Custa R$ 1.234,50.", 1234.5),
+    ("es", "Hay 1.234 manzanas.", 1234),          # period groups thousands in es/pt
+    ("es", "Pesa 3,5 kilos.", 3.5),               # ... and the comma is the decimal mark
+    ("fr", "Il y a 1\u202f234 pommes.", 1234),    # narrow no-break space (NFKC makes it a plain space)
+    ("fr", "Il y a 1\u00a0234,5 kg.", 1234.5),    # no-break space, decimal comma
+    ("fr", "Il y a 1 234 pommes.", 1234),         # plain space: French groups with it
+    ("en", "There are 1,234 apples.", 1234),
+    ("en", "It weighs 1.234 kg.", 1.234),
+    ("ar", "الجواب هو ١٬٢٣٤.", 1234),             # Arabic thousands separator U+066C
+    ("ar", "الجواب هو ٣٫٥.", 3.5),                # Arabic decimal separator U+066B
+    ("en", "It takes 3-5 days.", 5),              # a range: not -5
+    ("en", "x = -7", -7),
+    ("en", "About 1.5e3 people.", 1500),          # an exponent: its value, not 3
+    ("en", "That is 10^3.", 1000),
+])
+def test_numbers_as_each_language_writes_them(lang: str, text: str, value: float) -> None:
+    from fractions import Fraction
+
+    found = extract_answer(text, "The answer is {n}.", lang)
+    assert found.value == Fraction(str(value)), (text, found)
+
+
+def test_a_non_integer_final_answer_is_wrong_not_an_earlier_integer() -> None:
+    from clt_kit.evaluate.tasks import score
+
+    item = {"lang": "en", "answer": 29}
+    row = score("MR", item, "Mia has 29 apples.\nShe eats half of one.\nThe answer is 29.5.")
+    assert (row["score"], row["extracted"], row["rule"]) == (0.0, "29.5", "answer_line")
+    assert score("MR", item, "30 - 1 = 29.5")["score"] == 0.0
+    assert score("MR", item, "The answer is 29.00.")["score"] == 1.0
+
+
+def test_mr_stores_the_strict_and_the_flexible_reading() -> None:
+    from clt_kit.evaluate.tasks import score
+
+    item = {"lang": "en", "answer": 14}
+    checked = score("MR", item, "5 + 9 = 14.\nThe answer is 14.\nCheck: 14 - 3 = 11.")
+    assert (checked["score"], checked["strict_score"], checked["flexible_score"]) == (1.0, 1.0, 0.0)
+    no_line = score("MR", item, "5 + 9 = 14")
+    assert (no_line["score"], no_line["strict_score"], no_line["flexible_score"], no_line["rule"]) == (1.0, 0.0, 1.0, "last_number")
+
+
+@pytest.mark.parametrize("answer", ["", "   ", "\n\t \n"])
+def test_an_empty_answer_is_rated_1_and_follows_nothing(answer: str) -> None:
+    from clt_kit.evaluate.tasks import score
+    from clt_kit.world.checkers import followed
+
+    instructions = [{"type": "length", "unit": "words", "max": 50}, {"type": "keyword", "kw": ""}]
+    assert followed(answer, instructions) == [False, False]
+    assert if_rating(answer, instructions) == (1.0, 0.0)
+    row = score("IF", {"lang": "en", "response": "x", "instructions": instructions}, answer, detected_lang="und")
+    assert (row["score"], row["rule"]) == (1.0, "empty")
+
+
+@pytest.mark.parametrize("answer, detected, confidence", [
+    ("Sure!", "fr", 1.0), ("Done.", "fr", 0.69), ("Claro!", "es", 0.65), ('"Merci !"', "es", 0.62),
+    ("This is a long enough English answer.", "en", 0.5),  # long, but not clear
+])
+def test_short_or_unclear_answers_do_not_fire_the_switch_rule(answer: str, detected: str, confidence: float) -> None:
+    from clt_kit.evaluate.tasks import score
+
+    item = {"lang": "pt", "response": "x", "instructions": [{"type": "length", "unit": "words", "max": 50}]}
+    row = score("IF", item, answer, detected_lang=detected, confidence=confidence)
+    assert row["rule"] == "checkers" and row["score"] == 5.0
+    clear = score("IF", item, "This is a long enough English answer.", detected_lang="en", confidence=0.95)
+    assert (clear["rule"], clear["score"]) == ("language_switch", 1.0)

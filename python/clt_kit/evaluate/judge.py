@@ -3,8 +3,8 @@ answer 1-5, as the paper's GPT-4o judge did (SPEC.md; its prompt is the paper's 
 
 The prompt follows the paper's structure: the rating scale, the user's prompt, the answer, and a
 request for one rating. The judge model, the prompt's sha256 and the temperature go with every
-judgment; judgments are cached on disk by everything that determines them, so a rerun asks
-nothing twice. Switch-awareness stays with the caller (evaluate.tasks.score): an answer not in the
+judgment; judgments are cached on disk by everything that determines them (the endpoint too,
+without credentials), so a rerun asks nothing twice. Switch-awareness stays with the caller (evaluate.tasks.score): an answer not in the
 prompt's language is rated 1 without asking. Uses only the standard library (urllib), so no client package is needed.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import ipaddress
 import json
 import os
@@ -19,7 +20,9 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+import time
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +46,22 @@ Rate the answer on a scale of 1 to 5:
 Reply with your reasoning in one or two sentences, then a last line of the form "Rating: N"."""
 
 PROMPT_SHA256 = hashlib.sha256(JUDGE_PROMPT.encode()).hexdigest()
-_RATING = re.compile(r"Rating:\s*\**\s*([1-5])\b")
+_RATING = re.compile(r"Rating:\s*\**\s*(\d+(?:[.,]\d+)?)")
+# HTTP answers worth asking again (rate limits, overloaded or failing servers), and how often.
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+MAX_TRIES = 5
+
+
+def parse_rating(raw: str) -> int | None:
+    """The rating of a judge's reply: the number of its last "Rating: N" line, rounded to the
+    nearest integer with halves up (4.5 -> 5; a fractional rating is never cut down to 4), if it
+    is then 1-5; None when the reply has no rating (or one out of range)."""
+    found = _RATING.findall(raw)
+    if not found:
+        return None
+    value = Fraction(found[-1].replace(",", "."))
+    rating = int(value + Fraction(1, 2)) if value >= 0 else None
+    return rating if rating is not None and 1 <= rating <= 5 else None
 
 
 class JudgeError(InputError):
@@ -89,6 +107,7 @@ class Judge:
     api_key_env: str = "OPENAI_API_KEY"
     timeout: float = 120.0
     allow_http: bool = False  # send credentials over plain http to a host other than this machine
+    backoff: float = 1.0  # seconds before the first retry; doubled each time (or the server's Retry-After)
 
     def describe(self) -> dict[str, Any]:
         """What is stored with a run: everything that determines a judgment but the texts (the
@@ -110,16 +129,16 @@ class Judge:
 
     def rate(self, prompt: str, answer: str) -> Judgment:
         """The judge's 1-5 rating of `answer` to `prompt` (from the cache when asked before)."""
-        key = hashlib.sha256(canonical({**self.describe(), "base_url": None, "prompt": prompt, "answer": answer}).encode()).hexdigest()
+        key = hashlib.sha256(canonical({**self.describe(), "prompt": prompt, "answer": answer}).encode()).hexdigest()
         path = self.cache / key[:2] / f"{key}.json"
         if path.exists():
             stored = read_json(path)
             return Judgment(rating=stored["rating"], raw=stored["raw"], cached=True)
         raw = self._ask(JUDGE_PROMPT.format(prompt=prompt, answer=answer))
-        found = _RATING.findall(raw)
-        if not found:
-            raise JudgeError(f"{public_url(self.base_url)}: judge {self.model} replied without a 'Rating: N' line: {raw[:200]!r}")
-        judgment = Judgment(rating=int(found[-1]), raw=raw, cached=False)
+        rating = parse_rating(raw)
+        if rating is None:
+            raise JudgeError(f"{public_url(self.base_url)}: judge {self.model} replied without a 'Rating: N' line of 1-5: {raw[:200]!r}")
+        judgment = Judgment(rating=rating, raw=raw, cached=False)
         write_json(path, {"rating": judgment.rating, "raw": raw, **self.describe()})
         return judgment
 
@@ -137,12 +156,46 @@ class Judge:
         netloc = parts.netloc.rsplit("@", 1)[-1]
         url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/chat/completions", parts.query, ""))
         request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
+        reply = self._send(request)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                reply = json.loads(response.read().decode())
-        except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as e:
-            raise JudgeError(f"{public_url(self.base_url)}: judge request failed ({e}); check the URL, the model name and {self.api_key_env}") from None
+            content = reply["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError):
+            raise JudgeError(f"{public_url(self.base_url)}: not an OpenAI chat completion: {str(reply)[:200]}") from None
+        if not isinstance(content, str):
+            raise JudgeError(f"{public_url(self.base_url)}: judge {self.model} answered with no text (content {content!r}); {reply!s:.200}")
+        return content
+
+    def _send(self, request: urllib.request.Request) -> Any:
+        """The endpoint's JSON reply; retried with backoff on rate limits, server errors, timeouts
+        and dropped connections (MAX_TRIES in all); every failure is a JudgeError saying what happened."""
+        where = public_url(self.base_url)
+        for attempt in range(1, MAX_TRIES + 1):
+            wait = self.backoff * 2 ** (attempt - 1)
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    data = response.read()
+                break
+            except urllib.error.HTTPError as e:
+                if e.code not in RETRY_STATUS or attempt == MAX_TRIES:
+                    raise JudgeError(f"{where}: the judge answered HTTP {e.code} ({e.reason}) after {attempt} tries;"
+                                     f" check the URL, the model name and {self.api_key_env}") from None
+                wait = _retry_after(e.headers.get("Retry-After"), wait)
+            except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException, OSError) as e:
+                if attempt == MAX_TRIES:
+                    raise JudgeError(f"{where}: judge request failed after {attempt} tries ({type(e).__name__}: {e});"
+                                     " check that the server runs and the URL") from None
+            time.sleep(wait)
         try:
-            return reply["choices"][0]["message"]["content"]
-        except (KeyError, IndexError, TypeError) as e:
-            raise JudgeError(f"{public_url(self.base_url)}: not an OpenAI chat completion: {str(reply)[:200]}") from e
+            return json.loads(data.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise JudgeError(f"{where}: the judge's reply is not valid UTF-8 (byte {e.start})") from None
+        except json.JSONDecodeError as e:
+            raise JudgeError(f"{where}: the judge's reply is not JSON ({e.msg}): {data[:200]!r}") from None
+
+
+def _retry_after(header: str | None, default: float) -> float:
+    """Seconds to wait as the server's Retry-After header says (seconds), else `default`; at most a minute."""
+    try:
+        return min(60.0, max(0.0, float(header))) if header is not None else default
+    except ValueError:
+        return default

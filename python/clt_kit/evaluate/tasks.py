@@ -9,37 +9,59 @@ import torch
 
 from clt_kit.evaluate.generate import generate
 from clt_kit.evaluate.judge import Judge
-from clt_kit.evaluate.metrics import extract_answer, if_rating, rouge_l
+from clt_kit.evaluate.metrics import if_rating, read_mr_answer, rouge_l
 from clt_kit.jsonio import read_jsonl
 from clt_kit.prep.core import identify_languages
 from clt_kit.scales import Scale
 from clt_kit.world.lexicon import load
 
 
-def score(task: str, item: dict[str, Any], output: str, detected_lang: str = "und", judge: Judge | None = None) -> dict[str, Any]:
+# The switch rule (IF) fires only on answers long and clear enough to tell their language: at
+# least SWITCH_MIN_LETTERS letters, identified with at least SWITCH_MIN_CONFIDENCE. "Sure!",
+# "Done." or "Claro!" are too short to say they are not in the prompt's language (the identifier
+# may still name a language for them, even with full confidence); the checkers or the judge rate them.
+SWITCH_MIN_LETTERS = 12
+SWITCH_MIN_CONFIDENCE = 0.8
+
+
+def switched(output: str, prompt_lang: str, detected_lang: str, confidence: float) -> bool:
+    """Whether an IF answer is, clearly, in another language than its prompt."""
+    if detected_lang in ("und", prompt_lang):
+        return False
+    return sum(c.isalpha() for c in output) >= SWITCH_MIN_LETTERS and confidence >= SWITCH_MIN_CONFIDENCE
+
+
+def score(task: str, item: dict[str, Any], output: str, detected_lang: str = "und", judge: Judge | None = None,
+          confidence: float = 1.0) -> dict[str, Any]:
     """The stored row of one example: reference, extracted answer, score and the rule used.
 
     IF is switch-aware (the paper's rule): an answer that the language identifier places in another
-    language than the prompt's is rated 1 whatever the checkers (or the judge) would say. With a
-    `judge`, the rating is the LLM judge's (the paper scale); else the world's checkers'.
+    language than the prompt's (with `confidence`; see `switched`) is rated 1 whatever the checkers
+    (or the judge) would say; an empty answer is rated 1. With a `judge`, the rating is the LLM
+    judge's (the paper scale); else the world's checkers'.
     """
     if task == "MR":
-        found = extract_answer(output, load(item["lang"])["mr"]["answer"])
+        reading = read_mr_answer(output, load(item["lang"])["mr"]["answer"], item["lang"])
+        right = lambda found: float(found.value is not None and found.value == item["answer"])  # noqa: E731
         return {
             "reference": str(item["answer"]),
-            "extracted": found.span,
-            "rule": found.rule,
-            "score": float(found.value == item["answer"]),
+            "extracted": reading.used.span,
+            "rule": reading.used.rule,
+            "score": right(reading.used),
+            "strict_score": right(reading.strict),
+            "flexible_score": right(reading.flexible),
         }
     if task == "SM":
         return {"reference": item["response"], "extracted": None, "rule": "rougeL", "score": rouge_l(output, item["response"])}
     if task == "IF":
         rating, fraction = if_rating(output, item["instructions"])
         row = {"reference": item["response"], "extracted": f"{fraction:.4f}"}
-        if detected_lang not in ("und", item["lang"]):
+        if not output.strip():
+            return {**row, "rule": "empty", "score": 1.0}
+        if switched(output, item["lang"], detected_lang, confidence):
             return {**row, "rule": "language_switch", "score": 1.0}
         if judge is not None:
-            return {**row, "rule": "llm_judge", "score": float(judge.rate(item["prompt"], output).rating)}
+            return {**row, "rule": "llm_judge", "score": float(judge.rate(item["prompt"], output).rating), "judge": judge.describe()}
         return {**row, "rule": "checkers", "score": rating}
     raise ValueError(f"unknown task {task!r}")
 
@@ -49,11 +71,11 @@ def evaluate_task(model: Any, tokenizer: Any, test_path: Path, task: str, scale:
     torch.set_num_threads(scale.cpu_threads)  # as in training: CPU results depend on the thread count
     tests = read_jsonl(test_path)
     outputs = generate(model, tokenizer, [t["prompt"] for t in tests], scale.max_new_tokens, scale.eval_batch, scale.seq_len)
-    detected, _ = identify_languages(outputs)
+    detected, confidence = identify_languages(outputs)
     return [
         {"example_id": t["id"], "task": task, "lang": t["lang"], "prompt": t["prompt"], "output": out,
-         "detected_lang": lang, **score(task, t, out, lang, judge)}
-        for t, out, lang in zip(tests, outputs, detected)
+         "detected_lang": lang, **score(task, t, out, lang, judge, float(conf))}
+        for t, out, lang, conf in zip(tests, outputs, detected, confidence)
     ]
 
 

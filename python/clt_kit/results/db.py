@@ -146,10 +146,11 @@ def insert_run(con: duckdb.DuckDBPyConnection, record: RunRecord) -> bool:
         )
         cols = list(run)
         con.execute(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", [run[c] for c in cols])
-        columns = ["example_id", "task", "lang", "prompt", "output", "reference", "extracted", "rule", "score", "detected_lang"]
+        columns = ["example_id", "task", "lang", "prompt", "output", "reference", "extracted", "rule", "score", "detected_lang",
+                   "strict_score", "flexible_score", "judge"]
         con.executemany(
             f"INSERT INTO examples (run_id, {', '.join(columns)}) VALUES ({', '.join('?' * (len(columns) + 1))})",
-            [[run["run_id"], *(e.get(c) for c in columns)] for e in record.examples],
+            [[run["run_id"], *_json_columns({c: e.get(c) for c in columns}).values()] for e in record.examples],
         )
         con.execute(
             "INSERT INTO metrics SELECT run_id, task, lang, avg(score), count(*) FROM examples"

@@ -135,4 +135,14 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE runs ADD COLUMN inputs JSON;
     """,
+    # 6: MR's two readings of each answer, as lm-evaluation-harness's MGSM task stores them:
+    # strict (the number on the language's answer line) and flexible (the last number). `score`,
+    # which the figures and views use, is the answer line's when there is one, else the last
+    # number's (`rule` says which). NULL for the other tasks and for rows stored before.
+    # And, for an answer an LLM judge rated, the judge: model, temperature, prompt sha256 and endpoint.
+    """
+    ALTER TABLE examples ADD COLUMN strict_score DOUBLE;
+    ALTER TABLE examples ADD COLUMN flexible_score DOUBLE;
+    ALTER TABLE examples ADD COLUMN judge JSON;
+    """,
 ]

@@ -54,5 +54,8 @@ CHECKERS: dict[str, Callable[[str, Instruction], bool]] = {
 
 
 def followed(response: str, instructions: list[Instruction]) -> list[bool]:
-    """For each instruction, whether `response` follows it."""
+    """For each instruction, whether `response` follows it. An empty (or all-space) response
+    follows none: saying nothing is not keeping under a length bound."""
+    if not response.strip():
+        return [False] * len(instructions)
     return [CHECKERS[i["type"]](response, i) for i in instructions]
