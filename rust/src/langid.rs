@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// Name and version of the algorithm (recorded in manifests with the data hash).
-pub const MODEL_NAME: &str = "clt-script+charngram-word-nb/v1";
+pub const MODEL_NAME: &str = "clt-script+charngram-word-nb/v2";
 
 /// Scripts told apart by the first pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,6 +30,9 @@ pub fn script_of(c: char) -> Option<Script> {
     if c.is_ascii() {
         return c.is_ascii_alphabetic().then_some(Script::Latin);
     }
+    if !c.is_alphabetic() {
+        return None; // digits of any script (Arabic-Indic too), punctuation, separators, marks
+    }
     let u = c as u32;
     let s = match u {
         0x41..=0x5A | 0x61..=0x7A | 0xC0..=0x24F | 0x1E00..=0x1EFF => Script::Latin,
@@ -38,11 +41,30 @@ pub fn script_of(c: char) -> Option<Script> {
         0x3040..=0x30FF | 0x31F0..=0x31FF | 0xFF66..=0xFF9D => Script::Kana,
         0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F => Script::Han,
         0x400..=0x4FF => Script::Cyrillic,
-        _ if c.is_alphabetic() => Script::Other,
-        _ => return None,
+        _ => Script::Other,
     };
     Some(s)
 }
+
+/// How much text one character of a script carries, in letters of an alphabet: a Hangul syllable
+/// block writes two or three letters (jamo), a Han character a morpheme, a Kana one a syllable.
+/// Script shares are weighted by it, so that two English words in a Korean sentence do not
+/// outweigh the Korean around them by their letter count alone.
+#[inline]
+fn script_weight(s: Script, c: char) -> usize {
+    match s {
+        Script::Hangul if (0xAC00..=0xD7AF).contains(&(c as u32)) => 3,
+        Script::Han => 3,
+        Script::Kana => 2,
+        _ => 1,
+    }
+}
+
+/// The weighted share of its own script from which a non-Latin script decides a text's language
+/// even where Latin letters weigh more: Korean, Japanese, Chinese or Arabic with English words in
+/// it is that language (its grammar is), while an English text holds such a share of another
+/// script almost never.
+const HOST_SHARE: f64 = 0.25;
 
 /// A language the identifier knows: its code, script, and (for n-gram languages) training text.
 struct Spec {
@@ -243,26 +265,32 @@ impl LangId {
         let und = Prediction { lang: UND, confidence: 0.0 };
 
         let mut counts = [0usize; 7];
-        let mut letters = 0usize;
+        let (mut letters, mut weight) = (0usize, 0usize);
         for c in text.chars() {
             if let Some(s) = script_of(c) {
-                counts[s as usize] += 1;
+                let w = script_weight(s, c);
+                counts[s as usize] += w;
                 letters += 1;
+                weight += w;
             }
         }
         if letters < floors.min_letters {
             return und;
         }
-        let share = |s: Script| counts[s as usize] as f64 / letters as f64;
+        let share = |s: Script| counts[s as usize] as f64 / weight as f64;
         let cjk = share(Script::Kana) + share(Script::Han);
-        // The dominant script group decides which stage answers.
-        let groups = [
-            ("latin", share(Script::Latin)),
-            ("arabic", share(Script::Arabic)),
-            ("hangul", share(Script::Hangul)),
-            ("cjk", cjk),
-        ];
-        let (group, group_share) = groups.iter().fold(("", 0.0), |best, &(g, s)| if s > best.1 { (g, s) } else { best });
+        let latin = share(Script::Latin);
+        // The dominant script group decides which stage answers; a non-Latin group with at least
+        // HOST_SHARE hosts the Latin words in it (they count for its confidence).
+        let hosts = [("arabic", share(Script::Arabic)), ("hangul", share(Script::Hangul)), ("cjk", cjk)];
+        let (host, host_share) = hosts.iter().fold(("", 0.0), |best, &(g, s)| if s > best.1 { (g, s) } else { best });
+        let (group, group_share) = if host_share >= HOST_SHARE {
+            (host, host_share + latin)
+        } else if latin >= host_share {
+            ("latin", latin)
+        } else {
+            (host, host_share)
+        };
         if group_share < floors.min_confidence {
             return und;
         }
@@ -338,6 +366,26 @@ mod tests {
     fn han_only_text() {
         assert_eq!(id("我们明天去北京参观博物馆。"), "zh");
         assert_eq!(id("東京都知事選挙"), "ja");
+    }
+
+    #[test]
+    fn code_mixed_text_is_in_its_host_language() {
+        assert_eq!(id("저는 Python 과 JavaScript 를 좋아합니다"), "ko");
+        assert_eq!(id("我喜欢 machine learning 和 deep learning"), "zh");
+        assert_eq!(id("これは test です"), "ja");
+        assert_eq!(id("私は毎日 Python の code を書きます。"), "ja");
+        assert_eq!(id("أنا أحب البرمجة بلغة Python كثيرا"), "ar");
+        // ... while an English text with a word of another script stays English.
+        assert_eq!(id("The Japanese word for mountain is 山, pronounced yama."), "en");
+    }
+
+    #[test]
+    fn digits_and_punctuation_are_no_letters() {
+        assert_eq!(id("١٢٣ ٤٥٦ ٧٨٩"), "und"); // Arabic-Indic digits
+        assert_eq!(id("٣٫٥ ، ١٬٢٣٤ ؟"), "und"); // with Arabic separators and punctuation
+        assert_eq!(id("The total is ١٢٣٤٥ apples today."), "en");
+        assert_eq!(script_of('٣'), None);
+        assert_eq!(script_of('،'), None);
     }
 
     #[test]
