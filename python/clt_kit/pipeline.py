@@ -24,7 +24,7 @@ from transformers.utils import logging as hf_logging
 
 from clt_kit import __version__
 from clt_kit.evaluate.tasks import evaluate_task
-from clt_kit.integrity import CorruptArtifact
+from clt_kit.integrity import CorruptArtifact, hash_files
 from clt_kit.jsonio import canonical, file_lock, read_json, read_jsonl
 from clt_kit.languages import TASKS
 from clt_kit.prep.mixture import MANIFEST, MixtureSpec, build_mixture, mixture_problems, output_files
@@ -33,7 +33,7 @@ from clt_kit.results.figures import FIGURES, FigureFiles
 from clt_kit.scales import ModelSize, Scale
 from clt_kit.train.pretrain import BASE_RECORD, base_files_problems, ensure_base_model
 from clt_kit.train.sft import sft
-from clt_kit.world.generate import WorldPaths, ensure_world, world_problems
+from clt_kit.world.generate import WorldPaths, ensure_world
 
 log = logging.getLogger("clt_kit")
 # How long a sweep waits for the results database after each run before leaving the run in its
@@ -134,16 +134,17 @@ def _checked_inputs(base: Path, world: WorldPaths, mixture_dir: Path, task: str)
     checked against its record first: a cached artifact changed since it was made stops the run
     (CorruptArtifact) instead of being trained or scored on."""
     problems = base_files_problems(base) + mixture_problems(mixture_dir)
-    mixture_files = output_files(read_json(mixture_dir / MANIFEST))
     test_name = world.test(task).relative_to(world.root).as_posix()
-    problems += [p for p in world_problems(world) if test_name in p]
+    recorded_test = read_json(world.manifest)["files"][test_name]
+    if (actual := hash_files(world.root, [test_name])[test_name]) != recorded_test:
+        problems.append(f"{world.test(task)}: sha256 {actual}, but the world records {recorded_test}; the file changed since it was written")
     if problems:
         raise CorruptArtifact(problems)
     base_record = read_json(base / BASE_RECORD) if (base / BASE_RECORD).is_file() else {}
     return {
         "base": {"path": str(base), "files": base_record.get("files", {})},
-        "mixture": {"path": str(mixture_dir), "files": mixture_files},
-        "test": {"path": str(world.test(task)), "sha256": read_json(world.manifest)["files"][test_name]},
+        "mixture": {"path": str(mixture_dir), "files": output_files(read_json(mixture_dir / MANIFEST))},
+        "test": {"path": str(world.test(task)), "sha256": recorded_test},
     }
 
 
@@ -241,10 +242,10 @@ def prepare(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout, progr
 
 
 def _missing(runs: list[PreparedRun], layout: Layout) -> list[PreparedRun]:
-    """The runs that are neither in a finished run folder nor in the database. The database is
-    asked only about runs without a folder (stored by a kit from before run folders), read-only
-    (other readers may hold it too), and not for long: a database held open for writing by
-    another program costs those runs a second training, never a wait or a lost run."""
+    """The runs that are neither in a finished run folder nor in the database, asked once before
+    a sweep. The database is asked only about runs without a folder (stored by a kit from before
+    run folders), read-only (other readers may hold it too), and not for long: a database held
+    open for writing by another program costs those runs a second training, never a lost run."""
     missing = [r for r in runs if not run_store.is_finished(layout.run_dir(r.run_id))]
     if not missing or not layout.db.exists():
         return missing
@@ -256,28 +257,26 @@ def _missing(runs: list[PreparedRun], layout: Layout) -> list[PreparedRun]:
         return missing
 
 
-def _load_into_db(run_dirs: list[Path], layout: Layout, wait: float) -> bool:
-    """Loads finished run folders into the database; False (with a warning naming the holder)
-    when the database stays locked for `wait` seconds: the folders stay, for a later load."""
+def _load_into_db(run_dirs: list[Path], layout: Layout, wait: float) -> None:
+    """Loads finished run folders into the database; when it stays locked for `wait` seconds, a
+    warning names the holder and the folders stay, for a later load."""
     try:
         run_store.ingest(layout.db, run_dirs, wait=wait)
-        return True
     except db.DatabaseLocked as e:
         log.warning("%s; %d finished run(s) kept in %s, loaded by the next `reproduce` or `clt-kit ingest`",
                     e, len(run_dirs), layout.runs)
-        return False
 
 
 def _claim_and_execute(run: PreparedRun, world: WorldPaths, scale: Scale, seed: int, layout: Layout, wait: bool) -> bool | None:
-    """Executes `run` unless it is finished; None when another process holds its claim (and
-    `wait` is False). The claim dies with its process, so a killed sweep leaves no stale claim
+    """Executes `run` unless its folder says it is finished (by another sweep, meanwhile); None
+    when another process holds its claim (and `wait` is False). The claim dies with its process, so a killed sweep leaves no stale claim
     and its unfinished runs are simply executed again. A finished run is first published as its
     own folder (complete or absent), then loaded into the database in one transaction, so a run
     is stored whole or not at all, and a database held open by a reader costs no trained run."""
     with file_lock(layout.claim(run.run_id), blocking=wait) as mine:
         if not mine:
             return None
-        if not _missing([run], layout):
+        if run_store.is_finished(layout.run_dir(run.run_id)):
             return False
         record = _execute(run.plan, run.spec, run.base, world, run.mixture, scale, seed)
         run_store.save_run(record, layout.run_dir(run.run_id))
@@ -287,7 +286,7 @@ def _claim_and_execute(run: PreparedRun, world: WorldPaths, scale: Scale, seed: 
 
 def sweep(runs: list[PreparedRun], world: WorldPaths, scale: Scale, seed: int, results: Path, progress: bool = True,
           worker: int = 0, workers: int = 1) -> int:
-    """Executes whichever of `runs` the database lacks; returns how many this process executed.
+    """Executes whichever of `runs` has no finished run folder yet; returns how many this process executed.
 
     Any number of sweeps (processes) may share one results folder: each run is claimed by one
     process at a time; a sweep skips runs claimed by another and comes back to them at the end,
@@ -359,10 +358,10 @@ def reproduce(figure: int, scale: Scale, seed: int, results: Path, progress: boo
     hf_logging.disable_progress_bar()
     layout = Layout(results)
     world, runs = prepare(plan_figure(figure, scale), scale, seed, layout, progress, jobs)
-    reused = len(runs) - len(_missing(runs, layout))
+    todo = _missing(runs, layout)
     # Each worker process runs with scale.cpu_threads threads; claims keep them off each other's runs.
-    args = [(runs, world, scale, seed, results, progress, w, jobs) for w in range(jobs)]
+    args = [(todo, world, scale, seed, results, progress, w, jobs) for w in range(jobs)]
     done = sum(_in_processes(_sweep_worker, args, jobs))
     ingest_finished(layout)
     files = FIGURES[figure](layout.db, layout.figures, scale.name, seed)
-    return ReproduceResult(figure=files, runs_done=done, runs_reused=reused, seconds=time.perf_counter() - start)
+    return ReproduceResult(figure=files, runs_done=done, runs_reused=len(runs) - len(todo), seconds=time.perf_counter() - start)
