@@ -75,12 +75,12 @@ struct Spec {
 }
 
 const SPECS: &[Spec] = &[
-    Spec { code: "en", ngram: true, text: concat!(include_str!("../langid/en.cldr.txt"), include_str!("../langid/en.common.txt")) },
-    Spec { code: "es", ngram: true, text: concat!(include_str!("../langid/es.cldr.txt"), include_str!("../langid/es.common.txt")) },
-    Spec { code: "fr", ngram: true, text: concat!(include_str!("../langid/fr.cldr.txt"), include_str!("../langid/fr.common.txt")) },
-    Spec { code: "pt", ngram: true, text: concat!(include_str!("../langid/pt.cldr.txt"), include_str!("../langid/pt.common.txt")) },
-    Spec { code: "ja", ngram: true, text: concat!(include_str!("../langid/ja.cldr.txt"), include_str!("../langid/ja.common.txt")) },
-    Spec { code: "zh", ngram: true, text: concat!(include_str!("../langid/zh.cldr.txt"), include_str!("../langid/zh.common.txt")) },
+    Spec { code: "en", ngram: true, text: concat!(include_str!("../langid/en.cldr.txt"), include_str!("../langid/en.common.txt"), include_str!("../langid/en.words.txt")) },
+    Spec { code: "es", ngram: true, text: concat!(include_str!("../langid/es.cldr.txt"), include_str!("../langid/es.common.txt"), include_str!("../langid/es.words.txt")) },
+    Spec { code: "fr", ngram: true, text: concat!(include_str!("../langid/fr.cldr.txt"), include_str!("../langid/fr.common.txt"), include_str!("../langid/fr.words.txt")) },
+    Spec { code: "pt", ngram: true, text: concat!(include_str!("../langid/pt.cldr.txt"), include_str!("../langid/pt.common.txt"), include_str!("../langid/pt.words.txt")) },
+    Spec { code: "ja", ngram: true, text: concat!(include_str!("../langid/ja.cldr.txt"), include_str!("../langid/ja.common.txt"), include_str!("../langid/ja.words.txt")) },
+    Spec { code: "zh", ngram: true, text: concat!(include_str!("../langid/zh.cldr.txt"), include_str!("../langid/zh.common.txt"), include_str!("../langid/zh.words.txt")) },
     Spec { code: "ko", ngram: false, text: "" },
     Spec { code: "ar", ngram: false, text: "" },
 ];
