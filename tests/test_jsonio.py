@@ -67,3 +67,31 @@ def test_file_lock_is_exclusive_across_processes_and_dies_with_its_holder(tmp_pa
     holder.wait()
     with file_lock(lock, blocking=False) as mine:
         assert mine
+
+
+def _publish(args: tuple[str, int]) -> None:
+    """Publishes the same folder content as every other worker, after a worker-dependent pause."""
+    import time
+
+    from clt_kit.jsonio import publish_dir
+
+    final, worker = Path(args[0]), args[1]
+    for attempt in range(30):  # many publishes in a row, so that the workers' renames overlap
+        with publish_dir(final) as tmp:
+            (tmp / "a.txt").write_text("same content", encoding="utf-8")
+            (tmp / ".clt-stamps.json").write_text(f"bookkeeping of worker {worker}, {attempt}", encoding="utf-8")
+            (tmp / ("b.txt" if attempt % 2 else "c.txt")).write_text("changes", encoding="utf-8")
+            time.sleep(0.001 * (worker % 3))
+
+
+def test_processes_publishing_the_same_folder_at_once_all_succeed(tmp_path: Path) -> None:
+    """Two processes making one cached folder (say, the tokenizer every base model needs) at once:
+    each publishes, none fails on the other's rename, one complete copy stays."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    final = tmp_path / "tokenizer-x"
+    with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_publish, [(str(final), w) for w in range(8)]))  # re-raises a worker's error
+    assert (final / "a.txt").read_text(encoding="utf-8") == "same content"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tokenizer-x"]  # no scratch or old copy left

@@ -16,11 +16,9 @@ import json
 from pathlib import Path
 
 from clt_kit._prep import sha256_file
-from clt_kit.jsonio import InputError, canonical, write_text_atomic
+from clt_kit.jsonio import InputError, canonical, folder_files, write_text_atomic
 
-STAMPS = ".clt-stamps.json"
-# Names in a checked folder that belong to the kit's bookkeeping, never to the artifact.
-BOOKKEEPING_PREFIX = ".clt-"
+STAMPS = ".clt-stamps.json"  # bookkeeping (jsonio.BOOKKEEPING_PREFIX): never part of a folder's files
 
 
 def _stamp(path: Path) -> list[int]:
@@ -34,14 +32,6 @@ def _read_stamps(folder: Path) -> dict[str, list]:
     except (OSError, ValueError):
         return {}
     return stamps if isinstance(stamps, dict) else {}
-
-
-def folder_files(folder: Path) -> list[str]:
-    """Every file below `folder` (relative POSIX paths, sorted), the kit's bookkeeping left out."""
-    return sorted(
-        p.relative_to(folder).as_posix() for p in folder.rglob("*")
-        if p.is_file() and not any(part.startswith(BOOKKEEPING_PREFIX) for part in p.relative_to(folder).parts)
-    )
 
 
 def hash_files(folder: Path, names: list[str] | None = None) -> dict[str, str]:

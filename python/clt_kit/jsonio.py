@@ -52,7 +52,9 @@ def write_text_atomic(path: Path, text: str) -> None:
 @contextmanager
 def publish_dir(final: Path) -> Iterator[Path]:
     """A scratch folder beside `final` that replaces `final` only when the block succeeds:
-    readers see the old complete folder or the new complete one, never half of one."""
+    readers see the old complete folder or the new complete one, never half of one. Processes
+    that publish into the same parent folder at once take turns (a lock on that folder), so two
+    that make the same cached folder both succeed and one copy stays."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}-"))
     try:
@@ -60,22 +62,45 @@ def publish_dir(final: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if final.exists() and _same_tree(tmp, final):  # nothing new: keep the folder readers may be using
-        shutil.rmtree(tmp)
-        return
-    if final.exists():
-        old = final.with_name(f".{final.name}-old-{os.getpid()}")
-        final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old)
-    else:
-        tmp.rename(final)
+    with _folder_lock(final.parent):
+        if final.exists() and _same_tree(tmp, final):  # nothing new: keep the folder readers may be using
+            shutil.rmtree(tmp)
+            return
+        if final.exists():
+            old = final.with_name(f".{final.name}-old-{os.getpid()}")
+            final.rename(old)
+            tmp.rename(final)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(final)
+
+
+@contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive flock on a folder itself (no lock file is left anywhere)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+# Names in a folder that belong to the kit's bookkeeping (remembered hashes), never to its content.
+BOOKKEEPING_PREFIX = ".clt-"
+
+
+def folder_files(folder: Path) -> list[str]:
+    """Every file below `folder` (relative POSIX paths, sorted), the kit's bookkeeping left out."""
+    return sorted(
+        p.relative_to(folder).as_posix() for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(BOOKKEEPING_PREFIX) for part in p.relative_to(folder).parts)
+    )
 
 
 def _same_tree(a: Path, b: Path) -> bool:
-    """Whether two folders hold the same files with the same bytes."""
-    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
-    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    """Whether two folders hold the same files with the same bytes (bookkeeping left out)."""
+    files_a, files_b = folder_files(a), folder_files(b)
     return files_a == files_b and all((a / f).read_bytes() == (b / f).read_bytes() for f in files_a)
 
 
