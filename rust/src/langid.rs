@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// Name and version of the algorithm (recorded in manifests with the data hash).
-pub const MODEL_NAME: &str = "clt-script+charngram-word-nb/v2";
+pub const MODEL_NAME: &str = "clt-script+charngram-word-nb/v3";
 
 /// Scripts told apart by the first pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,7 +92,8 @@ const HAN: &[&str] = &["ja", "zh"];
 /// Floors below which the answer is `und`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Floors {
-    /// Fewer letters than this: `und`.
+    /// Fewer letters than this, counted in alphabet letters (a Han or Hangul character as 3, a
+    /// Kana one as 2: see `script_weight`): `und`.
     pub min_letters: usize,
     /// Best posterior (n-gram stage) or script share (script stage) below this: `und`.
     pub min_confidence: f64,
@@ -124,14 +125,13 @@ pub struct LangId {
 
 /// The n-gram model of the `W` languages that share a script: for every n-gram seen in the
 /// training text of at least one of them, its log-probability in each, inline in the table (one
-/// lookup, no pointer chase). An n-gram none of them has is scored `unseen` in each, the value its
-/// smoothed count of 0 gives, so leaving it out of the table changes no score; the tables stay
-/// small enough for the CPU's cache.
+/// lookup, no pointer chase). An n-gram or word none of them has (a name, a number's unit, a
+/// typo) is evidence for none of them and adds nothing to any language's score: scoring it with
+/// each language's smoothed count of 0 instead favoured the languages with the least training
+/// text. The tables stay small enough for the CPU's cache.
 struct Stage<const W: usize> {
     codes: [&'static str; W],
     logp: HashKeyed<u64, [f32; W]>,
-    /// Log-probability of an unseen n-gram of each kind, per language.
-    unseen: [[f32; KINDS]; W],
 }
 
 /// Feature kinds: character 1-, 2- and 3-grams, and whole words.
@@ -226,7 +226,6 @@ impl LangId {
             Stage {
                 codes: std::array::from_fn(|j| langs[j]),
                 logp: table,
-                unseen: std::array::from_fn(|j| [0, 1, 2, 3].map(|oi| logp(0, li[j], oi))),
             }
         }
         let latin = stage(LATIN, &codes, &counts, &order_of, &logp);
@@ -265,16 +264,15 @@ impl LangId {
         let und = Prediction { lang: UND, confidence: 0.0 };
 
         let mut counts = [0usize; 7];
-        let (mut letters, mut weight) = (0usize, 0usize);
+        let mut weight = 0usize;
         for c in text.chars() {
             if let Some(s) = script_of(c) {
                 let w = script_weight(s, c);
                 counts[s as usize] += w;
-                letters += 1;
                 weight += w;
             }
         }
-        if letters < floors.min_letters {
+        if weight < floors.min_letters {
             return und;
         }
         let share = |s: Script| counts[s as usize] as f64 / weight as f64;
@@ -318,10 +316,11 @@ impl<const W: usize> Stage<W> {
         // Every language of the stage is scored (a fixed-size, branch-free loop) and the allowed
         // ones are picked afterwards: each language's sum is the same either way.
         let mut all = [0f64; W];
-        ngrams(text, |oi, h| {
-            let lp = self.logp.get(&h);
-            for (i, s) in all.iter_mut().enumerate() {
-                *s += lp.map_or(self.unseen[i][oi], |lp| lp[i]) as f64;
+        ngrams(text, |_, h| {
+            if let Some(lp) = self.logp.get(&h) {
+                for (i, s) in all.iter_mut().enumerate() {
+                    *s += lp[i] as f64;
+                }
             }
         });
         let scores: Vec<f64> = idx.iter().map(|&i| all[i]).collect();
@@ -386,6 +385,27 @@ mod tests {
         assert_eq!(id("The total is ١٢٣٤٥ apples today."), "en");
         assert_eq!(script_of('٣'), None);
         assert_eq!(script_of('،'), None);
+    }
+
+    #[test]
+    fn han_characters_weigh_as_letters_against_the_floor() {
+        // Two Han characters write as much as six letters: a date is Chinese, not `und`.
+        assert_eq!(id("2007年7月6"), "zh");
+        assert_eq!(id("1965年12月"), "zh");
+        assert_eq!(id("한국"), "ko");
+        assert_eq!(id("ok"), "und");
+    }
+
+    #[test]
+    fn features_no_language_has_are_no_evidence() {
+        // Rare Han characters (CJK extension B) in neither training text: nothing favours ja or zh.
+        let none = Floors { min_letters: 3, min_confidence: 0.0 };
+        let p = LangId::get().identify("\u{20000}\u{20001}\u{20002}\u{20003}", &[], none);
+        assert_eq!(p.confidence, 0.5);
+        // An unknown name beside known words changes no language's lead.
+        let a = LangId::get().identify("el perro", &["es", "pt"], none);
+        let b = LangId::get().identify("el perro Zqxwvj", &["es", "pt"], none);
+        assert_eq!(a.lang, b.lang);
     }
 
     #[test]
