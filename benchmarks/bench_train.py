@@ -26,6 +26,7 @@ from transformers.utils import logging as hf_logging
 from clt_kit.evaluate.generate import generate
 from clt_kit.jsonio import read_jsonl
 from clt_kit.pipeline import Layout, plan_figure, prepare
+from clt_kit.study import study
 from clt_kit.scales import MINI
 from clt_kit.train.loop import optimize
 from clt_kit.train.pretrain import load_base
@@ -101,7 +102,7 @@ def main() -> None:
     args = parser.parse_args()
     hf_logging.set_verbosity_error()
     torch.set_num_threads(1)
-    plans = [p for p in plan_figure(2, MINI) if p.model.name == "7b" and p.task == "SM" and p.k == max(MINI.k_grid)]
+    plans = [p for p in plan_figure(2, MINI) if p.model.name == "7b" and p.task == "SM" and p.k == max(study().k_grid("single", MINI.name))]
     world, runs = prepare(plans, MINI, 0, Layout(args.results), progress=True)
     run = runs[0]
     _, tok = load_base(run.base)

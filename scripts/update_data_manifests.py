@@ -26,8 +26,8 @@ def main() -> None:
     args = parser.parse_args()
     layout, scale = Layout(args.results), get_scale(args.scale)
     sources = [layout.world(scale, args.seed) / "world.json"] + [
-        layout.mixture(scale, args.seed, task, k) / "manifest.json"
-        for task, k in sorted({(p.task, p.k) for p in plan_figure(2, scale)})
+        mixture / "manifest.json"
+        for mixture in sorted({layout.mixture(scale, args.seed, p.task, p.k, p.mixture) for p in plan_figure(2, scale)})
     ]
     missing = [str(s) for s in sources if not s.exists()]
     if missing:

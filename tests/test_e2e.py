@@ -13,11 +13,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from clt_kit.jsonio import read_json
+from clt_kit.jsonio import read_json, read_jsonl
 from clt_kit.languages import PAPER_LANGUAGES, TASKS
 from clt_kit.pipeline import plan_figure
 from clt_kit.results.runs import finished_runs
 from clt_kit.scales import SMOKE
+from clt_kit.study import study
 from clt_kit.train.model import cpu_kind
 
 pytestmark = pytest.mark.slow
@@ -98,7 +99,7 @@ def test_verify_rechecks_the_mixtures_it_wrote(seed1: tuple[Path, str]) -> None:
     results, _ = seed1
     done = subprocess.run([sys.executable, "-m", "clt_kit.cli", "verify", str(results / "work" / "mixtures")], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert f"verified {len(TASKS) * len(SMOKE.k_grid)} manifest(s)" in done.stdout
+    assert f"verified {len(TASKS) * len(study().k_grid('single', 'smoke'))} manifest(s)" in done.stdout
 
 
 def test_figure3_reuses_the_figure2_runs(seed1: tuple[Path, str]) -> None:
@@ -168,12 +169,12 @@ def test_a_killed_sweep_resumes_with_nothing_lost_or_duplicated(seed1: tuple[Pat
 def test_figure10_adds_the_llama_analogue_runs_beside_figure2s(seed1: tuple[Path, str]) -> None:
     """Figure 10 is Figure 2 for the Llama analogue: its own runs (another architecture, pretrained
     with less non-English text) in the same database, drawn against the paper's Llama 3.1 8B.
-    (Last in this file: it adds runs to seed1's database.)"""
+    (Near the end of this file: it adds runs to seed1's database.)"""
     results, _ = seed1
     cmd = [sys.executable, "-m", "clt_kit.cli", "reproduce", "--figure", "10", "--scale", "smoke", "--seed", "1", "--results", str(results)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    n_llama = len(TASKS) * len(SMOKE.k_grid)
+    n_llama = len(TASKS) * len(study().k_grid("single", "smoke"))
     assert f"runs: {n_llama} new, 0 reused" in done.stdout
     with duckdb.connect(str(results / "clt.duckdb"), read_only=True) as con:
         assert con.execute("SELECT model, count(*) FROM runs WHERE seed = 1 GROUP BY model ORDER BY model").fetchall() == [
@@ -187,3 +188,35 @@ def test_figure10_adds_the_llama_analogue_runs_beside_figure2s(seed1: tuple[Path
     english_share = {read_json(b)["key"]["size"]["name"]: read_json(b)["corpus_lines"] for b in base_records}
     assert all(english_share["8b"]["en"] == english_share[m]["en"] for m in ("7b", "35b"))
     assert sum(english_share["8b"].values()) < sum(english_share["7b"].values())
+
+
+def test_figure6_trains_the_script_mixtures_and_reuses_the_english_only_run(seed1: tuple[Path, str]) -> None:
+    """Figure 6 (IF, 7B analogue): Latin-only (en + es, fr) and non-Latin-only (en + ja, zh)
+    mixtures, nested in k, sharing Figure 2's k=0 run; plotted per mixture on the Latin- and
+    non-Latin-script languages. (Last in this file: it adds runs to seed1's database.)"""
+    results, _ = seed1
+    cmd = [sys.executable, "-m", "clt_kit.cli", "reproduce", "--figure", "6", "--scale", "smoke", "--seed", "1", "--results", str(results)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    grid = study().k_grid("single", "smoke")
+    assert f"runs: {2 * (len(grid) - 1)} new, 1 reused" in done.stdout
+    mixtures = results / "work" / "mixtures" / "smoke-s1"
+    for name, seen in (("latin", {"es", "fr"}), ("non_latin", {"ja", "zh"})):
+        ids = []
+        for k in grid[1:]:
+            records = read_jsonl(mixtures / f"IF-{name}-k{k}" / "mixture.jsonl")
+            langs = [r["lang"] for r in records]
+            assert set(langs) == {"en"} | seen and all(langs.count(lang) == k for lang in seen)
+            ids.append({r["id"] for r in records})
+        assert ids[0] < ids[1]  # nested: the smaller k's set is inside the larger one's
+    with duckdb.connect(str(results / "clt.duckdb"), read_only=True) as con:
+        view = con.execute("SELECT mixture, k, latin, non_latin FROM script_groups WHERE seed = 1 AND model = '7b'"
+                           " AND task = 'IF' AND (mixture <> 'all' OR k = 0) ORDER BY mixture, k").fetchall()
+    rows, paper = _plotted(results / "figures" / "figure6.csv")
+    k0 = next(v for v in view if v[1] == 0)
+    expected = [(m, k0[1], *k0[2:]) for m in ("latin", "non_latin")] + [v for v in view if v[1] > 0]
+    got = [(r["mixture"], int(r["k"]), round(float(r["latin"]), 9), round(float(r["non_latin"]), 9)) for r in rows]
+    assert sorted(got) == sorted((m, k, round(a, 9), round(b, 9)) for m, k, a, b in expected)
+    assert {r["mixture"] for r in paper} == {"latin", "non_latin"} and len(paper) == 2 * 8
+    done = subprocess.run([sys.executable, "-m", "clt_kit.cli", "verify", str(mixtures)], capture_output=True, text=True)
+    assert done.returncode == 0 and f"verified {len(TASKS) * len(grid) + 2 * (len(grid) - 1)} manifest(s)" in done.stdout, done.stdout + done.stderr

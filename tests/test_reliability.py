@@ -24,7 +24,7 @@ from clt_kit.train.pretrain import stored_weights_hash
 from clt_kit.world.generate import WorldPaths
 
 SEED = 1
-PLAN = RunPlan(SMOKE.models[0], "SM", 0)
+PLAN = RunPlan(SMOKE.models[0], "single", "all", "SM", 0)
 
 
 @pytest.fixture(scope="module")

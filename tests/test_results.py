@@ -103,7 +103,7 @@ def test_paper_reference_is_the_papers_table_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("model", "task", "gain"), [("aya23-7b", "IF", 6.8), ("aya23-7b", "SM", 8.7), ("llama3.1-8b", "IF", 12.3)])
 def test_paper_rel_to_english_gives_the_gains_the_paper_quotes(tmp_path: Path, model: str, task: str, gain: float) -> None:
-    """SPEC.md: the definition reproduces the paper's quoted gains (best over k minus k=0, in %)."""
+    """docs/study.md: the definition reproduces the paper's quoted gains (best over k minus k=0, in %)."""
     with db.connect(tmp_path / "r.duckdb") as con:
         rel = dict(con.execute(
             "SELECT k, rel FROM paper_rel_to_english WHERE model = ? AND task = ? AND setting = 'single' AND mixture = 'all'",
@@ -143,3 +143,62 @@ def test_insert_run_stores_a_run_once(tmp_path: Path) -> None:
         assert not db.insert_run(con, _record("r1", {"en": [0.0], "es": [0.0]}))
         assert con.execute("SELECT count(*) FROM examples").fetchone()[0] == 2
         assert con.execute("SELECT score FROM metrics WHERE lang = 'en'").fetchone()[0] == 1.0
+
+
+RELEASE_DB = Path(__file__).with_name("data") / "results-0.1.0-85d73b6.duckdb.gz"
+RELEASE_RUN = Path(__file__).with_name("data") / "run-0.1.0-85d73b6.tar.gz"
+TABLES = ("runs", "manifests", "examples", "metrics")
+
+
+def _unpacked_release_db(tmp_path: Path) -> Path:
+    """The results file `clt-kit reproduce --figure 2 --scale smoke` wrote at commit 85d73b6
+    (schema 6, before the study's axes; tests/data/README.md)."""
+    import gzip
+    import shutil
+
+    path = tmp_path / "clt.duckdb"
+    with gzip.open(RELEASE_DB) as src, path.open("wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return path
+
+
+def test_a_results_file_of_the_last_release_is_upgraded_without_losing_a_row(tmp_path: Path) -> None:
+    path = _unpacked_release_db(tmp_path)
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == 6
+        before = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
+        rel_before = con.execute("SELECT run_id, rel FROM rel_to_english ORDER BY run_id").fetchall()
+    assert len(before["runs"]) == 18 and len(before["examples"]) == 432
+    with db.connect(path) as con:
+        assert con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == len(MIGRATIONS)
+        for table, rows in before.items():  # every row kept, every old column as it was
+            n_old = len(rows[0])
+            after = con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+            assert [r[:n_old] for r in after] == rows, table
+        axes = con.execute("SELECT DISTINCT setting, mixture, tasks = to_json([task]) FROM runs").fetchall()
+        assert axes == [("single", "all", True)]
+        assert con.execute("SELECT run_id, rel FROM rel_to_english ORDER BY run_id").fetchall() == rel_before
+        assert con.execute("SELECT DISTINCT setting, mixture FROM rel_to_english").fetchall() == [("single", "all")]
+
+
+def test_a_run_folder_of_the_last_release_is_ingested_with_the_study_axes(tmp_path: Path) -> None:
+    import tarfile
+
+    from clt_kit.results import runs as run_store
+
+    with tarfile.open(RELEASE_RUN) as tar:
+        tar.extractall(tmp_path / "runs", filter="data")
+    (run_dir,) = run_store.finished_runs(tmp_path / "runs")
+    assert "setting" not in (run_dir / "run.json").read_text()
+    done = run_store.ingest(tmp_path / "new.duckdb", [run_dir])
+    assert done.loaded == [run_dir.name]
+    with duckdb.connect(str(tmp_path / "new.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT setting, mixture, tasks = to_json([task]) FROM runs").fetchall() == [("single", "all", True)]
+
+
+def test_script_groups_of_the_papers_numbers(tmp_path: Path) -> None:
+    with db.connect(tmp_path / "r.duckdb") as con:
+        rows = con.execute("SELECT mixture, latin, non_latin FROM paper_script_groups"
+                           " WHERE task = 'IF' AND model = 'aya23-7b' AND setting = 'single' AND k = 0 ORDER BY mixture").fetchall()
+    assert [r[0] for r in rows] == ["all", "latin", "non_latin"]
+    assert all(3.0 < latin < 4.5 and 3.0 < non_latin < latin for _, latin, non_latin in rows)

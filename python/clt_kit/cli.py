@@ -13,6 +13,7 @@ from clt_kit import __version__
 from clt_kit.jsonio import InputError
 from clt_kit.languages import TASKS
 from clt_kit.scales import SCALES, get_scale
+from clt_kit.study import study
 
 SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default="mini", show_default=True, help="Size of everything: smoke (seconds, tests) or mini (the embedded default).")
 SEED = click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="The one seed every random stream derives from.")
@@ -211,8 +212,8 @@ def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, j
 
 
 @main.command()
-@click.option("--figure", type=click.Choice(["2", "3", "10", "11"]), required=True,
-              help="Paper figure: 2 (relative to English) or 3 (seen vs unseen) for the Aya 23 7B and 35B analogues; 10 and 11, the same for the Llama 3.1 8B analogue.")
+@click.option("--figure", type=click.Choice([str(n) for n in study().figures]), required=True,
+              help="Paper figure, as study.toml declares it. " + " ".join(f"{n}: {f.about}." for n, f in study().figures.items()))
 @SEED
 @SCALE
 @RESULTS

@@ -1,4 +1,4 @@
-"""The paper's languages and their roles (SPEC.md, "Languages")."""
+"""The paper's languages and their roles (docs/study.md, "Languages")."""
 
 from __future__ import annotations
 

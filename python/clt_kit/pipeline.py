@@ -26,11 +26,11 @@ from clt_kit import __version__
 from clt_kit.evaluate.tasks import evaluate_task
 from clt_kit.integrity import CorruptArtifact, hash_files
 from clt_kit.jsonio import canonical, file_lock, read_json, read_jsonl
-from clt_kit.languages import TASKS
 from clt_kit.prep.mixture import MANIFEST, MixtureSpec, build_mixture, mixture_problems, output_files
 from clt_kit.results import db, runs as run_store
-from clt_kit.results.figures import FIGURES, FigureFiles
+from clt_kit.results.figures import FigureFiles, draw_figure
 from clt_kit.scales import ModelSize, Scale
+from clt_kit.study import ENGLISH_ONLY_MIXTURE, study
 from clt_kit.train.pretrain import BASE_RECORD, base_files_problems, ensure_base_model
 from clt_kit.train.sft import sft
 from clt_kit.world.generate import WorldPaths, ensure_world
@@ -40,13 +40,16 @@ log = logging.getLogger("clt_kit")
 # folder for later (the figure at the end waits the full db.LOCK_WAIT_SECONDS).
 INGEST_WAIT_SECONDS = 10.0
 
-SUPPORTED_FIGURES = tuple(FIGURES)
 T, R = TypeVar("T"), TypeVar("R")
 
 
 @dataclass(frozen=True)
 class RunPlan:
+    """One run of the study at a scale: a base model fine-tuned on one mixture (study.toml)."""
+
     model: ModelSize
+    setting: str
+    mixture: str
     task: str
     k: int
 
@@ -77,8 +80,11 @@ class Layout:
     def models(self) -> Path:
         return self.work / "models"
 
-    def mixture(self, scale: Scale, seed: int, task: str, k: int) -> Path:
-        return self.work / "mixtures" / f"{scale.name}-s{seed}" / f"{task}-k{k}"
+    def mixture(self, scale: Scale, seed: int, task: str, k: int, mixture: str = ENGLISH_ONLY_MIXTURE) -> Path:
+        """`<task>-k<k>` for the mixture of all seen languages (and every k=0 one: English only),
+        `<task>-<mixture>-k<k>` for the others."""
+        name = f"{task}-k{k}" if mixture == ENGLISH_ONLY_MIXTURE or k == 0 else f"{task}-{mixture}-k{k}"
+        return self.work / "mixtures" / f"{scale.name}-s{seed}" / name
 
     @property
     def prepare_lock(self) -> Path:
@@ -99,14 +105,11 @@ class Layout:
 
 
 def plan_figure(figure: int, scale: Scale) -> list[RunPlan]:
-    """The runs a figure needs: the single-task grid, all three tasks, for the figure's models
-    (Figures 2 and 3 share theirs: the 7B and 35B analogues; Figures 10 and 11 the 8B one)."""
-    if figure not in SUPPORTED_FIGURES:
-        raise ValueError(f"figure {figure} is not supported yet; supported: {', '.join(map(str, SUPPORTED_FIGURES))}")
-    sizes = [size for size in scale.models if size.name in FIGURES[figure].models]
-    if not sizes:
-        raise ValueError(f"scale {scale.name!r} has no analogue of the models of figure {figure} ({', '.join(FIGURES[figure].models)})")
-    return [RunPlan(size, task, k) for size in sizes for task in TASKS for k in scale.k_grid]
+    """The runs a figure needs at `scale`, as study.toml declares them (figures that share runs,
+    such as 2 and 3, plan the same ones)."""
+    sizes = {size.name: size for size in scale.models}
+    return [RunPlan(sizes[key.model], key.setting, key.mixture, key.task, key.k)
+            for key in study().plan(figure, scale.name, tuple(sizes))]
 
 
 def environment() -> dict[str, Any]:
@@ -163,6 +166,7 @@ def _execute(plan: RunPlan, spec: dict[str, Any], base: Path, world: WorldPaths,
     rid = run_id(spec)
     run = {
         "run_id": rid, "scale": scale.name, "model": plan.model.name, "task": plan.task, "k": plan.k, "seed": seed,
+        "setting": plan.setting, "mixture": plan.mixture, "tasks": [plan.task],
         "status": "done", "spec": spec, "environment": {**environment(), "determinism": result.determinism},
         "base_weights_sha256": result.base_weights_sha256, "weights_sha256": result.weights_sha256,
         "best_step": result.best_step, "validation_losses": {str(k): v for k, v in result.validation_losses.items()},
@@ -192,10 +196,11 @@ def prepare_data(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout) 
     world and the mixture folders."""
     world = ensure_world(layout.world(scale, seed), seed, scale)
     mixtures = []
-    for task, k in sorted({(p.task, p.k) for p in plans}):
-        mixtures.append(layout.mixture(scale, seed, task, k))
+    for task, mixture, k in sorted({(p.task, p.mixture, p.k) for p in plans}):
+        mixtures.append(layout.mixture(scale, seed, task, k, mixture))
+        seen = study().mixtures[mixture].seen
         build_mixture(
-            MixtureSpec(task, scale.english_train, k, seed), world.train(task), world.test(task),
+            MixtureSpec(task, scale.english_train, k, seed, seen), world.train(task), world.test(task),
             mixtures[-1], lenient=True,  # the world breaks some pool lines on purpose
         )
     return world, mixtures
@@ -230,9 +235,10 @@ def prepare(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout, progr
         bases = ensure_bases(sizes, world, scale, seed, layout, progress, jobs)
     runs = []
     for plan in plans:
-        base, mixture = bases[plan.model.name], layout.mixture(scale, seed, plan.task, plan.k)
+        base, mixture = bases[plan.model.name], layout.mixture(scale, seed, plan.task, plan.k, plan.mixture)
         spec = {
-            "scale": scale.to_dict(), "model": plan.model.name, "task": plan.task, "k": plan.k, "seed": seed,
+            "scale": scale.to_dict(), "model": plan.model.name, "setting": plan.setting, "mixture": plan.mixture,
+            "task": plan.task, "k": plan.k, "seed": seed,
             "base_weights_sha256": read_json(base / "base.json")["weights_sha256"],
             "mixture_manifest_sha256": hashlib.sha256((mixture / "manifest.json").read_bytes()).hexdigest(),
             "code": __version__,
@@ -363,5 +369,5 @@ def reproduce(figure: int, scale: Scale, seed: int, results: Path, progress: boo
     args = [(todo, world, scale, seed, results, progress, w, jobs) for w in range(jobs)]
     done = sum(_in_processes(_sweep_worker, args, jobs))
     ingest_finished(layout)
-    files = FIGURES[figure](layout.db, layout.figures, scale.name, seed)
+    files = draw_figure(study().figure(figure), layout.db, layout.figures, scale.name, seed)
     return ReproduceResult(figure=files, runs_done=done, runs_reused=len(runs) - len(todo), seconds=time.perf_counter() - start)

@@ -1,4 +1,4 @@
-"""The scales of the pipeline (DESIGN.md, "One pipeline, three scales").
+"""The scales of the pipeline (docs/study.md, "Scales").
 
 A scale fixes every size: the world, the mixtures, the base models and the training budget.
 `smoke` runs the whole pipeline in seconds for tests and CI; `mini` is the default miniature of
@@ -45,9 +45,8 @@ class Scale:
     mislabel_rate: float  # share of pool items whose text is in another language than their label
     broken_rate: float  # share of pool lines that are broken (bad JSON, missing field, empty prompt)
     leak_rate: float  # share of test items leaked into the pool (exactly or with a small edit)
-    # mixtures
+    # mixtures (the k grids are the study's: study.toml)
     english_train: int
-    k_grid: tuple[int, ...]
     # models
     vocab_size: int
     seq_len: int
@@ -109,7 +108,6 @@ SMOKE = Scale(
     broken_rate=0.05,
     leak_rate=0.34,
     english_train=16,
-    k_grid=(0, 4, 8),
     vocab_size=600,
     seq_len=160,
     models=(
@@ -148,7 +146,6 @@ MINI = Scale(
     # of the asked length 41 -> 78 of 92, length bounds 90 -> 101 of 114, quotes 57 -> 65 of 68).
     # With the bundled bases (pretrained at seq_len 256): 3.04, best at step 500 (README.md).
     english_train=1000,
-    k_grid=(0, 50, 100, 200),
     vocab_size=2000,
     # Holds the longest prompt and reference of every task and language (a Korean IF item is 245
     # tokens; with 192, SFT cut the end off long CJK answers): tests/test_scales.py.

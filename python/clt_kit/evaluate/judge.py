@@ -1,5 +1,5 @@
 """The LLM-judge scorer for IF at the paper scale: an OpenAI-compatible chat endpoint rates each
-answer 1-5, as the paper's GPT-4o judge did (SPEC.md; its prompt is the paper's Figure 9).
+answer 1-5, as the paper's GPT-4o judge did (docs/study.md; its prompt is the paper's Figure 9).
 
 The prompt follows the paper's structure: the rating scale, the user's prompt, the answer, and a
 request for one rating. The judge model, the prompt's sha256 and the temperature go with every

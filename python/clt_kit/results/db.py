@@ -132,10 +132,16 @@ def _json_columns(row: dict[str, Any]) -> dict[str, Any]:
     return {k: canonical(v) if isinstance(v, (dict, list)) else v for k, v in row.items()}
 
 
+def with_study_axes(run: dict[str, Any]) -> dict[str, Any]:
+    """A runs row with the study's axes (schema migration 7); a row saved by an earlier kit (a
+    run folder from before them) has none, and was a single-task run on the full mixture."""
+    return {"setting": "single", "mixture": "all", "tasks": [run["task"]], **run}
+
+
 def insert_run(con: duckdb.DuckDBPyConnection, record: RunRecord) -> bool:
     """Stores a finished run, its manifest, its examples and per-language metrics, atomically.
     Returns False (and stores nothing) when the run is already there."""
-    run = _json_columns(record.run)
+    run = _json_columns(with_study_axes(record.run))
     if has_run(con, run["run_id"]):
         return False
     with transaction(con):

@@ -15,35 +15,54 @@ import matplotlib.pyplot as plt  # noqa: E402
 from clt_kit.languages import TASKS  # noqa: E402
 from clt_kit.results.db import connect  # noqa: E402
 from clt_kit.scales import PAPER_MODELS  # noqa: E402
+from clt_kit.study import ENGLISH_ONLY_MIXTURE, FigureSpec  # noqa: E402
 
-FIGURE2_SQL = """
-SELECT model, task, k, rel, non_english, english, run_id
+# Each plot's rows, ours and the paper's: model, a series (the task, or for script_groups the
+# mixture), k, the plotted values, then the run id (ours) or the table they come from (the
+# paper's). Ours are those of one scale, seed and setting, and of the figure's mixtures: a run's
+# own, and the k=0 run (English only), which is every mixture's k=0 point.
+RUNS_SQL = {
+    "rel_to_english": """
+SELECT model, task, k, rel, non_english, english, run_id, mixture
 FROM rel_to_english
-WHERE scale = ? AND seed = ?
-ORDER BY model, task, k
-"""
-
-FIGURE3_SQL = """
-SELECT model, task, k, seen, unseen, gap, run_id
+WHERE scale = ? AND seed = ? AND setting = ? AND list_contains(?, task)
+ORDER BY model, task, mixture, k
+""",
+    "seen_unseen": """
+SELECT model, task, k, seen, unseen, gap, run_id, mixture
 FROM seen_unseen
-WHERE scale = ? AND seed = ?
-ORDER BY model, task, k
-"""
+WHERE scale = ? AND seed = ? AND setting = ? AND list_contains(?, task)
+ORDER BY model, task, mixture, k
+""",
+    "script_groups": """
+SELECT model, mixture, k, latin, non_latin, run_id, mixture
+FROM script_groups
+WHERE scale = ? AND seed = ? AND setting = ? AND list_contains(?, task)
+ORDER BY model, mixture, k
+""",
+}
 
-# The paper's curves for the same figure: single-task runs on the full mixture (en + es, fr, ja, zh).
-PAPER_FIGURE2_SQL = """
+# The paper's curves for the same figure (its setting, mixtures and tasks), of one paper model.
+PAPER_SQL = {
+    "rel_to_english": """
 SELECT model, task, k, rel, non_english, english, 'Table ' || table_no
 FROM paper_rel_to_english
-WHERE setting = 'single' AND mixture = 'all' AND model = ?
+WHERE setting = ? AND list_contains(?, mixture) AND list_contains(?, task) AND model = ?
 ORDER BY task, k
-"""
-
-PAPER_FIGURE3_SQL = """
+""",
+    "seen_unseen": """
 SELECT model, task, k, seen, unseen, gap, 'Table ' || table_no
 FROM paper_seen_unseen
-WHERE setting = 'single' AND mixture = 'all' AND model = ?
+WHERE setting = ? AND list_contains(?, mixture) AND list_contains(?, task) AND model = ?
 ORDER BY task, k
-"""
+""",
+    "script_groups": """
+SELECT model, mixture, k, latin, non_latin, 'Table ' || table_no
+FROM paper_script_groups
+WHERE setting = ? AND list_contains(?, mixture) AND list_contains(?, task) AND model = ?
+ORDER BY mixture, k
+""",
+}
 
 SCALE_NOTE = {
     "smoke": "smoke scale: a handful of examples, tiny models trained a few steps; checks the pipeline, not the science",
@@ -66,25 +85,41 @@ class FigureFiles:
     rows: list[tuple]  # ours, as plotted: model, task, k, then the plotted values
     paper_rows: list[tuple]  # the paper's, as plotted (last column: the table they come from)
     value_names: tuple[str, ...]  # the plotted values (columns 3...)
+    series: str = "task"  # what column 1 holds: the task, or (script_groups) the mixture
 
     def table(self) -> tuple[list[str], list[list[object]]]:
         """A short table: each of our points beside the paper's value at the same k (None where
         the paper has no run at that k)."""
         n = len(self.value_names)
         paper = {(PAPER_MODELS.get(r[0], r[0]), r[1], r[2]): r[3:3 + n] for r in self.paper_rows}
-        header = ["model", "task", "k", *self.value_names, *(f"paper {v}" for v in self.value_names)]
+        header = ["model", self.series, "k", *self.value_names, *(f"paper {v}" for v in self.value_names)]
         body = [[*r[:3 + n], *paper.get((PAPER_MODELS.get(r[0], r[0]), r[1], r[2]), (None,) * n)] for r in self.rows]
         return header, body
 
 
-def _query(db: Path, sql: str, paper_sql: str, scale: str, seed: int, models: tuple[str, ...]) -> tuple[list[tuple], list[tuple]]:
-    """Our rows of `models` for (scale, seed), and the paper's rows for the paper models they stand for."""
+def _of_mixtures(rows: list[tuple], fig: FigureSpec) -> list[tuple]:
+    """The rows (last column: the run's mixture) that are points of the figure's mixtures, without
+    that column; a k=0 run is a point of each (as the series of script_groups, it is repeated
+    under every mixture's name)."""
+    out = []
+    for *row, mixture in rows:
+        if fig.draw == "script_groups":
+            out += [(row[0], m, *row[2:]) for m in fig.mixtures if mixture == m or (row[2] == 0 and mixture == ENGLISH_ONLY_MIXTURE)]
+        elif mixture in fig.mixtures or (row[2] == 0 and mixture == ENGLISH_ONLY_MIXTURE):
+            out.append(tuple(row))
+    return sorted(out, key=lambda r: (r[0], r[1], r[2]))
+
+
+def _query(db: Path, scale: str, seed: int, fig: FigureSpec) -> tuple[list[tuple], list[tuple]]:
+    """Our rows of the figure's models for (scale, seed), and the paper's rows for the paper models they stand for."""
     with connect(db, read_only=True) as con:
-        rows = [row for row in con.execute(sql, [scale, seed]).fetchall() if row[0] in models]
+        found = con.execute(RUNS_SQL[fig.draw], [scale, seed, fig.setting, list(fig.tasks)]).fetchall()
+        rows = [row for row in _of_mixtures(found, fig) if row[0] in fig.models]
         if not rows:
-            raise ValueError(f"{db}: no finished runs of models {', '.join(models)} for scale={scale} seed={seed}; run `clt-kit reproduce` first")
+            raise ValueError(f"{db}: no finished runs of models {', '.join(fig.models)} for figure {fig.number} at scale={scale}"
+                             f" seed={seed}; run `clt-kit reproduce --figure {fig.number}` first")
         paper = [row for model in _models(rows) if model in PAPER_MODELS
-                 for row in con.execute(paper_sql, [PAPER_MODELS[model]]).fetchall()]
+                 for row in con.execute(PAPER_SQL[fig.draw], [fig.setting, list(fig.mixtures), list(fig.tasks), PAPER_MODELS[model]]).fetchall()]
     return rows, paper
 
 
@@ -99,7 +134,7 @@ def _save(fig: plt.Figure, out_dir: Path, name: str, header: list[str], n_values
     rows, paper = files_rows
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = (out_dir / f"{name}.{ext}" for ext in ("png", "pdf", "svg", "csv"))
-    files = FigureFiles(*paths, rows=rows, paper_rows=paper, value_names=tuple(header[3:3 + n_values]))
+    files = FigureFiles(*paths, rows=rows, paper_rows=paper, value_names=tuple(header[3:3 + n_values]), series=header[1])
     with files.csv.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["source", *header])
@@ -140,10 +175,10 @@ def _columns(rows: list[tuple], model: str, task: str, *cols: int) -> list[tuple
     return list(zip(*pts)) if pts else []
 
 
-def figure2(db: Path, out_dir: Path, scale: str, seed: int, figure: Figure) -> FigureFiles:
+def rel_to_english(db: Path, out_dir: Path, scale: str, seed: int, figure: FigureSpec) -> FigureFiles:
     """Figure 2 (and 10): relative-to-English score vs k, one line per task, one panel per model;
     the paper's curves (from its tables) dashed beside ours."""
-    rows, paper = _query(db, FIGURE2_SQL, PAPER_FIGURE2_SQL, scale, seed, figure.models)
+    rows, paper = _query(db, scale, seed, figure)
     models = _models(rows)
     fig, axes = plt.subplots(1, len(models), figsize=(max(6 * len(models), 10), 4.5), squeeze=False, sharey=True)
     for ax, model in zip(axes[0], models):
@@ -168,10 +203,10 @@ def figure2(db: Path, out_dir: Path, scale: str, seed: int, figure: Figure) -> F
     return _save(fig, out_dir, f"figure{figure.number}", header, 1, (rows, paper))
 
 
-def figure3(db: Path, out_dir: Path, scale: str, seed: int, figure: Figure) -> FigureFiles:
+def seen_unseen(db: Path, out_dir: Path, scale: str, seed: int, figure: FigureSpec) -> FigureFiles:
     """Figure 3 (and 11): absolute seen and unseen means vs k, one panel per task, one colour per
     model; the paper's curves (from its tables) thin beside ours."""
-    rows, paper = _query(db, FIGURE3_SQL, PAPER_FIGURE3_SQL, scale, seed, figure.models)
+    rows, paper = _query(db, scale, seed, figure)
     models = _models(rows)
     fig, axes = plt.subplots(1, len(TASKS), figsize=(6 * len(TASKS), 4.5), squeeze=False)
     for ax, task in zip(axes[0], TASKS):
@@ -191,22 +226,49 @@ def figure3(db: Path, out_dir: Path, scale: str, seed: int, figure: Figure) -> F
     return _save(fig, out_dir, f"figure{figure.number}", ["model", "task", "k", "seen", "unseen", "gap", "run_id"], 2, (rows, paper))
 
 
-@dataclass(frozen=True)
-class Figure:
-    """One of the paper's figures: its number, the analogues of the models it shows, how it is drawn."""
-
-    number: int
-    models: tuple[str, ...]
-    draw: Callable[[Path, Path, str, int, Figure], FigureFiles]
-
-    def __call__(self, db: Path, out_dir: Path, scale: str, seed: int) -> FigureFiles:
-        return self.draw(db, out_dir, scale, seed, self)
+MIXTURE_STYLES = {"all": "-", "latin": "-", "non_latin": "--"}
+GROUP_COLORS = {"latin": "tab:purple", "non_latin": "tab:olive"}
+GROUP_NAMES = {"latin": "Latin-script languages (en, es, fr, pt)", "non_latin": "non-Latin-script languages (ja, zh, ar, ko)"}
 
 
-# Figures 10 and 11 are Figures 2 and 3 for Llama 3.1 8B (SPEC.md); all four share the single-task grid.
-FIGURES: dict[int, Figure] = {
-    2: Figure(2, ("7b", "35b"), figure2),
-    3: Figure(3, ("7b", "35b"), figure3),
-    10: Figure(10, ("8b",), figure2),
-    11: Figure(11, ("8b",), figure3),
+def script_groups(db: Path, out_dir: Path, scale: str, seed: int, figure: FigureSpec) -> FigureFiles:
+    """Figures 6-8: one task, one model; for each mixture (Latin-only, non-Latin-only seen
+    languages) the mean score on the Latin- and on the non-Latin-script languages vs k; one panel
+    ours, one the paper's."""
+    rows, paper = _query(db, scale, seed, figure)
+    model = _models(rows)[0]
+    task = figure.tasks[0]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), squeeze=False, sharey=True)
+    for ax, source, points, label in ((axes[0][0], OURS, rows, f"clt-kit {model.upper()} analogue"),
+                                      (axes[0][1], PAPER, paper, f"paper, {_paper_label(model)}")):
+        for mixture in figure.mixtures:
+            for col, group in ((3, "latin"), (4, "non_latin")):
+                if pts := [(r[2], r[col]) for r in points if r[1] == mixture]:
+                    ks, values = zip(*pts)
+                    ax.plot(ks, _nan(values), marker="o" if mixture == "latin" else "s", linestyle=MIXTURE_STYLES.get(mixture, ":"),
+                            color=GROUP_COLORS[group], label=f"{mixture} mixture: {GROUP_NAMES[group]}")
+        ax.set_title(f"{task} ({METRIC_NAMES[task]}): {label}")
+        _k_axis(ax)
+        if ks := sorted({r[2] for r in points}):
+            ax.set_xticks(ks, [str(k) for k in ks], fontsize=7)
+            ax.minorticks_off()
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("mean score")
+    fig.suptitle(f"Figure {figure.number}, {task}: Latin-only (en + es, fr) vs non-Latin-only (en + ja, zh) fine-tuning mixtures.\n"
+                 f"Left: clt-kit ({SCALE_NOTE.get(scale, scale)}, seed {seed}).\n"
+                 f"Right: the paper's numbers (arXiv 2504.16677, {_tables(paper)}), not recomputed.", fontsize=9)
+    header = ["model", "mixture", "k", "latin", "non_latin", "run_id"]
+    return _save(fig, out_dir, f"figure{figure.number}", header, 2, (rows, paper))
+
+
+# The plots a figure of study.toml can name as its `draw`.
+DRAWERS: dict[str, Callable[[Path, Path, str, int, FigureSpec], FigureFiles]] = {
+    "rel_to_english": rel_to_english,
+    "seen_unseen": seen_unseen,
+    "script_groups": script_groups,
 }
+
+
+def draw_figure(figure: FigureSpec, db: Path, out_dir: Path, scale: str, seed: int) -> FigureFiles:
+    """Draws `figure` (study.toml) from the runs in `db` of (scale, seed)."""
+    return DRAWERS[figure.draw](db, out_dir, scale, seed, figure)

@@ -60,7 +60,7 @@ MIGRATIONS: list[str] = [
         n INTEGER NOT NULL,
         PRIMARY KEY (run_id, task, lang)
     );
-    -- The paper's "relative to English" (SPEC.md): per run, the mean score of the 7 non-English
+    -- The paper's "relative to English" (docs/study.md): per run, the mean score of the 7 non-English
     -- languages divided by the English score of the same run.
     CREATE VIEW rel_to_english AS
     SELECT r.run_id, r.scale, r.model, r.task, r.k, r.seed,
@@ -71,7 +71,7 @@ MIGRATIONS: list[str] = [
     WHERE r.status = 'done'
     GROUP BY ALL;
     """,
-    # 2: the language of each answer (the kit's identifier) and language fidelity (SPEC: IF is
+    # 2: the language of each answer (the kit's identifier) and language fidelity (docs/study.md: IF is
     # switch-aware; the share of answers not in the prompt's language is a metric of its own).
     """
     ALTER TABLE examples ADD COLUMN detected_lang VARCHAR;
@@ -84,7 +84,7 @@ MIGRATIONS: list[str] = [
     WHERE r.status = 'done' AND e.detected_lang IS NOT NULL
     GROUP BY ALL;
     """,
-    # 3: the paper's groupings (SPEC.md): seen (es, fr, ja, zh) vs unseen (ar, ko, pt) means and
+    # 3: the paper's groupings (docs/study.md): seen (es, fr, ja, zh) vs unseen (ar, ko, pt) means and
     # their gap (Figures 3, 5, 12); Latin (en, es, fr, pt) vs non-Latin (ja, zh, ar, ko) means (Figures 6-8).
     """
     CREATE VIEW seen_unseen AS
@@ -144,5 +144,61 @@ MIGRATIONS: list[str] = [
     ALTER TABLE examples ADD COLUMN strict_score DOUBLE;
     ALTER TABLE examples ADD COLUMN flexible_score DOUBLE;
     ALTER TABLE examples ADD COLUMN judge JSON;
+    """,
+    # 7: the study's axes on every run (study.toml): setting (single: one task per run), mixture
+    # (all | latin | non_latin: which seen languages it trained on; a k=0 run, English only, is
+    # stored under 'all' and is the k=0 point of every mixture) and the tasks it trained on. Runs
+    # stored before were all single-task runs on the full mixture. The views group by them too,
+    # and the paper's numbers get the script grouping (Latin: en, es, fr, pt; non-Latin: ja, zh,
+    # ar, ko) that Figures 6-8 plot.
+    """
+    ALTER TABLE runs ADD COLUMN setting VARCHAR DEFAULT 'single';
+    ALTER TABLE runs ADD COLUMN mixture VARCHAR DEFAULT 'all';
+    ALTER TABLE runs ADD COLUMN tasks JSON;
+    UPDATE runs SET setting = 'single' WHERE setting IS NULL;
+    UPDATE runs SET mixture = 'all' WHERE mixture IS NULL;
+    UPDATE runs SET tasks = to_json([task]) WHERE tasks IS NULL;
+    CREATE OR REPLACE VIEW rel_to_english AS
+    SELECT r.run_id, r.scale, r.model, r.task, r.k, r.seed,
+           avg(m.score) FILTER (WHERE m.lang <> 'en') AS non_english,
+           max(m.score) FILTER (WHERE m.lang = 'en') AS english,
+           avg(m.score) FILTER (WHERE m.lang <> 'en') / NULLIF(max(m.score) FILTER (WHERE m.lang = 'en'), 0) AS rel,
+           r.setting, r.mixture
+    FROM runs r JOIN metrics m USING (run_id)
+    WHERE r.status = 'done'
+    GROUP BY ALL;
+    CREATE OR REPLACE VIEW seen_unseen AS
+    SELECT r.run_id, r.scale, r.model, r.task, r.k, r.seed,
+           avg(m.score) FILTER (WHERE m.lang IN ('es', 'fr', 'ja', 'zh')) AS seen,
+           avg(m.score) FILTER (WHERE m.lang IN ('ar', 'ko', 'pt')) AS unseen,
+           avg(m.score) FILTER (WHERE m.lang IN ('es', 'fr', 'ja', 'zh'))
+             - avg(m.score) FILTER (WHERE m.lang IN ('ar', 'ko', 'pt')) AS gap,
+           r.setting, r.mixture
+    FROM runs r JOIN metrics m USING (run_id)
+    WHERE r.status = 'done'
+    GROUP BY ALL;
+    CREATE OR REPLACE VIEW script_groups AS
+    SELECT r.run_id, r.scale, r.model, r.task, r.k, r.seed,
+           avg(m.score) FILTER (WHERE m.lang IN ('en', 'es', 'fr', 'pt')) AS latin,
+           avg(m.score) FILTER (WHERE m.lang IN ('ja', 'zh', 'ar', 'ko')) AS non_latin,
+           r.setting, r.mixture
+    FROM runs r JOIN metrics m USING (run_id)
+    WHERE r.status = 'done'
+    GROUP BY ALL;
+    CREATE OR REPLACE VIEW language_fidelity AS
+    SELECT r.run_id, r.scale, r.model, r.task, r.k, r.seed, e.lang,
+           avg(CASE WHEN e.detected_lang NOT IN ('und', e.lang) THEN 1.0 ELSE 0.0 END) AS off_language_share,
+           avg(CASE WHEN e.detected_lang = 'und' THEN 1.0 ELSE 0.0 END) AS undetermined_share,
+           count(*) AS n,
+           r.setting, r.mixture
+    FROM runs r JOIN examples e USING (run_id)
+    WHERE r.status = 'done' AND e.detected_lang IS NOT NULL
+    GROUP BY ALL;
+    CREATE VIEW paper_script_groups AS
+    SELECT table_no, task, model, setting, mixture, k,
+           avg(value) FILTER (WHERE lang IN ('en', 'es', 'fr', 'pt')) AS latin,
+           avg(value) FILTER (WHERE lang IN ('ja', 'zh', 'ar', 'ko')) AS non_latin
+    FROM paper_reference
+    GROUP BY ALL;
     """,
 ]

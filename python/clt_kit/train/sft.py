@@ -1,4 +1,4 @@
-"""Supervised fine-tuning as the paper does it (SPEC.md, "Models and training").
+"""Supervised fine-tuning as the paper does it (docs/study.md, "Models and training").
 
 Full fine-tuning, constant learning rate, fixed batch size, loss on response tokens only; the
 validation loss is computed every `eval_every` steps (a checkpoint), and the checkpoint with the

@@ -1,0 +1,198 @@
+"""The study as data: its mixtures, settings, k grids and figures, read from study.toml.
+
+The file beside this module declares the experiment; this module reads it into typed records,
+checks it (every error names the file, the entry and the fix), and derives the runs a figure needs
+(`Study.plan`). Nothing else in the kit lists k values, mixtures or which figure needs what.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from clt_kit.jsonio import InputError
+from clt_kit.languages import ENGLISH, PAPER_LANGUAGES, TASKS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, as a package (pyproject.toml)
+    import tomli as tomllib
+
+STUDY_FILE = Path(__file__).with_name("study.toml")
+# The plots figures.py can draw (a figure's `draw`).
+DRAWS = ("rel_to_english", "seen_unseen", "script_groups")
+# The mixture a k=0 run is stored under: English only is the same data whatever the mixture.
+ENGLISH_ONLY_MIXTURE = "all"
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """Which non-English languages the fine-tuning data has ("seen")."""
+
+    name: str
+    about: str
+    seen: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What one run trains on, and its k grid at each scale."""
+
+    name: str
+    about: str
+    k: dict[str, tuple[int, ...]]  # scale name -> k values, ascending
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure of the paper: the runs it needs and the plot that draws it."""
+
+    number: int
+    about: str
+    setting: str
+    mixtures: tuple[str, ...]
+    models: tuple[str, ...]
+    tasks: tuple[str, ...]
+    draw: str
+
+
+@dataclass(frozen=True, order=True)
+class RunKey:
+    """What identifies one run of the study at a scale and seed: (setting, mixture, model, task, k)."""
+
+    setting: str
+    mixture: str
+    model: str
+    task: str
+    k: int
+
+
+@dataclass(frozen=True)
+class Study:
+    mixtures: dict[str, Mixture]
+    settings: dict[str, Setting]
+    figures: dict[int, FigureSpec]
+    source: Path
+
+    def figure(self, number: int) -> FigureSpec:
+        if number not in self.figures:
+            raise ValueError(f"figure {number} is not supported yet; supported: {', '.join(map(str, sorted(self.figures)))}")
+        return self.figures[number]
+
+    def k_grid(self, setting: str, scale: str) -> tuple[int, ...]:
+        grids = self.settings[setting].k
+        if scale not in grids:
+            raise ValueError(f"{self.source}: settings.{setting}.k has no grid for scale {scale!r}; add `{scale} = [0, ...]` there")
+        return grids[scale]
+
+    def plan(self, number: int, scale: str, models: tuple[str, ...]) -> list[RunKey]:
+        """The runs figure `number` needs at `scale`, for those of its models the scale has
+        (`models`: the scale's analogues), in a fixed order, each once (the k=0 run is shared by
+        the mixtures)."""
+        fig = self.figure(number)
+        present = [m for m in fig.models if m in models]
+        if not present:
+            raise ValueError(f"scale {scale!r} has no analogue of the models of figure {number} ({', '.join(fig.models)})")
+        keys = {
+            RunKey(fig.setting, ENGLISH_ONLY_MIXTURE if k == 0 else mixture, model, task, k)
+            for model in present for task in fig.tasks for mixture in fig.mixtures for k in self.k_grid(fig.setting, scale)
+        }
+        return sorted(keys, key=lambda r: (present.index(r.model), TASKS.index(r.task), r.mixture != ENGLISH_ONLY_MIXTURE, r.mixture, r.k))
+
+
+def _fail(source: Path, where: str, problem: str) -> InputError:
+    return InputError(f"{source}: {where}: {problem}")
+
+
+def _strings(source: Path, where: str, value: Any, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise _fail(source, where, f"must be a non-empty list of strings, got {value!r}")
+    if len(set(value)) != len(value):
+        raise _fail(source, where, f"lists an entry twice: {value!r}")
+    if allowed is not None and (unknown := [v for v in value if v not in allowed]):
+        raise _fail(source, where, f"unknown {', '.join(map(repr, unknown))}; choose from {', '.join(allowed)}")
+    return tuple(value)
+
+
+def _text(source: Path, where: str, table: dict[str, Any], key: str) -> str:
+    value = table.get(key)
+    if not isinstance(value, str) or not value:
+        raise _fail(source, f"{where}.{key}", f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _keys(source: Path, where: str, table: Any, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise _fail(source, where, f"must be a table, got {table!r}")
+    if extra := sorted(set(table) - allowed):
+        raise _fail(source, where, f"unknown key(s) {', '.join(extra)}; the keys are {', '.join(sorted(allowed))}")
+    return table
+
+
+def _mixture(source: Path, name: str, table: Any) -> Mixture:
+    where = f"mixtures.{name}"
+    table = _keys(source, where, table, {"about", "seen"})
+    others = tuple(lang for lang in PAPER_LANGUAGES if lang != ENGLISH)
+    return Mixture(name, _text(source, where, table, "about"), _strings(source, f"{where}.seen", table.get("seen"), others))
+
+
+def _grid(source: Path, where: str, value: Any) -> tuple[int, ...]:
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)):
+        raise _fail(source, where, f"must be a non-empty list of non-negative integers, got {value!r}")
+    if list(value) != sorted(set(value)):
+        raise _fail(source, where, f"must be ascending, each k once, got {value!r}")
+    return tuple(value)
+
+
+def _setting(source: Path, name: str, table: Any) -> Setting:
+    where = f"settings.{name}"
+    table = _keys(source, where, table, {"about", "k"})
+    grids = _keys(source, f"{where}.k", table.get("k", {}), set(table.get("k", {})))
+    if not grids:
+        raise _fail(source, f"{where}.k", "declares no k grid; add one per scale, e.g. `mini = [0, 50, 100]`")
+    return Setting(name, _text(source, where, table, "about"), {scale: _grid(source, f"{where}.k.{scale}", v) for scale, v in grids.items()})
+
+
+def _figure(source: Path, key: str, table: Any, mixtures: dict[str, Mixture], settings: dict[str, Setting]) -> FigureSpec:
+    where = f"figures.{key}"
+    if not key.isdigit():
+        raise _fail(source, where, "a figure is named by its number in the paper, e.g. [figures.2]")
+    table = _keys(source, where, table, {"about", "setting", "mixtures", "models", "tasks", "draw"})
+    setting = _text(source, where, table, "setting")
+    if setting not in settings:
+        raise _fail(source, f"{where}.setting", f"unknown setting {setting!r}; declared: {', '.join(settings)}")
+    draw = _text(source, where, table, "draw")
+    if draw not in DRAWS:
+        raise _fail(source, f"{where}.draw", f"unknown plot {draw!r}; choose from {', '.join(DRAWS)}")
+    return FigureSpec(
+        number=int(key), about=_text(source, where, table, "about"), setting=setting,
+        mixtures=_strings(source, f"{where}.mixtures", table.get("mixtures"), tuple(mixtures)),
+        models=_strings(source, f"{where}.models", table.get("models")),
+        tasks=_strings(source, f"{where}.tasks", table.get("tasks"), TASKS), draw=draw,
+    )
+
+
+def load_study(path: Path = STUDY_FILE) -> Study:
+    """The study declared in `path`, checked; InputError names the file and the entry at fault."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{path}: not valid TOML ({e}); fix the line it names") from e
+    data = _keys(path, "the file", data, {"mixtures", "settings", "figures"})
+    mixtures = {name: _mixture(path, name, t) for name, t in _keys(path, "mixtures", data.get("mixtures", {}), set(data.get("mixtures", {}))).items()}
+    if ENGLISH_ONLY_MIXTURE not in mixtures:
+        raise _fail(path, "mixtures", f"must declare mixture {ENGLISH_ONLY_MIXTURE!r} (the k=0 runs are stored under it)")
+    settings = {name: _setting(path, name, t) for name, t in _keys(path, "settings", data.get("settings", {}), set(data.get("settings", {}))).items()}
+    figures_table = _keys(path, "figures", data.get("figures", {}), set(data.get("figures", {})))
+    figures = {fig.number: fig for fig in (_figure(path, key, t, mixtures, settings) for key, t in figures_table.items())}
+    return Study(mixtures, settings, dict(sorted(figures.items())), path)
+
+
+@cache
+def study() -> Study:
+    """The kit's study (study.toml beside this module), read once."""
+    return load_study()
