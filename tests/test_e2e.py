@@ -118,6 +118,21 @@ def test_figure3_reuses_the_figure2_runs(seed1: tuple[Path, str]) -> None:
     assert (results / "figures" / "figure3.png").stat().st_size > 10_000
 
 
+def test_table4_is_drawn_from_the_figure2_runs(seed1: tuple[Path, str]) -> None:
+    results, _ = seed1
+    cmd = [sys.executable, "-m", "clt_kit.cli", "reproduce", "--table", "4", "--scale", "smoke", "--seed", "1", "--results", str(results)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"runs: 0 new, {len(study().k_grid('single', 'smoke'))} reused" in done.stdout
+    with duckdb.connect(str(results / "clt.duckdb"), read_only=True) as con:
+        metrics = {(k, lang): score for k, lang, score in con.execute(
+            "SELECT r.k, m.lang, m.score FROM runs r JOIN metrics m USING (run_id) WHERE r.seed = 1 AND r.model = '7b' AND r.task = 'IF'").fetchall()}
+    with (results / "tables" / "table4.csv").open() as f:
+        ours = {(int(r["k"]), r["lang"]): float(r["clt_kit"]) for r in csv.DictReader(f) if r["clt_kit"] and r["lang"] != "Avg"}
+    assert ours == pytest.approx(metrics)
+    assert "Table 4: IF, Aya 23 7B analogue" in done.stdout
+
+
 def _start(results: Path, seed: int, jobs: int) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "clt_kit.cli", "reproduce", "--figure", "2", "--scale", "smoke", "--seed", str(seed),
            "--results", str(results), "--jobs", str(jobs)]
@@ -193,7 +208,7 @@ def test_figure10_adds_the_llama_analogue_runs_beside_figure2s(seed1: tuple[Path
 def test_figure6_trains_the_script_mixtures_and_reuses_the_english_only_run(seed1: tuple[Path, str]) -> None:
     """Figure 6 (IF, 7B analogue): Latin-only (en + es, fr) and non-Latin-only (en + ja, zh)
     mixtures, nested in k, sharing Figure 2's k=0 run; plotted per mixture on the Latin- and
-    non-Latin-script languages. (Last in this file: it adds runs to seed1's database.)"""
+    non-Latin-script languages. (Near the end of this file: it adds runs to seed1's database.)"""
     results, _ = seed1
     cmd = [sys.executable, "-m", "clt_kit.cli", "reproduce", "--figure", "6", "--scale", "smoke", "--seed", "1", "--results", str(results)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -220,3 +235,21 @@ def test_figure6_trains_the_script_mixtures_and_reuses_the_english_only_run(seed
     assert {r["mixture"] for r in paper} == {"latin", "non_latin"} and len(paper) == 2 * 8
     done = subprocess.run([sys.executable, "-m", "clt_kit.cli", "verify", str(mixtures)], capture_output=True, text=True)
     assert done.returncode == 0 and f"verified {len(TASKS) * len(grid) + 2 * (len(grid) - 1)} manifest(s)" in done.stdout, done.stdout + done.stderr
+
+
+def test_all_draws_every_figure_and_table_on_one_page(seed1: tuple[Path, str]) -> None:
+    """`reproduce --all`: the runs every figure and table needs (here: the script mixtures of SM
+    and MR are the new ones), then one Markdown page linking every figure and holding every table.
+    (Last in this file.)"""
+    results, _ = seed1
+    cmd = [sys.executable, "-m", "clt_kit.cli", "reproduce", "--all", "--scale", "smoke", "--seed", "1", "--results", str(results)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    grid = study().k_grid("single", "smoke")
+    assert f"runs: {2 * 2 * (len(grid) - 1)} new," in done.stdout
+    report = (results / "report.md").read_text()
+    for n in study().figures:
+        assert f"### Figure {n}" in report and (results / "figures" / f"figure{n}.png").stat().st_size > 10_000
+        assert f"(figures/figure{n}.png)" in report
+    for n in study().tables:
+        assert f"### Table {n}" in report and (results / "tables" / f"table{n}.csv").is_file()

@@ -31,7 +31,7 @@ def test_figures_that_show_the_same_runs_plan_the_same_runs() -> None:
 
 
 def test_script_mixtures_share_the_english_only_run() -> None:
-    keys = study().plan(6, "smoke", MODELS)
+    keys = study().plan([study().figure(6)], "smoke", MODELS)
     grid = study().k_grid("single", "smoke")
     assert keys[0] == RunKey("single", "all", "7b", "IF", 0)
     assert len(keys) == 1 + 2 * (len(grid) - 1)
@@ -52,7 +52,7 @@ def _edited(tmp_path: Path, old: str, new: str) -> Path:
 
 def test_a_new_k_value_mixture_or_figure_is_a_data_change(tmp_path: Path) -> None:
     edited = _edited(tmp_path, "smoke = [0, 4, 8]", "smoke = [0, 4, 8, 12]")
-    assert len(load_study(edited).plan(2, "smoke", MODELS)) == 2 * 3 * 4
+    assert len(load_study(edited).plan([load_study(edited).figure(2)], "smoke", MODELS)) == 2 * 3 * 4
     edited = _edited(tmp_path, "[settings.single]", """[mixtures.spanish]
 about = "English and Spanish"
 seen = ["es"]
@@ -66,7 +66,7 @@ tasks = ["SM"]
 draw = "script_groups"
 
 [settings.single]""")
-    keys = load_study(edited).plan(99, "smoke", MODELS)
+    keys = load_study(edited).plan([load_study(edited).figure(99)], "smoke", MODELS)
     assert [(k.mixture, k.model, k.task, k.k) for k in keys] == [("all", "35b", "SM", 0), ("spanish", "35b", "SM", 4), ("spanish", "35b", "SM", 8)]
 
 
@@ -79,7 +79,7 @@ draw = "script_groups"
     ('seen = ["es", "fr"]', 'seen = ["en", "fr"]', "mixtures.latin.seen: unknown 'en'"),
     ('tasks = ["IF"]', 'tasks = ["QA"]', "figures.6.tasks: unknown 'QA'"),
     ('setting = "single"', 'setting = "multi"', "figures.2.setting: unknown setting 'multi'"),
-    ("[figures.2]", "[figures.two]", "figures.two: a figure is named by its number"),
+    ("[figures.2]", "[figures.two]", "figures.two: named by its number"),
     ('draw = "rel_to_english"', 'draw = "rel_to_english"\ncolour = "red"', "figures.2: unknown key(s) colour"),
     ("[mixtures.all]", "[mixtures.every]", "mixtures: must declare mixture 'all'"),
     ('seen = ["ja", "zh"]', 'seen = ["ja", "zh"', "not valid TOML"),
@@ -93,8 +93,8 @@ def test_a_bad_declaration_is_named_with_its_file_and_entry(tmp_path: Path, old:
 
 def test_a_scale_without_a_grid_and_an_unknown_figure_are_refused() -> None:
     with pytest.raises(ValueError, match="settings.single.k has no grid for scale 'paper'"):
-        study().plan(2, "paper", MODELS)
+        study().plan([study().figure(2)], "paper", MODELS)
     with pytest.raises(ValueError, match="figure 9 is not supported yet; supported: 2, 3, 6, 7, 8, 10, 11"):
-        study().plan(9, "smoke", MODELS)
+        study().figure(9)
     with pytest.raises(ValueError, match="no analogue of the models of figure 10"):
-        study().plan(10, "smoke", ("7b",))
+        study().plan([study().figure(10)], "smoke", ("7b",))

@@ -212,37 +212,63 @@ def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, j
 
 
 @main.command()
-@click.option("--figure", type=click.Choice([str(n) for n in study().figures]), required=True,
-              help="Paper figure, as study.toml declares it. " + " ".join(f"{n}: {f.about}." for n, f in study().figures.items()))
+@click.option("--figure", "figures", type=click.Choice([str(n) for n in study().figures]), multiple=True,
+              help="A paper figure, as study.toml declares it (repeat for more). " + " ".join(f"{n}: {f.about}." for n, f in study().figures.items()))
+@click.option("--table", "tables", type=click.Choice([str(n) for n in study().tables]), multiple=True,
+              help="A paper table of per-language scores, as study.toml declares it (repeat for more); written as CSV and Markdown"
+                   " under RESULTS/tables/. " + " ".join(f"{n}: {t.about}." for n, t in study().tables.items()))
+@click.option("--all", "everything", is_flag=True, help="Every figure and table study.toml declares.")
 @SEED
 @SCALE
 @RESULTS
 @click.option("--jobs", type=click.IntRange(min=0), default=0, show_default=True, help="Runs executed at once, in separate processes (0: one per CPU core). Results do not depend on it.")
 @click.option("--data-only", is_flag=True, help="Only build the world and the mixtures (with manifests), for `clt-kit verify data_manifests/`.")
-def reproduce(figure: str, seed: int, scale: str, results: Path, jobs: int, data_only: bool) -> None:
-    """Run everything a figure needs (reusing finished runs) and draw it from the DuckDB results.
+def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: bool, seed: int, scale: str, results: Path,
+              jobs: int, data_only: bool) -> None:
+    """Run everything the chosen figures and tables need (reusing finished runs) and draw them
+    from the DuckDB results.
 
     Safe to interrupt (a rerun resumes) and to start twice on the same results folder."""
     from clt_kit.pipeline import default_jobs, reproduce_data
     from clt_kit.pipeline import reproduce as run
+    from clt_kit.results.figures import FigureFiles
 
+    if everything:
+        figures, tables = tuple(map(str, study().figures)), tuple(map(str, study().tables))
+    if not figures and not tables:
+        raise click.UsageError("choose what to reproduce: --figure N, --table N (each may repeat) or --all")
+    targets = [study().figure(int(n)) for n in figures] + [study().table(int(n)) for n in tables]
     s = get_scale(scale)
     if data_only:
-        world, mixtures = reproduce_data(int(figure), s, seed, results)
+        world, mixtures = reproduce_data(targets, s, seed, results)
         click.echo(f"world: {world.manifest}")
         click.echo(f"mixtures: {len(mixtures)} under {mixtures[0].parent} (each with manifest.json)")
         click.echo(f"check them against the committed manifests: clt-kit verify data_manifests/ --results {results}")
         return
-    result = run(int(figure), s, seed, results, jobs=jobs or default_jobs(s))
+    result = run(targets, s, seed, results, jobs=jobs or default_jobs(s))
     click.echo(f"runs: {result.runs_done} new, {result.runs_reused} reused; {result.seconds:.1f} s")
-    header, body = result.figure.table()
+    for output in result.outputs:
+        if isinstance(output, FigureFiles):
+            _echo_figure(output)
+        else:
+            click.echo(output.markdown.read_text(encoding="utf-8"))
+            click.echo(f"table: {output.markdown} (values in {output.csv})")
+    if everything:
+        from clt_kit.results.report import write_report
+
+        report = write_report(result.outputs, study(), results / "report.md", s.name, seed)
+        click.echo(f"report: {report} (every figure and table on one page)")
+    click.echo(f"results: {results / 'clt.duckdb'}")
+
+
+def _echo_figure(figure) -> None:
+    header, body = figure.table()
     click.echo("  ".join(f"{h:<14}" for h in header))
     for row in body:
         cells = ["-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row]
         click.echo("  ".join(f"{c:<14}" for c in cells))
     click.echo("(paper: the paper's own numbers at the same k, from its tables; ours come from a miniature world and tiny models)")
-    click.echo(f"figure: {result.figure.png} (+ .pdf, .svg; values in {result.figure.csv})")
-    click.echo(f"results: {results / 'clt.duckdb'}")
+    click.echo(f"figure: {figure.png} (+ .pdf, .svg; values in {figure.csv})")
 
 
 @main.command()

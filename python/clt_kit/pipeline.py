@@ -29,8 +29,9 @@ from clt_kit.jsonio import canonical, file_lock, read_json, read_jsonl
 from clt_kit.prep.mixture import MANIFEST, MixtureSpec, build_mixture, mixture_problems, output_files
 from clt_kit.results import db, runs as run_store
 from clt_kit.results.figures import FigureFiles, draw_figure
+from clt_kit.results.tables import TableFiles, draw_table
 from clt_kit.scales import ModelSize, Scale
-from clt_kit.study import ENGLISH_ONLY_MIXTURE, study
+from clt_kit.study import ENGLISH_ONLY_MIXTURE, FigureSpec, RunSet, TableSpec, study
 from clt_kit.train.pretrain import BASE_RECORD, base_files_problems, ensure_base_model
 from clt_kit.train.sft import sft
 from clt_kit.world.generate import WorldPaths, ensure_world
@@ -69,6 +70,10 @@ class Layout:
         return self.results / "figures"
 
     @property
+    def tables(self) -> Path:
+        return self.results / "tables"
+
+    @property
     def work(self) -> Path:
         """Cached inputs: worlds, base models, mixtures (the layout data_manifests/ mirrors)."""
         return self.results / "work"
@@ -104,12 +109,17 @@ class Layout:
         return self.runs / run_id
 
 
-def plan_figure(figure: int, scale: Scale) -> list[RunPlan]:
-    """The runs a figure needs at `scale`, as study.toml declares them (figures that share runs,
-    such as 2 and 3, plan the same ones)."""
+def plan(targets: list[RunSet], scale: Scale) -> list[RunPlan]:
+    """The runs the figures and tables `targets` need at `scale`, as study.toml declares them,
+    each once (figures that share runs, such as 2 and 3, plan the same ones)."""
     sizes = {size.name: size for size in scale.models}
     return [RunPlan(sizes[key.model], key.setting, key.mixture, key.task, key.k)
-            for key in study().plan(figure, scale.name, tuple(sizes))]
+            for key in study().plan(targets, scale.name, tuple(sizes))]
+
+
+def plan_figure(figure: int, scale: Scale) -> list[RunPlan]:
+    """The runs figure `figure` needs at `scale`."""
+    return plan([study().figure(figure)], scale)
 
 
 def environment() -> dict[str, Any]:
@@ -325,7 +335,7 @@ def _sweep_worker(args: tuple[list[PreparedRun], WorldPaths, Scale, int, Path, b
 
 @dataclass
 class ReproduceResult:
-    figure: FigureFiles
+    outputs: list[FigureFiles | TableFiles]  # one per target, in order
     runs_done: int
     runs_reused: int
     seconds: float
@@ -343,12 +353,21 @@ def ingest_finished(layout: Layout, wait: float = db.LOCK_WAIT_SECONDS) -> run_s
                                 " `clt-kit ingest` (or the same `reproduce` again) loads them") from e
 
 
-def reproduce_data(figure: int, scale: Scale, seed: int, results: Path) -> tuple[WorldPaths, list[Path]]:
-    """Only the data a figure's runs train and test on: the world and the mixtures, with their
-    manifests (what `clt-kit verify data_manifests/` compares with the committed ones)."""
+def reproduce_data(targets: list[RunSet], scale: Scale, seed: int, results: Path) -> tuple[WorldPaths, list[Path]]:
+    """Only the data the runs of `targets` (figures, tables) train and test on: the world and the
+    mixtures, with their manifests (what `clt-kit verify data_manifests/` compares with the
+    committed ones)."""
     layout = Layout(results)
     with file_lock(layout.prepare_lock):
-        return prepare_data(plan_figure(figure, scale), scale, seed, layout)
+        return prepare_data(plan(targets, scale), scale, seed, layout)
+
+
+def draw(target: RunSet, layout: Layout, scale: str, seed: int) -> FigureFiles | TableFiles:
+    """A figure or table of study.toml, from the runs in the database."""
+    if isinstance(target, FigureSpec):
+        return draw_figure(target, layout.db, layout.figures, scale, seed)
+    assert isinstance(target, TableSpec)
+    return draw_table(target, layout.db, layout.tables, scale, seed)
 
 
 def default_jobs(scale: Scale) -> int:
@@ -356,18 +375,19 @@ def default_jobs(scale: Scale) -> int:
     return max(1, len(os.sched_getaffinity(0)) // scale.cpu_threads)
 
 
-def reproduce(figure: int, scale: Scale, seed: int, results: Path, progress: bool = True, jobs: int = 1) -> ReproduceResult:
-    """Runs whatever `figure` still needs, in `jobs` processes at once, and draws it from the database."""
+def reproduce(targets: list[RunSet], scale: Scale, seed: int, results: Path, progress: bool = True, jobs: int = 1) -> ReproduceResult:
+    """Runs whatever the figures and tables `targets` still need, in `jobs` processes at once,
+    and draws each from the database."""
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     start = time.perf_counter()
     hf_logging.disable_progress_bar()
     layout = Layout(results)
-    world, runs = prepare(plan_figure(figure, scale), scale, seed, layout, progress, jobs)
+    world, runs = prepare(plan(targets, scale), scale, seed, layout, progress, jobs)
     todo = _missing(runs, layout)
     # Each worker process runs with scale.cpu_threads threads; claims keep them off each other's runs.
     args = [(todo, world, scale, seed, results, progress, w, jobs) for w in range(jobs)]
     done = sum(_in_processes(_sweep_worker, args, jobs))
     ingest_finished(layout)
-    files = draw_figure(study().figure(figure), layout.db, layout.figures, scale.name, seed)
-    return ReproduceResult(figure=files, runs_done=done, runs_reused=len(runs) - len(todo), seconds=time.perf_counter() - start)
+    outputs = [draw(target, layout, scale.name, seed) for target in targets]
+    return ReproduceResult(outputs=outputs, runs_done=done, runs_reused=len(runs) - len(todo), seconds=time.perf_counter() - start)

@@ -1,8 +1,8 @@
-"""The study as data: its mixtures, settings, k grids and figures, read from study.toml.
+"""The study as data: its mixtures, settings, k grids, figures and tables, read from study.toml.
 
 The file beside this module declares the experiment; this module reads it into typed records,
 checks it (every error names the file, the entry and the fix), and derives the runs a figure needs
-(`Study.plan`). Nothing else in the kit lists k values, mixtures or which figure needs what.
+(`Study.plan`). Nothing else in the kit lists k values, mixtures or which figure or table needs what.
 """
 
 from __future__ import annotations
@@ -47,16 +47,32 @@ class Setting:
 
 
 @dataclass(frozen=True)
-class FigureSpec:
-    """One figure of the paper: the runs it needs and the plot that draws it."""
+class RunSet:
+    """The runs a figure or table shows: of one setting, its mixtures, models and tasks, at every k
+    of the setting's grid."""
 
-    number: int
-    about: str
     setting: str
     mixtures: tuple[str, ...]
     models: tuple[str, ...]
     tasks: tuple[str, ...]
-    draw: str
+
+
+@dataclass(frozen=True)
+class FigureSpec(RunSet):
+    """One figure of the paper: the runs it needs and the plot that draws it."""
+
+    number: int = 0
+    about: str = ""
+    draw: str = ""
+
+
+@dataclass(frozen=True)
+class TableSpec(RunSet):
+    """One of the paper's per-language tables: one model, task and mixture; a row per k, a column
+    per language, the kit's value beside the paper's (`paper_reference` rows of the same number)."""
+
+    number: int = 0
+    about: str = ""
 
 
 @dataclass(frozen=True, order=True)
@@ -75,6 +91,7 @@ class Study:
     mixtures: dict[str, Mixture]
     settings: dict[str, Setting]
     figures: dict[int, FigureSpec]
+    tables: dict[int, TableSpec]
     source: Path
 
     def figure(self, number: int) -> FigureSpec:
@@ -82,25 +99,36 @@ class Study:
             raise ValueError(f"figure {number} is not supported yet; supported: {', '.join(map(str, sorted(self.figures)))}")
         return self.figures[number]
 
+    def table(self, number: int) -> TableSpec:
+        if number not in self.tables:
+            raise ValueError(f"table {number} is not supported yet; supported: {', '.join(map(str, sorted(self.tables)))}")
+        return self.tables[number]
+
     def k_grid(self, setting: str, scale: str) -> tuple[int, ...]:
         grids = self.settings[setting].k
         if scale not in grids:
             raise ValueError(f"{self.source}: settings.{setting}.k has no grid for scale {scale!r}; add `{scale} = [0, ...]` there")
         return grids[scale]
 
-    def plan(self, number: int, scale: str, models: tuple[str, ...]) -> list[RunKey]:
-        """The runs figure `number` needs at `scale`, for those of its models the scale has
-        (`models`: the scale's analogues), in a fixed order, each once (the k=0 run is shared by
-        the mixtures)."""
-        fig = self.figure(number)
-        present = [m for m in fig.models if m in models]
-        if not present:
-            raise ValueError(f"scale {scale!r} has no analogue of the models of figure {number} ({', '.join(fig.models)})")
-        keys = {
-            RunKey(fig.setting, ENGLISH_ONLY_MIXTURE if k == 0 else mixture, model, task, k)
-            for model in present for task in fig.tasks for mixture in fig.mixtures for k in self.k_grid(fig.setting, scale)
-        }
-        return sorted(keys, key=lambda r: (present.index(r.model), TASKS.index(r.task), r.mixture != ENGLISH_ONLY_MIXTURE, r.mixture, r.k))
+    def plan(self, targets: list[RunSet], scale: str, models: tuple[str, ...]) -> list[RunKey]:
+        """The runs the figures and tables `targets` show at `scale`, for those of their models
+        the scale has (`models`: the scale's analogues, in order), each once (figures that share
+        runs plan them once; the k=0 run is shared by the mixtures), in a fixed order."""
+        keys: set[RunKey] = set()
+        for runs in targets:
+            present = [m for m in runs.models if m in models]
+            if not present:
+                raise ValueError(f"scale {scale!r} has no analogue of the models of {_name(runs)} ({', '.join(runs.models)})")
+            keys |= {
+                RunKey(runs.setting, ENGLISH_ONLY_MIXTURE if k == 0 else mixture, model, task, k)
+                for model in present for task in runs.tasks for mixture in runs.mixtures for k in self.k_grid(runs.setting, scale)
+            }
+        return sorted(keys, key=lambda r: (models.index(r.model), r.setting, TASKS.index(r.task),
+                                           r.mixture != ENGLISH_ONLY_MIXTURE, r.mixture, r.k))
+
+
+def _name(runs: RunSet) -> str:
+    return f"{'figure' if isinstance(runs, FigureSpec) else 'table'} {getattr(runs, 'number', '?')}"
 
 
 def _fail(source: Path, where: str, problem: str) -> InputError:
@@ -157,23 +185,45 @@ def _setting(source: Path, name: str, table: Any) -> Setting:
     return Setting(name, _text(source, where, table, "about"), {scale: _grid(source, f"{where}.k.{scale}", v) for scale, v in grids.items()})
 
 
-def _figure(source: Path, key: str, table: Any, mixtures: dict[str, Mixture], settings: dict[str, Setting]) -> FigureSpec:
-    where = f"figures.{key}"
-    if not key.isdigit():
-        raise _fail(source, where, "a figure is named by its number in the paper, e.g. [figures.2]")
-    table = _keys(source, where, table, {"about", "setting", "mixtures", "models", "tasks", "draw"})
+def _run_set(source: Path, where: str, table: dict[str, Any], mixtures: dict[str, Mixture], settings: dict[str, Setting]) -> dict[str, Any]:
+    """The RunSet fields of a figure or table entry, checked."""
     setting = _text(source, where, table, "setting")
     if setting not in settings:
         raise _fail(source, f"{where}.setting", f"unknown setting {setting!r}; declared: {', '.join(settings)}")
+    return {
+        "setting": setting,
+        "mixtures": _strings(source, f"{where}.mixtures", table.get("mixtures"), tuple(mixtures)),
+        "models": _strings(source, f"{where}.models", table.get("models")),
+        "tasks": _strings(source, f"{where}.tasks", table.get("tasks"), TASKS),
+    }
+
+
+def _numbered(source: Path, where: str, key: str) -> int:
+    if not key.isdigit():
+        raise _fail(source, where, f"named by its number in the paper, e.g. [{where.split('.')[0]}.2]")
+    return int(key)
+
+
+def _figure(source: Path, key: str, table: Any, mixtures: dict[str, Mixture], settings: dict[str, Setting]) -> FigureSpec:
+    where = f"figures.{key}"
+    number = _numbered(source, where, key)
+    table = _keys(source, where, table, {"about", "setting", "mixtures", "models", "tasks", "draw"})
     draw = _text(source, where, table, "draw")
     if draw not in DRAWS:
         raise _fail(source, f"{where}.draw", f"unknown plot {draw!r}; choose from {', '.join(DRAWS)}")
-    return FigureSpec(
-        number=int(key), about=_text(source, where, table, "about"), setting=setting,
-        mixtures=_strings(source, f"{where}.mixtures", table.get("mixtures"), tuple(mixtures)),
-        models=_strings(source, f"{where}.models", table.get("models")),
-        tasks=_strings(source, f"{where}.tasks", table.get("tasks"), TASKS), draw=draw,
-    )
+    return FigureSpec(**_run_set(source, where, table, mixtures, settings), number=number,
+                      about=_text(source, where, table, "about"), draw=draw)
+
+
+def _table(source: Path, key: str, table: Any, mixtures: dict[str, Mixture], settings: dict[str, Setting]) -> TableSpec:
+    where = f"tables.{key}"
+    number = _numbered(source, where, key)
+    table = _keys(source, where, table, {"about", "setting", "mixtures", "models", "tasks"})
+    runs = _run_set(source, where, table, mixtures, settings)
+    for field in ("mixtures", "models", "tasks"):
+        if len(runs[field]) != 1:
+            raise _fail(source, f"{where}.{field}", f"a table shows one: list exactly one, got {list(runs[field])!r}")
+    return TableSpec(**runs, number=number, about=_text(source, where, table, "about"))
 
 
 def load_study(path: Path = STUDY_FILE) -> Study:
@@ -182,14 +232,16 @@ def load_study(path: Path = STUDY_FILE) -> Study:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise InputError(f"{path}: not valid TOML ({e}); fix the line it names") from e
-    data = _keys(path, "the file", data, {"mixtures", "settings", "figures"})
+    data = _keys(path, "the file", data, {"mixtures", "settings", "figures", "tables"})
     mixtures = {name: _mixture(path, name, t) for name, t in _keys(path, "mixtures", data.get("mixtures", {}), set(data.get("mixtures", {}))).items()}
     if ENGLISH_ONLY_MIXTURE not in mixtures:
         raise _fail(path, "mixtures", f"must declare mixture {ENGLISH_ONLY_MIXTURE!r} (the k=0 runs are stored under it)")
     settings = {name: _setting(path, name, t) for name, t in _keys(path, "settings", data.get("settings", {}), set(data.get("settings", {}))).items()}
     figures_table = _keys(path, "figures", data.get("figures", {}), set(data.get("figures", {})))
     figures = {fig.number: fig for fig in (_figure(path, key, t, mixtures, settings) for key, t in figures_table.items())}
-    return Study(mixtures, settings, dict(sorted(figures.items())), path)
+    tables_table = _keys(path, "tables", data.get("tables", {}), set(data.get("tables", {})))
+    tables = {t.number: t for t in (_table(path, key, t, mixtures, settings) for key, t in tables_table.items())}
+    return Study(mixtures, settings, dict(sorted(figures.items())), dict(sorted(tables.items())), path)
 
 
 @cache

@@ -78,6 +78,7 @@ PAPER_NAMES = {"aya23-7b": "Aya 23 7B", "aya23-35b": "Aya 23 35B", "llama3.1-8b"
 
 @dataclass(frozen=True)
 class FigureFiles:
+    number: int
     png: Path
     pdf: Path
     svg: Path
@@ -128,13 +129,13 @@ def _models(rows: list[tuple]) -> list[str]:
     return sorted({r[0] for r in rows}, key=lambda m: (float(m.rstrip("b")) if m.rstrip("b").isdigit() else 0.0, m))
 
 
-def _save(fig: plt.Figure, out_dir: Path, name: str, header: list[str], n_values: int, files_rows: tuple[list[tuple], list[tuple]]) -> FigureFiles:
+def _save(fig: plt.Figure, out_dir: Path, number: int, header: list[str], n_values: int, files_rows: tuple[list[tuple], list[tuple]]) -> FigureFiles:
     """Writes the plotted values, ours then the paper's (CSV), and the figure (PNG, PDF, SVG).
     `header` names the columns of a row; the first `n_values` after model, task, k are plotted."""
     rows, paper = files_rows
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = (out_dir / f"{name}.{ext}" for ext in ("png", "pdf", "svg", "csv"))
-    files = FigureFiles(*paths, rows=rows, paper_rows=paper, value_names=tuple(header[3:3 + n_values]), series=header[1])
+    paths = (out_dir / f"figure{number}.{ext}" for ext in ("png", "pdf", "svg", "csv"))
+    files = FigureFiles(number, *paths, rows=rows, paper_rows=paper, value_names=tuple(header[3:3 + n_values]), series=header[1])
     with files.csv.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["source", *header])
@@ -200,7 +201,7 @@ def rel_to_english(db: Path, out_dir: Path, scale: str, seed: int, figure: Figur
     fig.suptitle(f"Figure {figure.number}, relative to English. Solid: clt-kit ({SCALE_NOTE.get(scale, scale)}, seed {seed}).\n"
                  f"Dashed: the paper's numbers (arXiv 2504.16677, {_tables(paper)}), not recomputed.", fontsize=9)
     header = ["model", "task", "k", "rel_to_english", "non_english_mean", "english", "run_id"]
-    return _save(fig, out_dir, f"figure{figure.number}", header, 1, (rows, paper))
+    return _save(fig, out_dir, figure.number, header, 1, (rows, paper))
 
 
 def seen_unseen(db: Path, out_dir: Path, scale: str, seed: int, figure: FigureSpec) -> FigureFiles:
@@ -223,7 +224,7 @@ def seen_unseen(db: Path, out_dir: Path, scale: str, seed: int, figure: FigureSp
     axes[0][-1].legend(fontsize=7)
     fig.suptitle(f"Figure {figure.number}, seen (es, fr, ja, zh) vs unseen (ar, ko, pt). Thick: clt-kit ({SCALE_NOTE.get(scale, scale)}, seed {seed}).\n"
                  f"Thin: the paper's numbers (arXiv 2504.16677, {_tables(paper)}), not recomputed; paper IF is an LLM judge's 1-5 rating, ours the checkers' 1-5 rating.", fontsize=9)
-    return _save(fig, out_dir, f"figure{figure.number}", ["model", "task", "k", "seen", "unseen", "gap", "run_id"], 2, (rows, paper))
+    return _save(fig, out_dir, figure.number, ["model", "task", "k", "seen", "unseen", "gap", "run_id"], 2, (rows, paper))
 
 
 MIXTURE_STYLES = {"all": "-", "latin": "-", "non_latin": "--"}
@@ -258,7 +259,7 @@ def script_groups(db: Path, out_dir: Path, scale: str, seed: int, figure: Figure
                  f"Left: clt-kit ({SCALE_NOTE.get(scale, scale)}, seed {seed}).\n"
                  f"Right: the paper's numbers (arXiv 2504.16677, {_tables(paper)}), not recomputed.", fontsize=9)
     header = ["model", "mixture", "k", "latin", "non_latin", "run_id"]
-    return _save(fig, out_dir, f"figure{figure.number}", header, 2, (rows, paper))
+    return _save(fig, out_dir, figure.number, header, 2, (rows, paper))
 
 
 # The plots a figure of study.toml can name as its `draw`.
