@@ -56,9 +56,17 @@ def test_verify_of_an_empty_folder_fails(tmp_path: Path) -> None:
 def test_reproduce_offers_every_figure_the_study_declares() -> None:
     from clt_kit.study import study
 
-    option = next(p for p in main.commands["reproduce"].params if p.name == "figure")
-    assert sorted(option.type.choices) == sorted(str(f) for f in study().figures)
-    assert {"2", "3", "6", "7", "8", "10", "11"} <= set(option.type.choices)
+    params = {p.name: p for p in main.commands["reproduce"].params}
+    assert sorted(params["figures"].type.choices) == sorted(str(f) for f in study().figures)
+    assert {"2", "3", "6", "7", "8", "10", "11"} <= set(params["figures"].type.choices)
+    assert sorted(params["tables"].type.choices) == sorted(str(t) for t in study().tables)
+
+
+def test_reproduce_asks_for_a_figure_a_table_or_all(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["reproduce", "--scale", "smoke", "--results", str(tmp_path)])
+    assert result.exit_code == 2 and "choose what to reproduce: --figure N, --table N (each may repeat) or --all" in result.output
+    result = CliRunner().invoke(main, ["reproduce", "--table", "8", "--results", str(tmp_path)])
+    assert result.exit_code == 2 and "'8' is not one of" in result.output
 
 
 @pytest.mark.parametrize("option, value", [("--k", "-5"), ("--english", "-1"), ("--seed", "-1"), ("--threads", "-1"),
