@@ -248,6 +248,10 @@ def test_all_draws_every_figure_and_table_on_one_page(seed1: tuple[Path, str]) -
     grid = study().k_grid("single", "smoke")
     assert f"runs: {2 * 2 * (len(grid) - 1)} new," in done.stdout
     report = (results / "report.md").read_text()
+    from clt_kit.results.claims import CLAIMS
+
+    assert "## The paper's findings, checked" in report
+    assert all(f"| `{c.name}` | {c.finding} |" in report for c in CLAIMS)
     for n in study().figures:
         assert f"### Figure {n}" in report and (results / "figures" / f"figure{n}.png").stat().st_size > 10_000
         assert f"(figures/figure{n}.png)" in report

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -13,31 +12,18 @@ from clt_kit.results import db
 from clt_kit.results.tables import draw_table
 from clt_kit.scales import PAPER_MODELS
 from clt_kit.study import study
-
-
-def _run(con, run_id: str, mixture: str, k: int, scores: dict[str, float], model: str = "7b", task: str = "IF") -> None:
-    run = {
-        "run_id": run_id, "scale": "smoke", "model": model, "task": task, "k": k, "seed": 1, "status": "done",
-        "setting": "single", "mixture": mixture, "tasks": [task],
-        "spec": {"x": run_id}, "environment": {}, "base_weights_sha256": "b", "weights_sha256": "w",
-        "best_step": 1, "validation_losses": {"1": 1.0}, "mixture_manifest_sha256": "m" + run_id,
-        "train_seconds": 1.0, "eval_seconds": 1.0, "finished_at": datetime(2026, 1, 1),
-    }
-    examples = [{"example_id": lang, "task": task, "lang": lang, "prompt": "p", "output": "o", "reference": "r",
-                 "extracted": None, "rule": "checkers", "score": s, "detected_lang": lang} for lang, s in scores.items()]
-    db.insert_run(con, db.RunRecord(run=run, manifest={"spec": {"task": task, "k": k}, "set_fingerprint": "f"},
-                                    manifest_sha256="m" + run_id, examples=examples))
+from tests.stored_runs import store_run
 
 
 def test_a_table_shows_its_mixtures_runs_and_the_shared_english_only_run_beside_the_paper(tmp_path: Path) -> None:
     path = tmp_path / "r.duckdb"
     ones = {lang: 1.0 for lang in PAPER_LANGUAGES}
     with db.connect(path) as con:
-        _run(con, "k0", "all", 0, {**ones, "en": 3.0})
-        _run(con, "latin4", "latin", 4, {**ones, "es": 5.0})
-        _run(con, "all4", "all", 4, {**ones, "es": 2.0})  # another mixture: not table 5's
-        _run(con, "35b", "latin", 4, ones, model="35b")  # another model
-        _run(con, "sm", "latin", 4, ones, task="SM")  # another task
+        store_run(con, "k0", {**ones, "en": 3.0})
+        store_run(con, "latin4", {**ones, "es": 5.0}, mixture="latin", k=4)
+        store_run(con, "all4", {**ones, "es": 2.0}, k=4)  # another mixture: not table 5's
+        store_run(con, "35b", ones, mixture="latin", k=4, model="35b")  # another model
+        store_run(con, "sm", ones, mixture="latin", k=4, task="SM")  # another task
     files = draw_table(study().table(5), path, tmp_path / "tables", "smoke", 1)
     assert files.cells[(0, "en")].ours == 3.0 and files.cells[(0, "en")].paper == 4.2
     assert files.cells[(4, "es")].ours == 5.0 and files.cells[(4, "es")].paper is None

@@ -256,7 +256,7 @@ def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: boo
     if everything:
         from clt_kit.results.report import write_report
 
-        report = write_report(result.outputs, study(), results / "report.md", s.name, seed)
+        report = write_report(result.outputs, study(), results / "clt.duckdb", results / "report.md", s.name, seed)
         click.echo(f"report: {report} (every figure and table on one page)")
     click.echo(f"results: {results / 'clt.duckdb'}")
 
@@ -336,6 +336,28 @@ def sql(query: str, results: Path) -> None:
     click.echo("\t".join(columns))
     for row in rows:
         click.echo("\t".join("" if v is None else str(v) for v in row))
+
+
+
+@main.command()
+@SEED
+@SCALE
+@RESULTS
+def claims(seed: int, scale: str, results: Path) -> None:
+    """Check the paper's findings on the paper's own numbers and on the runs in RESULTS.
+
+    Each claim states what must hold and its threshold; each side says held, not held or not
+    measurable (with the runs it still needs), and its numbers (results/claims.py, docs/study.md)."""
+    from clt_kit.pipeline import Layout
+    from clt_kit.results.claims import check_claims
+
+    db = Layout(results).db
+    if not db.is_file():
+        raise InputError(f"{db}: no results database here; run `clt-kit reproduce --all` (or some figures) first or pass --results")
+    for r in check_claims(db, get_scale(scale).name, seed):
+        click.echo(f"{r.claim.name} (finding {r.claim.finding}): {r.claim.statement}")
+        click.echo(f"  paper: {r.paper.status}: {r.paper.numbers}")
+        click.echo(f"  clt-kit ({scale}, seed {seed}): {r.ours.status}: {r.ours.numbers}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""One page with every figure and table a reproduction drew (`clt-kit reproduce --all`):
+"""One page with the paper's findings checked and every figure and table a reproduction drew
+(`clt-kit reproduce --all`):
 Markdown, with the figures linked by relative path, so it opens offline beside them."""
 
 from __future__ import annotations
@@ -6,13 +7,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from clt_kit.results.claims import check_claims, claims_markdown
 from clt_kit.results.figures import FigureFiles
 from clt_kit.results.tables import TableFiles
 from clt_kit.study import Study
 
 
-def write_report(outputs: list[FigureFiles | TableFiles], study: Study, path: Path, scale: str, seed: int) -> Path:
-    """Writes the report to `path` (figures first, then tables, each in the paper's order)."""
+def write_report(outputs: list[FigureFiles | TableFiles], study: Study, db: Path, path: Path, scale: str, seed: int) -> Path:
+    """Writes the report to `path`: the paper's findings checked (claims, on the paper's numbers
+    and on the runs of (scale, seed) in `db`), then the figures and the tables in the paper's order."""
     figures = sorted((o for o in outputs if isinstance(o, FigureFiles)), key=lambda f: f.number)
     tables = sorted((o for o in outputs if isinstance(o, TableFiles)), key=lambda t: t.number)
     rel = lambda p: Path(os.path.relpath(p, path.parent)).as_posix()  # noqa: E731
@@ -22,6 +25,12 @@ def write_report(outputs: list[FigureFiles | TableFiles], study: Study, path: Pa
         "Every figure and table below is drawn from SQL over `clt.duckdb` beside this page; the paper's",
         "numbers (arXiv 2504.16677, its Tables 3-23 as printed) are shown beside the kit's, never recomputed.",
         "",
+        "## The paper's findings, checked",
+        "",
+        "Each claim states what must hold; it is checked on the paper's own numbers and on these runs"
+        " (held, not held, or not measurable with the runs it still needs).",
+        "",
+        claims_markdown(check_claims(db, scale, seed), scale, seed),
         "## Figures",
         "",
     ]

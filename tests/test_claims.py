@@ -1,0 +1,89 @@
+"""The paper's findings as checks (results/claims.py): they hold on the paper's own numbers, and
+on the kit's runs they hold, fail or are not measurable by what the runs say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from clt_kit.cli import main
+from clt_kit.languages import PAPER_LANGUAGES
+from clt_kit.results import db
+from clt_kit.results.claims import (CLAIMS, HELD, NOT_HELD, NOT_MEASURABLE, Data, check_claims, k_to_reach, kit_data,
+                                    paper_data, spearman)
+from tests.stored_runs import store_run
+
+BY_NAME = {c.name: c for c in CLAIMS}
+
+
+def test_every_finding_of_the_paper_has_a_claim() -> None:
+    assert sorted({c.finding for c in CLAIMS}) == [1, 2, 3, 4, 5]
+    assert len({c.name for c in CLAIMS}) == len(CLAIMS)
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.name)
+def test_each_claim_holds_on_the_papers_own_numbers(tmp_path: Path, claim) -> None:
+    with db.connect(tmp_path / "r.duckdb") as con:
+        verdict = claim.check(paper_data(con))
+    assert verdict.status == HELD, verdict.numbers
+
+
+def _curves(**curves: dict[int, float]) -> Data:
+    """Data from curves named measure__model__task[__mixture] (model: 7b, 35b, 8b)."""
+    names = {"7b": "aya23-7b", "35b": "aya23-35b", "8b": "llama3.1-8b"}
+    out = {}
+    for name, curve in curves.items():
+        measure, model, task, *mixture = name.split("__")
+        out[(measure, names[model], task, "single", mixture[0] if mixture else "all")] = curve
+    return Data("test", out)
+
+
+def test_a_claim_fails_when_the_numbers_say_so_and_is_not_measurable_without_runs() -> None:
+    flat = {0: 0.5, 100: 0.55}
+    steep = {0: 0.3, 100: 0.6}
+    data = _curves(rel__7b__IF=flat, rel__7b__SM=flat, rel__7b__MR=steep, rel__8b__IF=flat, rel__8b__SM=flat, rel__8b__MR=steep)
+    assert BY_NAME["mr_gains_most"].check(data).status == HELD
+    data = _curves(rel__7b__IF=steep, rel__7b__SM=flat, rel__7b__MR=steep, rel__8b__IF=flat, rel__8b__SM=flat, rel__8b__MR=steep)
+    verdict = BY_NAME["mr_gains_most"].check(data)
+    assert verdict.status == NOT_HELD and "7B: MR +0.300, IF +0.300" in verdict.numbers
+    verdict = BY_NAME["mr_gains_most"].check(_curves(rel__7b__IF=flat, rel__7b__SM=flat, rel__7b__MR=steep))
+    assert verdict.status == NOT_MEASURABLE and "llama3.1-8b on IF" in verdict.numbers
+    verdict = BY_NAME["mr_gains_most"].check(_curves(rel__7b__IF={0: None, 100: 0.5}))
+    assert verdict.status == NOT_MEASURABLE and "undefined" in verdict.numbers
+
+
+def test_script_claims_read_each_mixture_from_its_shared_english_only_start(tmp_path: Path) -> None:
+    ones = {lang: 1.0 for lang in PAPER_LANGUAGES}
+    with db.connect(tmp_path / "r.duckdb") as con:
+        for task in ("IF", "SM"):
+            store_run(con, f"{task}0", ones, task=task)
+            store_run(con, f"{task}l", ones, task=task, mixture="latin", k=4)
+            store_run(con, f"{task}n", {**ones, "ja": 2.0}, task=task, mixture="non_latin", k=4)  # non-Latin data helps ja
+        data = kit_data(con, "smoke", 1)
+    assert data.curve("non_latin", "aya23-7b", "IF", mixture="latin") == {0: 1.0, 4: 1.0}
+    verdict = BY_NAME["non_latin_data_for_non_latin"].check(data)
+    assert verdict.status == HELD and "IF: +0.250 with the non-Latin-only mixture, +0.000 with the Latin-only" in verdict.numbers
+    assert BY_NAME["mr_follows_latin"].check(data).status == NOT_MEASURABLE
+
+
+def test_spearman_and_k_to_reach() -> None:
+    assert spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 2, 3, 4], [1, 1, 2, 2]) == pytest.approx(0.894427, abs=1e-6)  # ties get average ranks
+    assert spearman([1, 2, 3], [5, 5, 5]) == 0.0
+    assert k_to_reach({0: 0.96, 100: 1.0, 200: 0.99}, 0.95) == 100  # reached at k=0: one step of the grid
+    assert k_to_reach({0: 0.5, 100: 0.8, 400: 1.0}, 0.95) == 400
+
+
+def test_claims_command_prints_both_sides(tmp_path: Path) -> None:
+    with db.connect(tmp_path / "clt.duckdb") as con:
+        store_run(con, "a", {lang: 1.0 for lang in PAPER_LANGUAGES})
+    result = CliRunner().invoke(main, ["claims", "--scale", "smoke", "--seed", "1", "--results", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("  paper: held: ") == len(CLAIMS)
+    assert result.output.count("  clt-kit (smoke, seed 1): not measurable: needs ") == len(CLAIMS)
+    assert len(check_claims(tmp_path / "clt.duckdb", "smoke", 1)) == len(CLAIMS)
+    result = CliRunner().invoke(main, ["claims", "--results", str(tmp_path / "none")])
+    assert result.exit_code == 2 and "no results database here" in result.output
