@@ -30,6 +30,8 @@ def _reproduce(results: Path, seed: int) -> str:
     cmd = [sys.executable, "-m", "clt_kit.cli", "reproduce", "--figure", "2", "--scale", "smoke", "--seed", str(seed), "--results", str(results)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
+    # One progress bar over all the runs, however many processes execute them.
+    assert "worker" not in done.stderr and ("runs (" in done.stderr or "runs:" in done.stderr)
     return done.stdout
 
 

@@ -13,7 +13,7 @@ import os
 import platform
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,6 +40,8 @@ log = logging.getLogger("clt_kit")
 # How long a sweep waits for the results database after each run before leaving the run in its
 # folder for later (the figure at the end waits the full db.LOCK_WAIT_SECONDS).
 INGEST_WAIT_SECONDS = 10.0
+# How often the progress bar of a sweep in several processes counts the finished runs.
+PROGRESS_POLL_SECONDS = 1.0
 
 T, R = TypeVar("T"), TypeVar("R")
 
@@ -311,8 +313,7 @@ def sweep(runs: list[PreparedRun], world: WorldPaths, scale: Scale, seed: int, r
     layout, done = Layout(results), 0
     start = worker * len(runs) // workers  # parallel workers start at different runs
     order = runs[start:] + runs[:start]
-    desc = f"runs, worker {worker + 1}/{workers}" if workers > 1 else "runs"
-    bar = tqdm(total=len(order), desc=desc, position=worker, disable=not progress, leave=worker == 0)
+    bar = tqdm(total=len(order), desc="runs", disable=not progress)
     busy = []
     for run in order:
         outcome = _claim_and_execute(run, world, scale, seed, layout, wait=False)
@@ -331,6 +332,23 @@ def sweep(runs: list[PreparedRun], world: WorldPaths, scale: Scale, seed: int, r
 def _sweep_worker(args: tuple[list[PreparedRun], WorldPaths, Scale, int, Path, bool, int, int]) -> int:
     hf_logging.disable_progress_bar()
     return sweep(*args)
+
+
+def _sweep_in_processes(todo: list[PreparedRun], world: WorldPaths, scale: Scale, seed: int, layout: Layout, progress: bool,
+                        jobs: int) -> int:
+    """Sweeps `todo` in `jobs` worker processes (each with scale.cpu_threads threads; claims keep
+    them off each other's runs) under one progress bar: the finished run folders of `todo`, done of
+    total, counted here while the workers run. Returns how many runs the workers executed."""
+    if jobs == 1 or len(todo) <= 1:
+        return sweep(todo, world, scale, seed, layout.results, progress)
+    args = [(todo, world, scale, seed, layout.results, False, w, jobs) for w in range(jobs)]
+    with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_sweep_worker, a) for a in args]
+        with tqdm(total=len(todo), desc=f"runs ({jobs} at once)", disable=not progress) as bar:
+            while not all(f.done() for f in futures):
+                wait(futures, timeout=PROGRESS_POLL_SECONDS)
+                bar.update(sum(run_store.is_finished(layout.run_dir(r.run_id)) for r in todo) - bar.n)
+        return sum(f.result() for f in futures)
 
 
 @dataclass
@@ -385,9 +403,7 @@ def reproduce(targets: list[RunSet], scale: Scale, seed: int, results: Path, pro
     layout = Layout(results)
     world, runs = prepare(plan(targets, scale), scale, seed, layout, progress, jobs)
     todo = _missing(runs, layout)
-    # Each worker process runs with scale.cpu_threads threads; claims keep them off each other's runs.
-    args = [(todo, world, scale, seed, results, progress, w, jobs) for w in range(jobs)]
-    done = sum(_in_processes(_sweep_worker, args, jobs))
+    done = _sweep_in_processes(todo, world, scale, seed, layout, progress, jobs)
     ingest_finished(layout)
     outputs = [draw(target, layout, scale.name, seed) for target in targets]
     return ReproduceResult(outputs=outputs, runs_done=done, runs_reused=len(runs) - len(todo), seconds=time.perf_counter() - start)
