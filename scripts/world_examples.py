@@ -9,7 +9,8 @@ import json
 import tempfile
 from pathlib import Path
 
-from clt_kit.languages import PAPER_LANGUAGES, TASKS
+from clt_kit.languages import PAPER_LANGUAGES
+from clt_kit.study import TASKS
 from clt_kit.scales import MINI
 from clt_kit.world import generate_world
 from clt_kit.world.lexicon import load

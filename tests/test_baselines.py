@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from clt_kit.evaluate.baselines import BASELINES, baseline_scores, best_baseline
 from clt_kit.jsonio import read_jsonl
-from clt_kit.languages import PAPER_LANGUAGES, TASKS
+from clt_kit.languages import PAPER_LANGUAGES
+from clt_kit.study import TASKS
 
 
 def test_mr_majority_is_the_most_frequent_answer_and_last_number_reads_the_prompt() -> None:

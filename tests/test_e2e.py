@@ -14,11 +14,11 @@ import duckdb
 import pytest
 
 from clt_kit.jsonio import read_json, read_jsonl
-from clt_kit.languages import PAPER_LANGUAGES, TASKS
+from clt_kit.languages import PAPER_LANGUAGES
+from clt_kit.study import TASKS, study
 from clt_kit.pipeline import plan_figure
 from clt_kit.results.runs import finished_runs
 from clt_kit.scales import SMOKE
-from clt_kit.study import study
 from clt_kit.train.model import cpu_kind
 
 pytestmark = pytest.mark.slow
@@ -254,8 +254,21 @@ def test_all_draws_every_figure_and_table_on_one_page(seed1: tuple[Path, str]) -
 
     assert "## The paper's findings, checked" in report
     assert all(f"| `{c.name}` | {c.finding} |" in report for c in CLAIMS)
-    for n in study().figures:
+    with duckdb.connect(str(results / "clt.duckdb"), read_only=True) as con:
+        run_ids = {r for (r,) in con.execute("SELECT run_id FROM runs WHERE seed = 1 AND scale = 'smoke'").fetchall()}
+        metrics = {(model, task, mixture, k, lang): score for model, task, mixture, k, lang, score in con.execute(
+            "SELECT r.model, r.task, r.mixture, r.k, m.lang, m.score FROM runs r JOIN metrics m USING (run_id) WHERE r.seed = 1").fetchall()}
+    for n, fig in study().figures.items():
         assert f"### Figure {n}" in report and (results / "figures" / f"figure{n}.png").stat().st_size > 10_000
         assert f"(figures/figure{n}.png)" in report
-    for n in study().tables:
-        assert f"### Table {n}" in report and (results / "tables" / f"table{n}.csv").is_file()
+        rows, _ = _plotted(results / "figures" / f"figure{n}.csv")
+        assert rows and {r["run_id"] for r in rows} <= run_ids  # every plotted point is one of this run's runs
+        assert {r["model"] for r in rows} == set(fig.models)
+    for n, table in study().tables.items():
+        assert f"### Table {n}" in report
+        with (results / "tables" / f"table{n}.csv").open() as f:
+            ours = [r for r in csv.DictReader(f) if r["clt_kit"] and r["lang"] != "Avg"]
+        assert len(ours) == len(grid) * len(PAPER_LANGUAGES)
+        for r in ours:  # each value is the run's own per-language mean (k=0: the shared English-only run)
+            mixture = table.mixtures[0] if int(r["k"]) else "all"
+            assert float(r["clt_kit"]) == pytest.approx(metrics[(table.models[0], table.tasks[0], mixture, int(r["k"]), r["lang"])])

@@ -10,7 +10,7 @@ import pytest
 from transformers import PreTrainedTokenizerFast
 
 from clt_kit.jsonio import read_jsonl
-from clt_kit.languages import TASKS
+from clt_kit.study import TASKS
 from clt_kit.prep.records import read_records
 from clt_kit.scales import MINI
 from clt_kit.train.pretrain import ensure_tokenizer

@@ -83,6 +83,7 @@ draw = "script_groups"
     ('draw = "rel_to_english"', 'draw = "rel_to_english"\ncolour = "red"', "figures.2: unknown key(s) colour"),
     ("[mixtures.all]", "[mixtures.every]", "mixtures: must declare mixture 'all'"),
     ('seen = ["ja", "zh"]', 'seen = ["ja", "zh"', "not valid TOML"),
+    ('color = "tab:blue"', 'colour = "tab:blue"', "tasks.IF: unknown key(s) colour"),
 ])
 def test_a_bad_declaration_is_named_with_its_file_and_entry(tmp_path: Path, old: str, new: str, message: str) -> None:
     path = _edited(tmp_path, old, new)
@@ -98,3 +99,18 @@ def test_a_scale_without_a_grid_and_an_unknown_figure_are_refused() -> None:
         study().figure(9)
     with pytest.raises(ValueError, match="no analogue of the models of figure 10"):
         study().plan([study().figure(10)], "smoke", ("7b",))
+
+
+def test_every_task_has_its_generator_scorer_and_trivial_answerers() -> None:
+    from clt_kit.evaluate.baselines import BASELINES
+    from clt_kit.evaluate.tasks import SCORERS
+    from clt_kit.results.figures import METRIC_NAMES, TASK_COLORS
+    from clt_kit.scales import SCALES
+    from clt_kit.study import TASKS
+    from clt_kit.world.generate import BUILDERS
+
+    assert TASKS == ("IF", "SM", "MR")
+    for registry in (BUILDERS, SCORERS, BASELINES, METRIC_NAMES, TASK_COLORS):
+        assert set(registry) == set(TASKS)
+    for scale in SCALES.values():
+        assert set(scale.test_per_lang) == set(TASKS) and set(scale.corpus_items) == set(TASKS)

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from clt_kit import _prep
-from clt_kit.languages import PAPER_LANGUAGES, TASKS
+from clt_kit.languages import PAPER_LANGUAGES
+from clt_kit.study import TASKS
 from clt_kit.prep.records import read_records
 from clt_kit.scales import SMOKE
 from clt_kit.world import generate_world

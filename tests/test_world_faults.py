@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from clt_kit.languages import TASKS
+from clt_kit.study import TASKS
 from clt_kit.prep import MixtureSpec, build_mixture
 from clt_kit.prep.audit import fault_recall
 

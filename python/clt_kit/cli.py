@@ -11,9 +11,8 @@ import click
 
 from clt_kit import __version__
 from clt_kit.jsonio import InputError
-from clt_kit.languages import TASKS
+from clt_kit.study import TASKS, study
 from clt_kit.scales import SCALES, get_scale
-from clt_kit.study import study
 
 SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default="mini", show_default=True, help="Size of everything: smoke (seconds, tests) or mini (the embedded default).")
 SEED = click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="The one seed every random stream derives from.")

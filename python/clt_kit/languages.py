@@ -8,7 +8,6 @@ UNSEEN: tuple[str, ...] = ("ar", "ko", "pt")
 PAPER_LANGUAGES: tuple[str, ...] = (ENGLISH, *SEEN, *UNSEEN)
 NON_ENGLISH: tuple[str, ...] = (*SEEN, *UNSEEN)
 LATIN: tuple[str, ...] = ("en", "es", "fr", "pt")
-TASKS: tuple[str, ...] = ("IF", "SM", "MR")
 
 
 def script_group(lang: str) -> str:

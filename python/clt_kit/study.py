@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from clt_kit.jsonio import InputError
-from clt_kit.languages import ENGLISH, PAPER_LANGUAGES, TASKS
+from clt_kit.languages import ENGLISH, PAPER_LANGUAGES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,6 +26,16 @@ STUDY_FILE = Path(__file__).with_name("study.toml")
 DRAWS = ("rel_to_english", "seen_unseen", "script_groups")
 # The mixture a k=0 run is stored under: English only is the same data whatever the mixture.
 ENGLISH_ONLY_MIXTURE = "all"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task of the study: its code (IF, SM, MR), what it is, its metric, its colour in figures."""
+
+    code: str
+    name: str
+    metric: str
+    color: str
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,7 @@ class RunKey:
 
 @dataclass(frozen=True)
 class Study:
+    tasks: dict[str, Task]
     mixtures: dict[str, Mixture]
     settings: dict[str, Setting]
     figures: dict[int, FigureSpec]
@@ -123,7 +134,8 @@ class Study:
                 RunKey(runs.setting, ENGLISH_ONLY_MIXTURE if k == 0 else mixture, model, task, k)
                 for model in present for task in runs.tasks for mixture in runs.mixtures for k in self.k_grid(runs.setting, scale)
             }
-        return sorted(keys, key=lambda r: (models.index(r.model), r.setting, TASKS.index(r.task),
+        order = list(self.tasks)
+        return sorted(keys, key=lambda r: (models.index(r.model), r.setting, order.index(r.task),
                                            r.mixture != ENGLISH_ONLY_MIXTURE, r.mixture, r.k))
 
 
@@ -185,7 +197,14 @@ def _setting(source: Path, name: str, table: Any) -> Setting:
     return Setting(name, _text(source, where, table, "about"), {scale: _grid(source, f"{where}.k.{scale}", v) for scale, v in grids.items()})
 
 
-def _run_set(source: Path, where: str, table: dict[str, Any], mixtures: dict[str, Mixture], settings: dict[str, Setting]) -> dict[str, Any]:
+def _task(source: Path, code: str, table: Any) -> Task:
+    where = f"tasks.{code}"
+    table = _keys(source, where, table, {"name", "metric", "color"})
+    return Task(code, _text(source, where, table, "name"), _text(source, where, table, "metric"), _text(source, where, table, "color"))
+
+
+def _run_set(source: Path, where: str, table: dict[str, Any], tasks: dict[str, Task], mixtures: dict[str, Mixture],
+             settings: dict[str, Setting]) -> dict[str, Any]:
     """The RunSet fields of a figure or table entry, checked."""
     setting = _text(source, where, table, "setting")
     if setting not in settings:
@@ -194,7 +213,7 @@ def _run_set(source: Path, where: str, table: dict[str, Any], mixtures: dict[str
         "setting": setting,
         "mixtures": _strings(source, f"{where}.mixtures", table.get("mixtures"), tuple(mixtures)),
         "models": _strings(source, f"{where}.models", table.get("models")),
-        "tasks": _strings(source, f"{where}.tasks", table.get("tasks"), TASKS),
+        "tasks": _strings(source, f"{where}.tasks", table.get("tasks"), tuple(tasks)),
     }
 
 
@@ -204,22 +223,22 @@ def _numbered(source: Path, where: str, key: str) -> int:
     return int(key)
 
 
-def _figure(source: Path, key: str, table: Any, mixtures: dict[str, Mixture], settings: dict[str, Setting]) -> FigureSpec:
+def _figure(source: Path, key: str, table: Any, tasks: dict[str, Task], mixtures: dict[str, Mixture], settings: dict[str, Setting]) -> FigureSpec:
     where = f"figures.{key}"
     number = _numbered(source, where, key)
     table = _keys(source, where, table, {"about", "setting", "mixtures", "models", "tasks", "draw"})
     draw = _text(source, where, table, "draw")
     if draw not in DRAWS:
         raise _fail(source, f"{where}.draw", f"unknown plot {draw!r}; choose from {', '.join(DRAWS)}")
-    return FigureSpec(**_run_set(source, where, table, mixtures, settings), number=number,
+    return FigureSpec(**_run_set(source, where, table, tasks, mixtures, settings), number=number,
                       about=_text(source, where, table, "about"), draw=draw)
 
 
-def _table(source: Path, key: str, table: Any, mixtures: dict[str, Mixture], settings: dict[str, Setting]) -> TableSpec:
+def _table(source: Path, key: str, table: Any, tasks: dict[str, Task], mixtures: dict[str, Mixture], settings: dict[str, Setting]) -> TableSpec:
     where = f"tables.{key}"
     number = _numbered(source, where, key)
     table = _keys(source, where, table, {"about", "setting", "mixtures", "models", "tasks"})
-    runs = _run_set(source, where, table, mixtures, settings)
+    runs = _run_set(source, where, table, tasks, mixtures, settings)
     for field in ("mixtures", "models", "tasks"):
         if len(runs[field]) != 1:
             raise _fail(source, f"{where}.{field}", f"a table shows one: list exactly one, got {list(runs[field])!r}")
@@ -232,19 +251,26 @@ def load_study(path: Path = STUDY_FILE) -> Study:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise InputError(f"{path}: not valid TOML ({e}); fix the line it names") from e
-    data = _keys(path, "the file", data, {"mixtures", "settings", "figures", "tables"})
+    data = _keys(path, "the file", data, {"tasks", "mixtures", "settings", "figures", "tables"})
+    tasks = {code: _task(path, code, t) for code, t in _keys(path, "tasks", data.get("tasks", {}), set(data.get("tasks", {}))).items()}
+    if not tasks:
+        raise _fail(path, "tasks", "declares no task; add [tasks.<code>] tables")
     mixtures = {name: _mixture(path, name, t) for name, t in _keys(path, "mixtures", data.get("mixtures", {}), set(data.get("mixtures", {}))).items()}
     if ENGLISH_ONLY_MIXTURE not in mixtures:
         raise _fail(path, "mixtures", f"must declare mixture {ENGLISH_ONLY_MIXTURE!r} (the k=0 runs are stored under it)")
     settings = {name: _setting(path, name, t) for name, t in _keys(path, "settings", data.get("settings", {}), set(data.get("settings", {}))).items()}
     figures_table = _keys(path, "figures", data.get("figures", {}), set(data.get("figures", {})))
-    figures = {fig.number: fig for fig in (_figure(path, key, t, mixtures, settings) for key, t in figures_table.items())}
+    figures = {fig.number: fig for fig in (_figure(path, key, t, tasks, mixtures, settings) for key, t in figures_table.items())}
     tables_table = _keys(path, "tables", data.get("tables", {}), set(data.get("tables", {})))
-    tables = {t.number: t for t in (_table(path, key, t, mixtures, settings) for key, t in tables_table.items())}
-    return Study(mixtures, settings, dict(sorted(figures.items())), dict(sorted(tables.items())), path)
+    tables = {t.number: t for t in (_table(path, key, t, tasks, mixtures, settings) for key, t in tables_table.items())}
+    return Study(tasks, mixtures, settings, dict(sorted(figures.items())), dict(sorted(tables.items())), path)
 
 
 @cache
 def study() -> Study:
     """The kit's study (study.toml beside this module), read once."""
     return load_study()
+
+
+# The study's task codes, in order: what every stage iterates over.
+TASKS: tuple[str, ...] = tuple(study().tasks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,39 +32,54 @@ def switched(output: str, prompt_lang: str, detected_lang: str, confidence: floa
     return sum(c.isalpha() for c in output) >= SWITCH_MIN_LETTERS and confidence >= SWITCH_MIN_CONFIDENCE
 
 
+def _mr_row(item: dict[str, Any], output: str, detected_lang: str, judge: Judge | None, confidence: float) -> dict[str, Any]:
+    reading = read_mr_answer(output, load(item["lang"])["mr"]["answer"], item["lang"])
+    right = lambda found: float(found.value is not None and found.value == item["answer"])  # noqa: E731
+    return {
+        "reference": str(item["answer"]),
+        "extracted": reading.used.span,
+        "rule": reading.used.rule,
+        "score": right(reading.used),
+        "strict_score": right(reading.strict),
+        "flexible_score": right(reading.flexible),
+    }
+
+
+def _sm_row(item: dict[str, Any], output: str, detected_lang: str, judge: Judge | None, confidence: float) -> dict[str, Any]:
+    return {"reference": item["response"], "extracted": None, "rule": "rougeL", "score": rouge_l(output, item["response"])}
+
+
+def _if_row(item: dict[str, Any], output: str, detected_lang: str, judge: Judge | None, confidence: float) -> dict[str, Any]:
+    rating, fraction = if_rating(output, item["instructions"])
+    row = {"reference": item["response"], "extracted": f"{fraction:.4f}"}
+    if not output.strip():
+        return {**row, "rule": "empty", "score": 1.0}
+    if switched(output, item["lang"], detected_lang, confidence):
+        return {**row, "rule": "language_switch", "score": 1.0}
+    if judge is not None:
+        return {**row, "rule": "llm_judge", "score": float(judge.rate(item["prompt"], output).rating), "judge": judge.describe()}
+    return {**row, "rule": "checkers", "score": rating}
+
+
+# The scorer of each task of the study (study.toml's [tasks]; tests/test_study.py checks that every one has one).
+SCORERS: dict[str, Callable[[dict[str, Any], str, str, Judge | None, float], dict[str, Any]]] = {
+    "MR": _mr_row, "SM": _sm_row, "IF": _if_row,
+}
+
+
 def score(task: str, item: dict[str, Any], output: str, detected_lang: str = "und", judge: Judge | None = None,
           confidence: float = 1.0) -> dict[str, Any]:
     """The stored row of one example: reference, extracted answer, score and the rule used.
 
-    IF is switch-aware (the paper's rule): an answer that the language identifier places in another
-    language than the prompt's (with `confidence`; see `switched`) is rated 1 whatever the checkers
-    (or the judge) would say; an empty answer is rated 1. With a `judge`, the rating is the LLM
-    judge's (the paper scale); else the world's checkers'.
+    MR reads the answer's number as lm-evaluation-harness's MGSM task does (strict and flexible);
+    SM is ROUGE-L. IF is switch-aware (the paper's rule): an answer that the language identifier
+    places in another language than the prompt's (with `confidence`; see `switched`) is rated 1
+    whatever the checkers (or the judge) would say; an empty answer is rated 1. With a `judge`,
+    the rating is the LLM judge's (the paper scale); else the world's checkers'.
     """
-    if task == "MR":
-        reading = read_mr_answer(output, load(item["lang"])["mr"]["answer"], item["lang"])
-        right = lambda found: float(found.value is not None and found.value == item["answer"])  # noqa: E731
-        return {
-            "reference": str(item["answer"]),
-            "extracted": reading.used.span,
-            "rule": reading.used.rule,
-            "score": right(reading.used),
-            "strict_score": right(reading.strict),
-            "flexible_score": right(reading.flexible),
-        }
-    if task == "SM":
-        return {"reference": item["response"], "extracted": None, "rule": "rougeL", "score": rouge_l(output, item["response"])}
-    if task == "IF":
-        rating, fraction = if_rating(output, item["instructions"])
-        row = {"reference": item["response"], "extracted": f"{fraction:.4f}"}
-        if not output.strip():
-            return {**row, "rule": "empty", "score": 1.0}
-        if switched(output, item["lang"], detected_lang, confidence):
-            return {**row, "rule": "language_switch", "score": 1.0}
-        if judge is not None:
-            return {**row, "rule": "llm_judge", "score": float(judge.rate(item["prompt"], output).rating), "judge": judge.describe()}
-        return {**row, "rule": "checkers", "score": rating}
-    raise ValueError(f"unknown task {task!r}")
+    if task not in SCORERS:
+        raise ValueError(f"unknown task {task!r}")
+    return SCORERS[task](item, output, detected_lang, judge, confidence)
 
 
 def evaluate_task(model: Any, tokenizer: Any, test_path: Path, task: str, scale: Scale, judge: Judge | None = None) -> list[dict[str, Any]]:

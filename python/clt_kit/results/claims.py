@@ -17,10 +17,9 @@ from pathlib import Path
 
 import duckdb
 
-from clt_kit.languages import TASKS
+from clt_kit.study import ENGLISH_ONLY_MIXTURE, TASKS
 from clt_kit.results.db import connect
 from clt_kit.scales import PAPER_MODELS
-from clt_kit.study import ENGLISH_ONLY_MIXTURE
 
 Curve = dict[int, float]
 CurveKey = tuple[str, str, str, str, str]  # measure, model, task, setting, mixture

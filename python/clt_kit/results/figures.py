@@ -12,10 +12,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from clt_kit.languages import TASKS  # noqa: E402
+from clt_kit.study import ENGLISH_ONLY_MIXTURE, TASKS, FigureSpec, study  # noqa: E402
 from clt_kit.results.db import connect  # noqa: E402
 from clt_kit.scales import PAPER_MODELS  # noqa: E402
-from clt_kit.study import ENGLISH_ONLY_MIXTURE, FigureSpec  # noqa: E402
 
 # Each plot's rows, ours and the paper's: model, a series (the task, or for script_groups the
 # mixture), k, the plotted values, then the run id (ours) or the table they come from (the
@@ -70,9 +69,9 @@ SCALE_NOTE = {
     "paper": "paper scale",
 }
 OURS, PAPER = "clt-kit", "paper"
-TASK_COLORS = {"IF": "tab:blue", "SM": "tab:orange", "MR": "tab:green"}
+TASK_COLORS = {code: task.color for code, task in study().tasks.items()}
 MODEL_COLORS = ("tab:blue", "tab:red", "tab:green")
-METRIC_NAMES = {"IF": "rating 1-5", "SM": "ROUGE-L", "MR": "accuracy"}
+METRIC_NAMES = {code: task.metric for code, task in study().tasks.items()}
 PAPER_NAMES = {"aya23-7b": "Aya 23 7B", "aya23-35b": "Aya 23 35B", "llama3.1-8b": "Llama 3.1 8B"}
 
 

@@ -28,7 +28,8 @@ from clt_kit import __version__
 from clt_kit._prep import normalize_text
 from clt_kit.integrity import check_files
 from clt_kit.jsonio import canonical, publish_dir, read_json, write_json, write_jsonl, write_text_atomic
-from clt_kit.languages import ENGLISH, PAPER_LANGUAGES, TASKS
+from clt_kit.languages import ENGLISH, PAPER_LANGUAGES
+from clt_kit.study import TASKS
 from clt_kit.prep.core import sha256_file
 from clt_kit.scales import Scale
 from clt_kit.seeding import rng
@@ -75,12 +76,18 @@ def world_settings(scale: Scale) -> dict[str, Any]:
     return json.loads(canonical({name: getattr(scale, name) for name in WORLD_SETTINGS}))
 
 
+# The item generator of each task of the study (study.toml's [tasks]; tests/test_study.py checks
+# that every one has one): (language, random source, scale, split) -> one item.
+BUILDERS: dict[str, Callable[[lexicon.Language, Any, Scale, str], tasks.Item]] = {
+    "MR": lambda lang, r, scale, split: tasks.make_mr(lang, r, scale.max_number, split, scale.mr_changes),
+    "SM": lambda lang, r, scale, split: tasks.make_sm(lang, r, split),
+    "IF": lambda lang, r, scale, split: tasks.make_if(lang, r, split),
+}
+
+
 def _builder(task: str, scale: Scale, split: str) -> Callable[[lexicon.Language, Any], tasks.Item]:
-    if task == "MR":
-        return lambda lang, r: tasks.make_mr(lang, r, scale.max_number, split, scale.mr_changes)
-    if task == "SM":
-        return lambda lang, r: tasks.make_sm(lang, r, split)
-    return lambda lang, r: tasks.make_if(lang, r, split)
+    build = BUILDERS[task]
+    return lambda lang, r: build(lang, r, scale, split)
 
 
 def _unique_items(
