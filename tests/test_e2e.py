@@ -35,6 +35,14 @@ def _reproduce(results: Path, seed: int) -> str:
     return done.stdout
 
 
+def _reproduce_seed1(results: Path, *targets: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """`reproduce` of `targets` (e.g. "--figure", "3") at smoke scale, seed 1, into `results`; it must succeed."""
+    cmd = [sys.executable, "-m", "clt_kit.cli", "reproduce", *targets, "--scale", "smoke", "--seed", "1", "--results", str(results)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 def _metrics(db: Path) -> list[tuple]:
     with duckdb.connect(str(db), read_only=True) as con:
         return con.execute(
@@ -106,9 +114,7 @@ def test_verify_rechecks_the_mixtures_it_wrote(seed1: tuple[Path, str]) -> None:
 
 def test_figure3_reuses_the_figure2_runs(seed1: tuple[Path, str]) -> None:
     results, _ = seed1
-    cmd = [sys.executable, "-m", "clt_kit.cli", "reproduce", "--figure", "3", "--scale", "smoke", "--seed", "1", "--results", str(results)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _reproduce_seed1(results, "--figure", "3")
     assert f"runs: 0 new, {N_RUNS} reused" in done.stdout
     with duckdb.connect(str(results / "clt.duckdb"), read_only=True) as con:
         view = con.execute("SELECT model, task, k, seen, unseen FROM seen_unseen WHERE seed = 1 ORDER BY model, task, k").fetchall()
@@ -122,9 +128,7 @@ def test_figure3_reuses_the_figure2_runs(seed1: tuple[Path, str]) -> None:
 
 def test_table4_is_drawn_from_the_figure2_runs(seed1: tuple[Path, str]) -> None:
     results, _ = seed1
-    cmd = [sys.executable, "-m", "clt_kit.cli", "reproduce", "--table", "4", "--scale", "smoke", "--seed", "1", "--results", str(results)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _reproduce_seed1(results, "--table", "4")
     assert f"runs: 0 new, {len(study().k_grid('single', 'smoke'))} reused" in done.stdout
     with duckdb.connect(str(results / "clt.duckdb"), read_only=True) as con:
         metrics = {(k, lang): score for k, lang, score in con.execute(
@@ -188,9 +192,7 @@ def test_figure10_adds_the_llama_analogue_runs_beside_figure2s(seed1: tuple[Path
     with less non-English text) in the same database, drawn against the paper's Llama 3.1 8B.
     (Near the end of this file: it adds runs to seed1's database.)"""
     results, _ = seed1
-    cmd = [sys.executable, "-m", "clt_kit.cli", "reproduce", "--figure", "10", "--scale", "smoke", "--seed", "1", "--results", str(results)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _reproduce_seed1(results, "--figure", "10")
     n_llama = len(TASKS) * len(study().k_grid("single", "smoke"))
     assert f"runs: {n_llama} new, 0 reused" in done.stdout
     with duckdb.connect(str(results / "clt.duckdb"), read_only=True) as con:
@@ -212,9 +214,7 @@ def test_figure6_trains_the_script_mixtures_and_reuses_the_english_only_run(seed
     mixtures, nested in k, sharing Figure 2's k=0 run; plotted per mixture on the Latin- and
     non-Latin-script languages. (Near the end of this file: it adds runs to seed1's database.)"""
     results, _ = seed1
-    cmd = [sys.executable, "-m", "clt_kit.cli", "reproduce", "--figure", "6", "--scale", "smoke", "--seed", "1", "--results", str(results)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _reproduce_seed1(results, "--figure", "6")
     grid = study().k_grid("single", "smoke")
     assert f"runs: {2 * (len(grid) - 1)} new, 1 reused" in done.stdout
     mixtures = results / "work" / "mixtures" / "smoke-s1"
@@ -244,9 +244,7 @@ def test_all_draws_every_figure_and_table_on_one_page(seed1: tuple[Path, str]) -
     and MR are the new ones), then one Markdown page linking every figure and holding every table.
     (Last in this file.)"""
     results, _ = seed1
-    cmd = [sys.executable, "-m", "clt_kit.cli", "reproduce", "--all", "--scale", "smoke", "--seed", "1", "--results", str(results)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _reproduce_seed1(results, "--all", timeout=900)
     grid = study().k_grid("single", "smoke")
     assert f"runs: {2 * 2 * (len(grid) - 1)} new," in done.stdout
     report = (results / "report.md").read_text()
