@@ -1,4 +1,4 @@
-"""The whole pipeline for one figure: world -> base models -> mixtures -> SFT -> eval -> DuckDB -> figure.
+"""The whole pipeline for the figures and tables of study.toml: world -> base models -> mixtures -> SFT -> eval -> DuckDB -> figures, tables.
 
 Every stage is cached or skipped by content: the world and base models by the hash of their
 inputs, and each run by its run id (the hash of its spec), so a rerun recomputes nothing.
