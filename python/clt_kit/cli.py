@@ -6,6 +6,7 @@ import errno
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,6 +14,9 @@ from clt_kit import __version__
 from clt_kit.jsonio import InputError
 from clt_kit.study import TASKS, study
 from clt_kit.scales import SCALES, get_scale
+
+if TYPE_CHECKING:
+    from clt_kit.results.figures import FigureFiles
 
 SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default="mini", show_default=True, help="Size of everything: smoke (seconds, tests) or mini (the embedded default).")
 SEED = click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="The one seed every random stream derives from.")
@@ -260,7 +264,7 @@ def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: boo
     click.echo(f"results: {results / 'clt.duckdb'}")
 
 
-def _echo_figure(figure) -> None:
+def _echo_figure(figure: FigureFiles) -> None:
     header, body = figure.table()
     click.echo("  ".join(f"{h:<14}" for h in header))
     for row in body:

@@ -28,6 +28,12 @@ DRAWS = ("rel_to_english", "seen_unseen", "script_groups")
 ENGLISH_ONLY_MIXTURE = "all"
 
 
+def is_point_of(mixture: str, run_mixture: str, k: int) -> bool:
+    """Whether a run (of `run_mixture`, at `k`) is a point of `mixture`'s curve: its own runs, and
+    the English-only k=0 run, which every mixture shares."""
+    return run_mixture == mixture or (k == 0 and run_mixture == ENGLISH_ONLY_MIXTURE)
+
+
 @dataclass(frozen=True)
 class Task:
     """One task of the study: its code (IF, SM, MR), what it is, its metric, its colour in figures."""

@@ -62,8 +62,7 @@ class Data:
 
 def _fill(curves: dict[CurveKey, dict[int, float]], measure: str, rows: list[tuple], paper_names: dict[str, str]) -> None:
     for model, task, setting, mixture, k, value in rows:
-        if (name := paper_names.get(model, model)) is not None:
-            curves[(measure, name, task, setting, mixture)][k] = value
+        curves[(measure, paper_names.get(model, model), task, setting, mixture)][k] = value
 
 
 def paper_data(con: duckdb.DuckDBPyConnection) -> Data:

@@ -12,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from clt_kit.study import ENGLISH_ONLY_MIXTURE, TASKS, FigureSpec, study  # noqa: E402
+from clt_kit.study import TASKS, FigureSpec, is_point_of, study  # noqa: E402
 from clt_kit.results.db import connect  # noqa: E402
 from clt_kit.scales import PAPER_MODELS  # noqa: E402
 
@@ -102,10 +102,11 @@ def _of_mixtures(rows: list[tuple], fig: FigureSpec) -> list[tuple]:
     that column; a k=0 run is a point of each (as the series of script_groups, it is repeated
     under every mixture's name)."""
     out = []
-    for *row, mixture in rows:
+    for *row, run_mixture in rows:
+        mixtures = [m for m in fig.mixtures if is_point_of(m, run_mixture, row[2])]
         if fig.draw == "script_groups":
-            out += [(row[0], m, *row[2:]) for m in fig.mixtures if mixture == m or (row[2] == 0 and mixture == ENGLISH_ONLY_MIXTURE)]
-        elif mixture in fig.mixtures or (row[2] == 0 and mixture == ENGLISH_ONLY_MIXTURE):
+            out += [(row[0], m, *row[2:]) for m in mixtures]
+        elif mixtures:
             out.append(tuple(row))
     return sorted(out, key=lambda r: (r[0], r[1], r[2]))
 
