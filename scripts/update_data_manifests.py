@@ -1,7 +1,8 @@
 """Refresh data_manifests/ from a reproduction's work folder: the world manifest and the manifest
-of every mixture of the default Figure 2 grid, at the same relative places as under results/work/.
+of every mixture the study's figures and tables train on (and of each part of a multi-task
+mixture), at the same relative places as under results/work/.
 
-    .venv/bin/clt-kit reproduce --figure 2 --data-only      # or a full reproduce
+    .venv/bin/clt-kit reproduce --all --data-only           # or a full reproduce
     .venv/bin/python scripts/update_data_manifests.py [--results results] [--scale mini] [--seed 0]
     .venv/bin/clt-kit verify data_manifests/                # checks the rebuild against them
 """
@@ -12,7 +13,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from clt_kit.pipeline import Layout, plan_figure
+from clt_kit.pipeline import Layout, committed_manifests
 from clt_kit.scales import get_scale
 
 OUT = Path(__file__).resolve().parents[1] / "data_manifests"
@@ -25,13 +26,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     layout, scale = Layout(args.results), get_scale(args.scale)
-    sources = [layout.world(scale, args.seed) / "world.json"] + [
-        mixture / "manifest.json"
-        for mixture in sorted({layout.mixture(scale, args.seed, p.task, p.k, p.mixture) for p in plan_figure(2, scale)})
-    ]
+    sources = [layout.work / name for name in committed_manifests(scale, args.seed)]
     missing = [str(s) for s in sources if not s.exists()]
     if missing:
-        raise SystemExit(f"missing (run `clt-kit reproduce --figure 2 --data-only` first): {', '.join(missing)}")
+        raise SystemExit(f"missing (run `clt-kit reproduce --all --data-only` first): {', '.join(missing)}")
+    for stale in OUT.rglob("*.json"):
+        stale.unlink()
     for source in sources:
         target = OUT / source.relative_to(layout.work)
         target.parent.mkdir(parents=True, exist_ok=True)

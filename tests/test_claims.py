@@ -87,3 +87,23 @@ def test_claims_command_prints_both_sides(tmp_path: Path) -> None:
     assert len(check_claims(tmp_path / "clt.duckdb", "smoke", 1)) == len(CLAIMS)
     result = CliRunner().invoke(main, ["claims", "--results", str(tmp_path / "none")])
     assert result.exit_code == 2 and "no results database here" in result.output
+
+
+def test_the_multi_task_claims_read_the_joint_runs_task_by_task(tmp_path: Path) -> None:
+    def langs(seen: float, unseen: float, en: float = 1.0) -> dict[str, float]:
+        return {"en": en, **dict.fromkeys(("es", "fr", "ja", "zh"), seen), **dict.fromkeys(("ar", "ko", "pt"), unseen)}
+
+    with db.connect(tmp_path / "r.duckdb") as con:
+        for model, cost in (("7b", 0.2), ("35b", 0.0)):
+            for k in (0, 8):
+                store_run(con, f"mr-{model}-{k}", langs(0.6, 0.6), model=model, task="MR", k=k)
+                # joint runs: MR `cost` below single-task; the IF gap grows with k at 7B only
+                gap = k / 8 if model == "7b" else 0.0
+                scored = {"IF": langs(2.0 + gap, 2.0), "SM": langs(0.3, 0.3), "MR": langs(0.6 - cost, 0.6 - cost)}
+                store_run(con, f"multi-{model}-{k}", {}, model=model, task="multi", setting="multi", k=k, scored=scored)
+        store_run(con, "multi-7b-16", {}, task="multi", setting="multi", k=16,
+                  scored={"IF": langs(4.0, 2.0), "SM": langs(0.3, 0.3), "MR": langs(0.4, 0.4)})
+    results = {r.claim.name: r.ours for r in check_claims(tmp_path / "r.duckdb", "smoke", 1)}
+    assert results["multi_task_costs_mr_at_7b"].status == HELD, results["multi_task_costs_mr_at_7b"].numbers
+    assert "7B +0.175, 35B +0.000" in results["multi_task_costs_mr_at_7b"].numbers
+    assert results["if_gap_widens_multi_7b"].status == HELD and "+1.00" in results["if_gap_widens_multi_7b"].numbers

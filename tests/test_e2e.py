@@ -245,8 +245,9 @@ def test_all_draws_every_figure_and_table_on_one_page(seed1: tuple[Path, str]) -
     (Last in this file.)"""
     results, _ = seed1
     done = _reproduce_seed1(results, "--all", timeout=900)
-    grid = study().k_grid("single", "smoke")
-    assert f"runs: {2 * 2 * (len(grid) - 1)} new," in done.stdout
+    grid, multi_grid = study().k_grid("single", "smoke"), study().k_grid("multi", "smoke")
+    # new: the script mixtures of SM and MR (IF's came with Figure 6), and the multi-task runs of 7B and 35B
+    assert f"runs: {2 * 2 * (len(grid) - 1) + 2 * len(multi_grid)} new," in done.stdout
     report = (results / "report.md").read_text()
     from clt_kit.results.claims import CLAIMS
 
@@ -254,8 +255,17 @@ def test_all_draws_every_figure_and_table_on_one_page(seed1: tuple[Path, str]) -
     assert all(f"| `{c.name}` | {c.finding} |" in report for c in CLAIMS)
     with duckdb.connect(str(results / "clt.duckdb"), read_only=True) as con:
         run_ids = {r for (r,) in con.execute("SELECT run_id FROM runs WHERE seed = 1 AND scale = 'smoke'").fetchall()}
-        metrics = {(model, task, mixture, k, lang): score for model, task, mixture, k, lang, score in con.execute(
-            "SELECT r.model, r.task, r.mixture, r.k, m.lang, m.score FROM runs r JOIN metrics m USING (run_id) WHERE r.seed = 1").fetchall()}
+        metrics = {(model, task, setting, mixture, k, lang): score for model, task, setting, mixture, k, lang, score in con.execute(
+            "SELECT r.model, m.task, r.setting, r.mixture, r.k, m.lang, m.score FROM runs r JOIN metrics m USING (run_id)"
+            " WHERE r.seed = 1").fetchall()}
+        multi = con.execute("SELECT DISTINCT model, task, tasks, k FROM runs WHERE setting = 'multi' AND seed = 1 ORDER BY ALL").fetchall()
+        scored = con.execute("SELECT DISTINCT e.task FROM runs r JOIN examples e USING (run_id) WHERE r.setting = 'multi' ORDER BY 1").fetchall()
+        checkpoints = con.execute(
+            "SELECT run_id, model, task, step, seen, unseen FROM checkpoint_seen_unseen WHERE seed = 1 AND setting = 'single'"
+            " AND mixture = 'all' AND k > 0 ORDER BY run_id, task, step").fetchall()
+    # one joint run per model and k, trained on every task and scored on each
+    assert [(m, t, k) for m, t, _, k in multi] == [(m, "multi", k) for m in ("35b", "7b") for k in multi_grid]
+    assert {json for _, _, json, _ in multi} == {'["IF","SM","MR"]'} and scored == [(t,) for t in sorted(TASKS)]
     for n, fig in study().figures.items():
         assert f"### Figure {n}" in report and (results / "figures" / f"figure{n}.png").stat().st_size > 10_000
         assert f"(figures/figure{n}.png)" in report
@@ -265,8 +275,37 @@ def test_all_draws_every_figure_and_table_on_one_page(seed1: tuple[Path, str]) -
     for n, table in study().tables.items():
         assert f"### Table {n}" in report
         with (results / "tables" / f"table{n}.csv").open() as f:
-            ours = [r for r in csv.DictReader(f) if r["clt_kit"] and r["lang"] != "Avg"]
-        assert len(ours) == len(grid) * len(PAPER_LANGUAGES)
+            rows = list(csv.DictReader(f))
+        if table.draw == "dynamics":
+            _check_dynamics_table(rows, checkpoints)
+            continue
+        ours = [r for r in rows if r["clt_kit"] and r["lang"] != "Avg"]
+        assert len(ours) == len(study().k_grid(table.setting, "smoke")) * len(PAPER_LANGUAGES)
         for r in ours:  # each value is the run's own per-language mean (k=0: the shared English-only run)
             mixture = table.mixtures[0] if int(r["k"]) else "all"
-            assert float(r["clt_kit"]) == pytest.approx(metrics[(table.models[0], table.tasks[0], mixture, int(r["k"]), r["lang"])])
+            key = (table.models[0], table.tasks[0], table.setting, mixture, int(r["k"]), r["lang"])
+            assert float(r["clt_kit"]) == pytest.approx(metrics[key])
+    verified = subprocess.run([sys.executable, "-m", "clt_kit.cli", "verify", str(results / "work" / "mixtures")],
+                              capture_output=True, text=True, timeout=600)
+    joint = list((results / "work" / "mixtures").rglob("multi-k*/manifest.json"))
+    parts = list((results / "work" / "mixtures").rglob("multi-k*/parts/*/manifest.json"))
+    assert len(joint) == len(multi_grid) and len(parts) == len(TASKS) * len(joint)  # each joint mixture and its parts, checked
+    n = len(list((results / "work" / "mixtures").rglob("manifest.json")))
+    assert verified.returncode == 0 and f"verified {n} manifest(s)" in verified.stdout, verified.stdout + verified.stderr
+
+
+def _check_dynamics_table(rows: list[dict[str, str]], checkpoints: list[tuple]) -> None:
+    """Table 2's values are, per model and task, the mean over the runs of the Spearman correlation
+    of the seen and unseen means over each run's checkpoints, as the stored checkpoint scores give it."""
+    from clt_kit.results.claims import spearman
+
+    by_run: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
+    for run_id, model, task, _step, seen, unseen in checkpoints:
+        by_run.setdefault((model, task, run_id), []).append((seen, unseen))
+    assert rows and all(len(points) >= 2 for points in by_run.values())
+    for r in rows:
+        rhos = [spearman([a for a, _ in pts], [b for _, b in pts]) for (m, t, _), pts in by_run.items()
+                if (m, t) == (r["model"], r["task"]) and len({a for a, _ in pts}) > 1 and len({b for _, b in pts}) > 1]
+        assert int(r["runs"]) == len(rhos)
+        if rhos:
+            assert float(r["spearman"]) == pytest.approx(sum(rhos) / len(rhos))

@@ -179,6 +179,9 @@ def test_a_results_file_of_the_last_release_is_upgraded_without_losing_a_row(tmp
         assert axes == [("single", "all", True)]
         assert con.execute("SELECT run_id, rel FROM rel_to_english ORDER BY run_id").fetchall() == rel_before
         assert con.execute("SELECT DISTINCT setting, mixture FROM rel_to_english").fetchall() == [("single", "all")]
+        # migration 8: the views' task is the scored one (for these single-task runs, the run's), no checkpoint scores yet
+        assert con.execute("SELECT count(*) FROM rel_to_english v JOIN runs r USING (run_id) WHERE v.task <> r.task").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM checkpoint_metrics").fetchone() == (0,)
 
 
 def test_a_run_folder_of_the_last_release_is_ingested_with_the_study_axes(tmp_path: Path) -> None:

@@ -10,18 +10,33 @@ import pytest
 from clt_kit.jsonio import InputError
 from clt_kit.pipeline import Layout, plan_figure
 from clt_kit.results.figures import DRAWERS
+from clt_kit.results.tables import TABLE_DRAWERS
 from clt_kit.scales import MINI, SMOKE
-from clt_kit.study import DRAWS, STUDY_FILE, RunKey, load_study, study
+from clt_kit.study import DRAWS, STUDY_FILE, TABLE_DRAWS, TASKS, RunKey, load_study, study
 
 MODELS = tuple(m.name for m in SMOKE.models)
 
 
 def test_the_kits_study_declares_the_papers_figures_and_mixtures() -> None:
     s = study()
-    assert sorted(s.figures) == [2, 3, 6, 7, 8, 10, 11]
+    assert sorted(s.figures) == [2, 3, 4, 5, 6, 7, 8, 10, 11, 12]
+    assert sorted(s.tables) == list(range(2, 24))
     assert {name: m.seen for name, m in s.mixtures.items()} == {
         "all": ("es", "fr", "ja", "zh"), "latin": ("es", "fr"), "non_latin": ("ja", "zh")}
     assert tuple(DRAWERS) == DRAWS  # every plot a figure may name is drawn by figures.py
+    assert tuple(TABLE_DRAWERS) == TABLE_DRAWS  # ... and every table by tables.py
+    assert s.settings["multi"].joint and s.settings["multi"].tasks == TASKS and not s.settings["single"].joint
+
+
+def test_a_multi_task_figure_plans_one_joint_run_per_model_and_k_whatever_tasks_it_shows() -> None:
+    grid = study().k_grid("multi", "smoke")
+    for number in (4, 5):
+        keys = study().plan([study().figure(number)], "smoke", MODELS)
+        assert keys == [RunKey("multi", "all", model, "multi", k) for model in ("7b", "35b") for k in grid]
+    assert study().plan([study().figure(12)], "smoke", MODELS) == [RunKey("multi", "all", "7b", "multi", k) for k in grid]
+    assert study().plan([study().table(9), study().table(23)], "smoke", MODELS) == study().plan([study().figure(12)], "smoke", MODELS)
+    run = plan_figure(12, SMOKE)[0]
+    assert run.tasks == TASKS and Layout(Path("/r")).mixture(SMOKE, 0, run.task, 8).name == "multi-k8"
 
 
 def test_figures_that_show_the_same_runs_plan_the_same_runs() -> None:
@@ -78,7 +93,13 @@ draw = "script_groups"
     ('seen = ["es", "fr"]', 'seen = ["es", "xx"]', "mixtures.latin.seen: unknown 'xx'"),
     ('seen = ["es", "fr"]', 'seen = ["en", "fr"]', "mixtures.latin.seen: unknown 'en'"),
     ('tasks = ["IF"]', 'tasks = ["QA"]', "figures.6.tasks: unknown 'QA'"),
-    ('setting = "single"', 'setting = "multi"', "figures.2.setting: unknown setting 'multi'"),
+    ('setting = "single"', 'setting = "several"', "figures.2.setting: unknown setting 'several'"),
+    ('tasks = ["IF", "SM", "MR"]\nenglish_share', 'tasks = ["IF", "QA"]\nenglish_share', "settings.multi.tasks: unknown 'QA'"),
+    ("english_share = 0.5", "english_share = 2", "settings.multi.english_share: must be a number in (0, 1]"),
+    ("[settings.multi]", "[settings.IF]", "settings.IF: a setting may not be named as a task"),
+    ('draw = "dynamics"', 'draw = "heatmap"', "tables.2.draw: unknown table 'heatmap'"),
+    ('models = ["35b"]\ntasks = ["IF"]\ndraw = "per_language"', 'models = ["35b", "7b"]\ntasks = ["IF"]\ndraw = "per_language"',
+     "tables.3.models: a per-language table shows one"),
     ("[figures.2]", "[figures.two]", "figures.two: named by its number"),
     ('draw = "rel_to_english"', 'draw = "rel_to_english"\ncolour = "red"', "figures.2: unknown key(s) colour"),
     ("[mixtures.all]", "[mixtures.every]", "mixtures: must declare mixture 'all'"),
@@ -95,7 +116,7 @@ def test_a_bad_declaration_is_named_with_its_file_and_entry(tmp_path: Path, old:
 def test_a_scale_without_a_grid_and_an_unknown_figure_are_refused() -> None:
     with pytest.raises(ValueError, match="settings.single.k has no grid for scale 'paper'"):
         study().plan([study().figure(2)], "paper", MODELS)
-    with pytest.raises(ValueError, match="figure 9 is not supported yet; supported: 2, 3, 6, 7, 8, 10, 11"):
+    with pytest.raises(ValueError, match="figure 9 is not supported yet; supported: 2, 3, 4, 5, 6, 7, 8, 10, 11, 12"):
         study().figure(9)
     with pytest.raises(ValueError, match="no analogue of the models of figure 10"):
         study().plan([study().figure(10)], "smoke", ("7b",))

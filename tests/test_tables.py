@@ -53,7 +53,55 @@ def test_every_declared_table_is_the_papers_table_of_that_number() -> None:
     with duckdb.connect() as con:
         found = dict(((int(t), (task, model, setting, mixture)) for t, task, model, setting, mixture in con.execute(
             f"SELECT DISTINCT \"table\", task, model, setting, mixture FROM read_csv('{PAPER_REFERENCE_CSV}', all_varchar = true)").fetchall()))
-    for number, table in study().tables.items():
+    per_language = {n: t for n, t in study().tables.items() if t.draw == "per_language"}
+    for number, table in per_language.items():
         assert found[number] == (table.tasks[0], PAPER_MODELS[table.models[0]], table.setting, table.mixtures[0]), number
-    single = {n for n, (_, _, setting, _) in found.items() if setting == "single"}
-    assert set(study().tables) == single  # every single-task table is declared (the multi-task ones wait for that setting)
+    assert set(per_language) == set(found)  # every table of the paper's numbers is declared
+
+
+def _checkpoints(task: str, seen: list[float], unseen: list[float]) -> list[dict]:
+    """checkpoint_metrics rows: at step 10 * (i + 1), every seen language scored seen[i], every unseen one unseen[i]."""
+    rows = []
+    for i, (a, b) in enumerate(zip(seen, unseen)):
+        rows += [{"step": 10 * (i + 1), "task": task, "lang": lang, "score": a, "n": 2} for lang in ("es", "fr", "ja", "zh")]
+        rows += [{"step": 10 * (i + 1), "task": task, "lang": lang, "score": b, "n": 2} for lang in ("ar", "ko", "pt")]
+        rows.append({"step": 10 * (i + 1), "task": task, "lang": "en", "score": 9.0, "n": 2})
+    return rows
+
+
+def test_table2_is_the_mean_over_runs_of_the_seen_unseen_rank_correlation_over_checkpoints(tmp_path: Path) -> None:
+    from clt_kit.results.claims import spearman
+
+    path = tmp_path / "r.duckdb"
+    ones = {lang: 1.0 for lang in PAPER_LANGUAGES}
+    a = ([1, 2, 3, 4], [1, 3, 2, 4])  # rho 0.8
+    b = ([1, 2, 2, 4], [4, 3, 3, 1])  # ties: rho -1
+    with db.connect(path) as con:
+        store_run(con, "if50", ones, k=50, checkpoints=_checkpoints("IF", *a))
+        store_run(con, "if200", ones, k=200, checkpoints=_checkpoints("IF", *b))
+        store_run(con, "if0", ones, k=0, checkpoints=_checkpoints("IF", [1, 2, 3, 4], [4, 3, 2, 1]))  # k=0: not counted
+        store_run(con, "sm50", ones, k=50, task="SM", checkpoints=_checkpoints("SM", [1, 1, 1, 1], [1, 2, 3, 4]))  # constant
+        store_run(con, "mr50", ones, k=50, task="MR", model="35b", checkpoints=_checkpoints("MR", [1, 2, 3, 4], [2, 4, 6, 8]))
+        store_run(con, "latin", ones, k=50, mixture="latin", checkpoints=_checkpoints("IF", [1, 2, 3, 4], [4, 3, 2, 1]))
+    files = draw_table(study().table(2), path, tmp_path / "tables", "smoke", 1)
+    expected = (spearman(*a) + spearman(*b)) / 2
+    assert files.cells[("7b", "IF")].ours == pytest.approx(expected) and spearman(*a) == pytest.approx(0.8)
+    assert files.cells[("7b", "SM")].ours is None  # the seen mean never moved: no defined correlation
+    assert files.cells[("35b", "MR")].ours == pytest.approx(1.0)
+    with files.csv.open() as f:
+        rows = {(r["model"], r["task"]): r for r in csv.DictReader(f)}
+    assert rows[("7b", "IF")]["runs"] == "2" and rows[("7b", "SM")]["runs_constant"] == "1"
+    assert rows[("7b", "IF")]["checkpoints_per_run"] == "4"
+    markdown = files.markdown.read_text()
+    assert f"| 7b | {expected:+.2f} | - | - |" in markdown and "| 35b | - | - | +1.00 |" in markdown
+
+
+def test_a_multi_task_table_reads_the_one_task_of_each_joint_run(tmp_path: Path) -> None:
+    path = tmp_path / "r.duckdb"
+    with db.connect(path) as con:
+        both = {"IF": {lang: 2.0 for lang in PAPER_LANGUAGES}, "MR": {lang: 0.5 for lang in PAPER_LANGUAGES}}
+        store_run(con, "multi8", {}, task="multi", setting="multi", k=8, scored=both)
+        store_run(con, "single8", {lang: 4.0 for lang in PAPER_LANGUAGES}, k=8)  # single-task: not table 9's
+    files = draw_table(study().table(9), path, tmp_path / "tables", "smoke", 1)
+    assert files.cells[(8, "es")].ours == 2.0 and files.cells[(8, "Avg")].ours == 2.0
+    assert draw_table(study().table(23), path, tmp_path / "tables", "smoke", 1).cells[(8, "ko")].ours == 0.5

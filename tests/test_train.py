@@ -174,3 +174,25 @@ def test_loss_from_labelled_positions_only_equals_the_full_loss(architecture: st
     theirs.backward()
     assert torch.allclose(ours, theirs, atol=1e-6)
     assert torch.allclose(ours_grad, model.get_input_embeddings().weight.grad, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_checkpoint_scores_see_every_checkpoint_and_change_nothing_of_the_training(smoke_setup: tuple[Path, list[dict]], tmp_path: Path) -> None:
+    from clt_kit.evaluate.checkpoints import CheckpointScores
+    from clt_kit.languages import PAPER_LANGUAGES
+
+    base, records = smoke_setup
+    world = generate_world(tmp_path / "world", 0, SMOKE)
+    seen_modes: list[tuple[int, bool]] = []
+    scores = CheckpointScores.of({"SM": read_jsonl(world.test("SM"))}, SMOKE, 0)
+
+    def hook(model, tokenizer, step: int) -> None:
+        seen_modes.append((step, model.training))
+        scores(model, tokenizer, step)
+
+    watched = sft(base, records, SMOKE, 0, on_checkpoint=hook)
+    steps = list(range(SMOKE.eval_every, SMOKE.sft_steps + 1, SMOKE.eval_every))
+    assert seen_modes == [(step, False) for step in steps]  # every checkpoint, in eval mode
+    assert watched.weights_sha256 == sft(base, records, SMOKE, 0).weights_sha256  # the same training with or without
+    assert sorted({(r["step"], r["lang"]) for r in scores.rows}) == sorted((s, lang) for s in steps for lang in PAPER_LANGUAGES)
+    assert {r["n"] for r in scores.rows} == {SMOKE.dynamics_per_lang} and {r["task"] for r in scores.rows} == {"SM"}

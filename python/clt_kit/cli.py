@@ -218,7 +218,7 @@ def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, j
 @click.option("--figure", "figures", type=click.Choice([str(n) for n in study().figures]), multiple=True,
               help="A paper figure, as study.toml declares it (repeat for more). " + " ".join(f"{n}: {f.about}." for n, f in study().figures.items()))
 @click.option("--table", "tables", type=click.Choice([str(n) for n in study().tables]), multiple=True,
-              help="A paper table of per-language scores, as study.toml declares it (repeat for more); written as CSV and Markdown"
+              help="A paper table, as study.toml declares it (repeat for more); written as CSV and Markdown"
                    " under RESULTS/tables/. " + " ".join(f"{n}: {t.about}." for n, t in study().tables.items()))
 @click.option("--all", "everything", is_flag=True, help="Every figure and table study.toml declares.")
 @SEED
@@ -281,7 +281,7 @@ def verify(path: Path, results: Path) -> None:
     """Recheck manifests (a file or a folder of them): hashes of inputs and outputs, and a rebuild.
 
     Committed manifests without their data (data_manifests/) are compared with the user's rebuild
-    at the same place under RESULTS/work/ (make it with `reproduce --figure 2 --data-only`)."""
+    at the same place under RESULTS/work/ (make it with `reproduce --all --data-only`)."""
     from clt_kit.pipeline import Layout
     from clt_kit.verify import PROBLEM, UNCHECKED, verify_path
 

@@ -23,9 +23,11 @@ from tqdm import tqdm
 from transformers.utils import logging as hf_logging
 
 from clt_kit import __version__
+from clt_kit.evaluate.checkpoints import CheckpointScores
 from clt_kit.evaluate.tasks import evaluate_task
 from clt_kit.integrity import CorruptArtifact, hash_files
 from clt_kit.jsonio import canonical, file_lock, read_json, read_jsonl
+from clt_kit.prep.joint import JointSpec, build_joint_mixture, part_dir
 from clt_kit.prep.mixture import MANIFEST, MixtureSpec, build_mixture, mixture_problems, output_files
 from clt_kit.results import db, runs as run_store
 from clt_kit.results.figures import FigureFiles, draw_figure
@@ -48,13 +50,19 @@ T, R = TypeVar("T"), TypeVar("R")
 
 @dataclass(frozen=True)
 class RunPlan:
-    """One run of the study at a scale: a base model fine-tuned on one mixture (study.toml)."""
+    """One run of the study at a scale: a base model fine-tuned on one mixture (study.toml). `task`
+    is the task it trains on, or for a joint (multi-task) setting the setting's name."""
 
     model: ModelSize
     setting: str
     mixture: str
     task: str
     k: int
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks the run trains on and is evaluated on."""
+        return study().tasks_of(self.setting, self.task)
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,7 @@ class Layout:
 
     def mixture(self, scale: Scale, seed: int, task: str, k: int, mixture: str = ENGLISH_ONLY_MIXTURE) -> Path:
         """`<task>-k<k>` for the mixture of all seen languages (and every k=0 one: English only),
-        `<task>-<mixture>-k<k>` for the others."""
+        `<task>-<mixture>-k<k>` for the others; a joint (multi-task) mixture's task is its setting's name."""
         name = f"{task}-k{k}" if mixture == ENGLISH_ONLY_MIXTURE or k == 0 else f"{task}-{mixture}-k{k}"
         return self.work / "mixtures" / f"{scale.name}-s{seed}" / name
 
@@ -124,6 +132,20 @@ def plan_figure(figure: int, scale: Scale) -> list[RunPlan]:
     return plan([study().figure(figure)], scale)
 
 
+def committed_manifests(scale: Scale, seed: int) -> list[str]:
+    """The manifests data_manifests/ keeps (paths relative to a results folder's work/): the world's
+    and that of every mixture the study's figures and tables train on, with each part of a joint one."""
+    layout = Layout(Path("."))
+    targets: list[RunSet] = [*study().figures.values(), *study().tables.values()]
+    names = {(layout.world(scale, seed) / "world.json").as_posix()}
+    for p in plan(targets, scale):
+        folder = layout.mixture(scale, seed, p.task, p.k, p.mixture)
+        names.add((folder / MANIFEST).as_posix())
+        if study().settings[p.setting].joint:
+            names |= {(part_dir(folder, task) / MANIFEST).as_posix() for task in p.tasks}
+    return sorted(str(Path(name).relative_to(layout.work)) for name in names)
+
+
 def environment() -> dict[str, Any]:
     import accelerate
     import torch
@@ -144,41 +166,46 @@ def run_id(spec: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(spec).encode()).hexdigest()[:16]
 
 
-def _checked_inputs(base: Path, world: WorldPaths, mixture_dir: Path, task: str) -> dict[str, Any]:
-    """The hashes of every file a run is about to read (base model, mixture, test set), each
-    checked against its record first: a cached artifact changed since it was made stops the run
-    (CorruptArtifact) instead of being trained or scored on."""
+def _checked_inputs(base: Path, world: WorldPaths, mixture_dir: Path, tasks: tuple[str, ...]) -> dict[str, Any]:
+    """The hashes of every file a run is about to read (base model, mixture, the test sets of its
+    tasks), each checked against its record first: a cached artifact changed since it was made
+    stops the run (CorruptArtifact) instead of being trained or scored on."""
     problems = base_files_problems(base) + mixture_problems(mixture_dir)
-    test_name = world.test(task).relative_to(world.root).as_posix()
-    recorded_test = read_json(world.manifest)["files"][test_name]
-    if (actual := hash_files(world.root, [test_name])[test_name]) != recorded_test:
-        problems.append(f"{world.test(task)}: sha256 {actual}, but the world records {recorded_test}; the file changed since it was written")
+    recorded = read_json(world.manifest)["files"]
+    tests = {}
+    for task in tasks:
+        name = world.test(task).relative_to(world.root).as_posix()
+        if (actual := hash_files(world.root, [name])[name]) != recorded[name]:
+            problems.append(f"{world.test(task)}: sha256 {actual}, but the world records {recorded[name]}; the file changed since it was written")
+        tests[task] = {"path": str(world.test(task)), "sha256": recorded[name]}
     if problems:
         raise CorruptArtifact(problems)
     base_record = read_json(base / BASE_RECORD) if (base / BASE_RECORD).is_file() else {}
+    single = {"test": tests[tasks[0]]} if len(tasks) == 1 else {"tests": tests}
     return {
         "base": {"path": str(base), "files": base_record.get("files", {})},
         "mixture": {"path": str(mixture_dir), "files": output_files(read_json(mixture_dir / MANIFEST))},
-        "test": {"path": str(world.test(task)), "sha256": recorded_test},
+        **single,
     }
 
 
 def _execute(plan: RunPlan, spec: dict[str, Any], base: Path, world: WorldPaths, mixture_dir: Path, scale: Scale, seed: int) -> db.RunRecord:
     """Fine-tunes and evaluates one run on inputs checked just before; returns what goes into the database."""
-    inputs = _checked_inputs(base, world, mixture_dir, plan.task)
+    inputs = _checked_inputs(base, world, mixture_dir, plan.tasks)
     t0 = time.perf_counter()
-    result = sft(base, read_jsonl(mixture_dir / "mixture.jsonl"), scale, seed)
+    dynamics = CheckpointScores.of({task: read_jsonl(world.test(task)) for task in plan.tasks}, scale, seed)
+    result = sft(base, read_jsonl(mixture_dir / "mixture.jsonl"), scale, seed, on_checkpoint=dynamics)
     if result.base_weights_sha256 != spec["base_weights_sha256"]:
         raise CorruptArtifact([f"{base}: the weights loaded hash to {result.base_weights_sha256}, {BASE_RECORD} records"
                                f" {spec['base_weights_sha256']}; remove the folder to make it again"])
     t1 = time.perf_counter()
-    examples = evaluate_task(result.model, result.tokenizer, world.test(plan.task), plan.task, scale)
+    examples = [row for task in plan.tasks for row in evaluate_task(result.model, result.tokenizer, world.test(task), task, scale)]
     t2 = time.perf_counter()
     manifest = read_json(mixture_dir / MANIFEST)
     rid = run_id(spec)
     run = {
         "run_id": rid, "scale": scale.name, "model": plan.model.name, "task": plan.task, "k": plan.k, "seed": seed,
-        "setting": plan.setting, "mixture": plan.mixture, "tasks": [plan.task],
+        "setting": plan.setting, "mixture": plan.mixture, "tasks": list(plan.tasks),
         "status": "done", "spec": spec, "environment": {**environment(), "determinism": result.determinism},
         "base_weights_sha256": result.base_weights_sha256, "weights_sha256": result.weights_sha256,
         "best_step": result.best_step, "validation_losses": {str(k): v for k, v in result.validation_losses.items()},
@@ -186,7 +213,8 @@ def _execute(plan: RunPlan, spec: dict[str, Any], base: Path, world: WorldPaths,
         "train_seconds": t1 - t0, "eval_seconds": t2 - t1, "finished_at": datetime.now(timezone.utc).replace(tzinfo=None),
         "inputs": inputs,
     }
-    return db.RunRecord(run=run, manifest=manifest, manifest_sha256=spec["mixture_manifest_sha256"], examples=examples)
+    return db.RunRecord(run=run, manifest=manifest, manifest_sha256=spec["mixture_manifest_sha256"], examples=examples,
+                        checkpoints=dynamics.rows)
 
 
 @dataclass(frozen=True)
@@ -208,13 +236,16 @@ def prepare_data(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout) 
     world and the mixture folders."""
     world = ensure_world(layout.world(scale, seed), seed, scale)
     mixtures = []
-    for task, mixture, k in sorted({(p.task, p.mixture, p.k) for p in plans}):
+    for setting, task, mixture, k in sorted({(p.setting, p.task, p.mixture, p.k) for p in plans}):
         mixtures.append(layout.mixture(scale, seed, task, k, mixture))
-        seen = study().mixtures[mixture].seen
-        build_mixture(
-            MixtureSpec(task, scale.english_train, k, seed, seen), world.train(task), world.test(task),
-            mixtures[-1], lenient=True,  # the world breaks some pool lines on purpose
-        )
+        seen, declared = study().mixtures[mixture].seen, study().settings[setting]
+        if declared.joint:  # the world breaks some pool lines on purpose: lenient
+            english = round(scale.english_train * declared.english_share)
+            build_joint_mixture(JointSpec(task, declared.tasks, english, k, seed, seen), {t: world.train(t) for t in declared.tasks},
+                                {t: world.test(t) for t in declared.tasks}, mixtures[-1], lenient=True)
+        else:
+            build_mixture(MixtureSpec(task, scale.english_train, k, seed, seen), world.train(task), world.test(task),
+                          mixtures[-1], lenient=True)
     return world, mixtures
 
 
@@ -313,7 +344,7 @@ def sweep(runs: list[PreparedRun], world: WorldPaths, scale: Scale, seed: int, r
     layout, done = Layout(results), 0
     start = worker * len(runs) // workers  # parallel workers start at different runs
     order = runs[start:] + runs[:start]
-    bar = tqdm(total=len(order), desc="runs", disable=not progress)
+    bar = runs_bar(len(order), "runs", progress)
     busy = []
     for run in order:
         outcome = _claim_and_execute(run, world, scale, seed, layout, wait=False)
@@ -327,6 +358,12 @@ def sweep(runs: list[PreparedRun], world: WorldPaths, scale: Scale, seed: int, r
         bar.update()
     bar.close()
     return done
+
+
+def runs_bar(total: int, desc: str, progress: bool, **options: Any) -> tqdm:
+    """The progress bar of a sweep: runs done of `total` and the time left at the mean rate so far
+    (tqdm's default rate, of the last update alone, says "1 s per run" when the bar is polled)."""
+    return tqdm(total=total, desc=desc, disable=not progress, smoothing=0, **options)
 
 
 def _sweep_worker(args: tuple[list[PreparedRun], WorldPaths, Scale, int, Path, bool, int, int]) -> int:
@@ -344,7 +381,7 @@ def _sweep_in_processes(todo: list[PreparedRun], world: WorldPaths, scale: Scale
     args = [(todo, world, scale, seed, layout.results, False, w, jobs) for w in range(jobs)]
     with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_sweep_worker, a) for a in args]
-        with tqdm(total=len(todo), desc=f"runs ({jobs} at once)", disable=not progress) as bar:
+        with runs_bar(len(todo), f"runs ({jobs} at once)", progress) as bar:
             while not all(f.done() for f in futures):
                 wait(futures, timeout=PROGRESS_POLL_SECONDS)
                 bar.update(sum(run_store.is_finished(layout.run_dir(r.run_id)) for r in todo) - bar.n)

@@ -63,6 +63,9 @@ class Scale:
     # evaluation
     max_new_tokens: int
     eval_batch: int
+    # training dynamics: test items per language and task scored at every checkpoint
+    # (evaluate/checkpoints.py); 0: none
+    dynamics_per_lang: int
     # torch's CPU threads per run: fixed, because the float sums (and so the weights) depend on it;
     # a machine with more cores runs more runs at once (`reproduce --jobs`), each with these threads.
     cpu_threads: int = 1
@@ -125,6 +128,7 @@ SMOKE = Scale(
     validation_share=0.15,
     max_new_tokens=24,
     eval_batch=32,
+    dynamics_per_lang=1,
 )
 
 MINI = Scale(
@@ -174,6 +178,7 @@ MINI = Scale(
     # quote never came, and lists were cut short (tests/test_scales.py).
     max_new_tokens=160,
     eval_batch=64,
+    dynamics_per_lang=8,
     mr_changes=(1, 1),
 )
 

@@ -22,8 +22,9 @@ else:  # the same parser, as a package (pyproject.toml)
     import tomli as tomllib
 
 STUDY_FILE = Path(__file__).with_name("study.toml")
-# The plots figures.py can draw (a figure's `draw`).
-DRAWS = ("rel_to_english", "seen_unseen", "script_groups")
+# The plots figures.py can draw (a figure's `draw`), and the tables tables.py can (a table's).
+DRAWS = ("rel_to_english", "seen_unseen", "script_groups", "gap")
+TABLE_DRAWS = ("per_language", "dynamics")
 # The mixture a k=0 run is stored under: English only is the same data whatever the mixture.
 ENGLISH_ONLY_MIXTURE = "all"
 
@@ -55,11 +56,20 @@ class Mixture:
 
 @dataclass(frozen=True)
 class Setting:
-    """What one run trains on, and its k grid at each scale."""
+    """What one run trains on, and its k grid at each scale. A joint setting (`tasks` given) trains
+    each run on all of its tasks at once, `english_share` of the scale's English examples per task
+    plus k per seen language per task, and evaluates the run on each; its runs' task is the
+    setting's name. Otherwise a run trains on one task and is evaluated on it."""
 
     name: str
     about: str
     k: dict[str, tuple[int, ...]]  # scale name -> k values, ascending
+    tasks: tuple[str, ...] = ()
+    english_share: float = 1.0
+
+    @property
+    def joint(self) -> bool:
+        return bool(self.tasks)
 
 
 @dataclass(frozen=True)
@@ -89,11 +99,13 @@ class TableSpec(RunSet):
 
     number: int = 0
     about: str = ""
+    draw: str = "per_language"
 
 
 @dataclass(frozen=True, order=True)
 class RunKey:
-    """What identifies one run of the study at a scale and seed: (setting, mixture, model, task, k)."""
+    """What identifies one run of the study at a scale and seed: (setting, mixture, model, task, k);
+    the task of a joint setting's run is the setting's name (Study.tasks_of: what it trains on)."""
 
     setting: str
     mixture: str
@@ -127,6 +139,14 @@ class Study:
             raise ValueError(f"{self.source}: settings.{setting}.k has no grid for scale {scale!r}; add `{scale} = [0, ...]` there")
         return grids[scale]
 
+    def tasks_of(self, setting: str, task: str) -> tuple[str, ...]:
+        """The tasks a run of `setting` labelled `task` trains on and is evaluated on."""
+        return self.settings[setting].tasks or (task,)
+
+    def run_task(self, setting: str, task: str) -> str:
+        """The task label of the run of `setting` that a figure or table showing `task` needs."""
+        return setting if self.settings[setting].joint else task
+
     def plan(self, targets: list[RunSet], scale: str, models: tuple[str, ...]) -> list[RunKey]:
         """The runs the figures and tables `targets` show at `scale`, for those of their models
         the scale has (`models`: the scale's analogues, in order), each once (figures that share
@@ -137,11 +157,11 @@ class Study:
             if not present:
                 raise ValueError(f"scale {scale!r} has no analogue of the models of {_name(runs)} ({', '.join(runs.models)})")
             keys |= {
-                RunKey(runs.setting, ENGLISH_ONLY_MIXTURE if k == 0 else mixture, model, task, k)
+                RunKey(runs.setting, ENGLISH_ONLY_MIXTURE if k == 0 else mixture, model, self.run_task(runs.setting, task), k)
                 for model in present for task in runs.tasks for mixture in runs.mixtures for k in self.k_grid(runs.setting, scale)
             }
-        order = list(self.tasks)
-        return sorted(keys, key=lambda r: (models.index(r.model), r.setting, order.index(r.task),
+        order = [*self.tasks, *self.settings]
+        return sorted(keys, key=lambda r: (models.index(r.model), list(self.settings).index(r.setting), order.index(r.task),
                                            r.mixture != ENGLISH_ONLY_MIXTURE, r.mixture, r.k))
 
 
@@ -194,13 +214,22 @@ def _grid(source: Path, where: str, value: Any) -> tuple[int, ...]:
     return tuple(value)
 
 
-def _setting(source: Path, name: str, table: Any) -> Setting:
+def _setting(source: Path, name: str, table: Any, tasks: dict[str, Task]) -> Setting:
     where = f"settings.{name}"
-    table = _keys(source, where, table, {"about", "k"})
+    if name in tasks:  # a joint setting's runs carry its name as their task
+        raise _fail(source, where, f"a setting may not be named as a task ({name!r}); rename it")
+    table = _keys(source, where, table, {"about", "k", "tasks", "english_share"})
     grids = _keys(source, f"{where}.k", table.get("k", {}), set(table.get("k", {})))
     if not grids:
         raise _fail(source, f"{where}.k", "declares no k grid; add one per scale, e.g. `mini = [0, 50, 100]`")
-    return Setting(name, _text(source, where, table, "about"), {scale: _grid(source, f"{where}.k.{scale}", v) for scale, v in grids.items()})
+    joint = _strings(source, f"{where}.tasks", table["tasks"], tuple(tasks)) if "tasks" in table else ()
+    share = table.get("english_share", 1.0)
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+        raise _fail(source, f"{where}.english_share", f"must be a number in (0, 1], got {share!r}")
+    if share != 1.0 and not joint:
+        raise _fail(source, f"{where}.english_share", "applies to a joint setting only (one with `tasks`)")
+    return Setting(name, _text(source, where, table, "about"), {scale: _grid(source, f"{where}.k.{scale}", v) for scale, v in grids.items()},
+                   joint, float(share))
 
 
 def _task(source: Path, code: str, table: Any) -> Task:
@@ -215,11 +244,12 @@ def _run_set(source: Path, where: str, table: dict[str, Any], tasks: dict[str, T
     setting = _text(source, where, table, "setting")
     if setting not in settings:
         raise _fail(source, f"{where}.setting", f"unknown setting {setting!r}; declared: {', '.join(settings)}")
+    allowed = settings[setting].tasks or tuple(tasks)  # a joint setting's runs are evaluated on its tasks only
     return {
         "setting": setting,
         "mixtures": _strings(source, f"{where}.mixtures", table.get("mixtures"), tuple(mixtures)),
         "models": _strings(source, f"{where}.models", table.get("models")),
-        "tasks": _strings(source, f"{where}.tasks", table.get("tasks"), tuple(tasks)),
+        "tasks": _strings(source, f"{where}.tasks", table.get("tasks"), allowed),
     }
 
 
@@ -243,12 +273,15 @@ def _figure(source: Path, key: str, table: Any, tasks: dict[str, Task], mixtures
 def _table(source: Path, key: str, table: Any, tasks: dict[str, Task], mixtures: dict[str, Mixture], settings: dict[str, Setting]) -> TableSpec:
     where = f"tables.{key}"
     number = _numbered(source, where, key)
-    table = _keys(source, where, table, {"about", "setting", "mixtures", "models", "tasks"})
+    table = _keys(source, where, table, {"about", "setting", "mixtures", "models", "tasks", "draw"})
     runs = _run_set(source, where, table, tasks, mixtures, settings)
-    for field in ("mixtures", "models", "tasks"):
+    draw = _text(source, where, table, "draw")
+    if draw not in TABLE_DRAWS:
+        raise _fail(source, f"{where}.draw", f"unknown table {draw!r}; choose from {', '.join(TABLE_DRAWS)}")
+    for field in ("mixtures", "models", "tasks") if draw == "per_language" else ():
         if len(runs[field]) != 1:
-            raise _fail(source, f"{where}.{field}", f"a table shows one: list exactly one, got {list(runs[field])!r}")
-    return TableSpec(**runs, number=number, about=_text(source, where, table, "about"))
+            raise _fail(source, f"{where}.{field}", f"a per-language table shows one: list exactly one, got {list(runs[field])!r}")
+    return TableSpec(**runs, number=number, about=_text(source, where, table, "about"), draw=draw)
 
 
 def load_study(path: Path = STUDY_FILE) -> Study:
@@ -264,7 +297,7 @@ def load_study(path: Path = STUDY_FILE) -> Study:
     mixtures = {name: _mixture(path, name, t) for name, t in _keys(path, "mixtures", data.get("mixtures", {}), set(data.get("mixtures", {}))).items()}
     if ENGLISH_ONLY_MIXTURE not in mixtures:
         raise _fail(path, "mixtures", f"must declare mixture {ENGLISH_ONLY_MIXTURE!r} (the k=0 runs are stored under it)")
-    settings = {name: _setting(path, name, t) for name, t in _keys(path, "settings", data.get("settings", {}), set(data.get("settings", {}))).items()}
+    settings = {name: _setting(path, name, t, tasks) for name, t in _keys(path, "settings", data.get("settings", {}), set(data.get("settings", {}))).items()}
     figures_table = _keys(path, "figures", data.get("figures", {}), set(data.get("figures", {})))
     figures = {fig.number: fig for fig in (_figure(path, key, t, tasks, mixtures, settings) for key, t in figures_table.items())}
     tables_table = _keys(path, "tables", data.get("tables", {}), set(data.get("tables", {})))

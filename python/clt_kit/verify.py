@@ -1,6 +1,8 @@
 """`clt-kit verify`: recompute every hash a manifest records, rebuild, and name what differs.
 
-Three kinds: a mixture (manifest.json), a world (world.json), a base model (base.json). For each:
+Four kinds: a mixture (manifest.json), a joint mixture of several tasks (manifest.json of kind
+"clt-kit joint mixture", above its parts' own mixture folders), a world (world.json), a base
+model (base.json). For each:
 the folder must hold exactly the files its record names (none missing, none extra, each with its
 recorded sha256), every field that determines the output is compared with a rebuild from the
 recorded inputs and parameters, and a field that cannot be checked is reported as unchecked,
@@ -24,7 +26,8 @@ from clt_kit.integrity import check_files
 from clt_kit.jsonio import InputError, read_json
 from clt_kit.prep import core
 from clt_kit.prep.clean import CleanParams
-from clt_kit.prep.mixture import DROPPED, MANIFEST, MANIFEST_FORMAT, MANIFEST_KIND, MIXTURE, MixtureSpec, build_mixture
+from clt_kit.prep.joint import is_joint, joint_problems
+from clt_kit.prep.mixture import DROPPED, MANIFEST, MANIFEST_FORMAT, MANIFEST_KIND, MIXTURE, MixtureSpec, build_mixture, output_files
 
 # How `clt-kit verify` prefixes each problem and each unchecked field it prints.
 PROBLEM = "problem: "
@@ -290,6 +293,14 @@ def verify_mixture(manifest_path: Path, manifest: dict[str, Any]) -> Report:
     return report
 
 
+def verify_joint(manifest_path: Path, manifest: dict[str, Any]) -> Report:
+    """A joint (multi-task) mixture: its folder holds exactly the files it records, and joining
+    its parts again gives every field it records. Each part is a mixture folder of its own below
+    it, which verify finds and rebuilds like any other."""
+    problems = check_files(manifest_path.parent, output_files(manifest), "joint mixture", MANIFEST)
+    return Report(problems=problems or joint_problems(manifest_path, manifest))
+
+
 def verify_manifest(manifest_path: Path) -> Report:
     """What verify finds in one manifest, of a mixture, a world or a base model. Any failure to
     read or check it (a damaged file, a field of the wrong type) is one problem naming it."""
@@ -299,6 +310,8 @@ def verify_manifest(manifest_path: Path) -> Report:
             return verify_world(manifest_path, manifest)
         if isinstance(manifest.get("key"), dict) and manifest["key"].get("kind") == "base-model":
             return verify_base(manifest_path, manifest)
+        if is_joint(manifest):
+            return verify_joint(manifest_path, manifest)
         if manifest.get("kind") != MANIFEST_KIND:
             return Report(problems=[f"{manifest_path}: not a clt-kit manifest (kind={manifest.get('kind')!r})"])
         return verify_mixture(manifest_path, manifest)
@@ -315,7 +328,9 @@ def _recorded_files(manifest: Any) -> list[str]:
         return []
     if manifest.get("kind") == "clt-kit world":
         return sorted(manifest.get("files", {}))
-    return [e["path"] for _, e in sorted(manifest.get("outputs", {}).items()) if isinstance(e, dict) and "path" in e]
+    # (a joint mixture's outputs name its parts' manifests, which are kept beside it: only data counts)
+    return [e["path"] for _, e in sorted(manifest.get("outputs", {}).items())
+            if isinstance(e, dict) and "path" in e and Path(e["path"]).name != MANIFEST]
 
 
 def is_committed_copy(manifest_path: Path) -> bool:
@@ -336,7 +351,7 @@ def verify_against(committed: Path, rebuild: Path) -> Report:
     """A user's rebuild (a manifest beside its data) against a committed manifest: every key that
     differs, then the rebuild's own check (hashes and a second rebuild)."""
     if not rebuild.exists():
-        return Report(problems=[f"{committed}: no rebuild at {rebuild}; make one with `clt-kit reproduce --figure 2 --data-only`"
+        return Report(problems=[f"{committed}: no rebuild at {rebuild}; make one with `clt-kit reproduce --all --data-only`"
                                 " (same --scale and --seed) or pass --results"])
     try:
         ours, theirs = _read_record(rebuild), _read_record(committed)

@@ -84,8 +84,13 @@ def score(task: str, item: dict[str, Any], output: str, detected_lang: str = "un
 
 def evaluate_task(model: Any, tokenizer: Any, test_path: Path, task: str, scale: Scale, judge: Judge | None = None) -> list[dict[str, Any]]:
     """Generates an answer to every test item of `task` and scores it: one row per example."""
+    return evaluate_items(model, tokenizer, read_jsonl(test_path), task, scale, judge)
+
+
+def evaluate_items(model: Any, tokenizer: Any, tests: list[dict[str, Any]], task: str, scale: Scale,
+                   judge: Judge | None = None) -> list[dict[str, Any]]:
+    """Generates an answer to each of `tests` (items of `task`) and scores it: one row per item."""
     torch.set_num_threads(scale.cpu_threads)  # as in training: CPU results depend on the thread count
-    tests = read_jsonl(test_path)
     outputs = generate(model, tokenizer, [t["prompt"] for t in tests], scale.max_new_tokens, scale.eval_batch, scale.seq_len)
     detected, confidence = identify_languages(outputs)
     return [

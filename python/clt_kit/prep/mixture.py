@@ -68,7 +68,7 @@ def _rel(path: Path, start: Path) -> str:
     return os.path.relpath(path.resolve(), start.resolve())
 
 
-def _fingerprint(records: Sequence[dict[str, Any]]) -> str:
+def fingerprint(records: Sequence[dict[str, Any]]) -> str:
     """Order-independent: sha256 of the sorted sha256 digests of the records' canonical JSON."""
     digests = sorted(hashlib.sha256(canonical(r).encode()).digest() for r in records)
     return hashlib.sha256(b"".join(digests)).hexdigest()
@@ -99,7 +99,7 @@ def build_mixture(
     _refuse_repeated_shards(shards)
     with tqdm(total=4, desc=f"prep {spec.task} k={spec.k}", disable=not progress, leave=False) as bar:
         read = _read_pool(shards, spec.task, lenient)
-        input_fingerprint = _fingerprint(read.records)
+        input_fingerprint = fingerprint(read.records)
         by_content = lambda r: (r["id"], canonical(r))  # noqa: E731 - a total order on records
         records = sorted((r for r in read.records if r["lang"] in spec.languages), key=by_content)
         tests = [] if test is None else sorted(_read_test(test, spec.task).records, key=by_content)
@@ -152,7 +152,7 @@ def build_mixture(
                 "counts": counts,
                 "records": _accounting(read, spec, counts),
                 "stats": cleaned.stats,
-                "set_fingerprint": _fingerprint(selected),
+                "set_fingerprint": fingerprint(selected),
             }
             write_json(tmp / MANIFEST, manifest)
         bar.update()

@@ -32,9 +32,9 @@ MEASURES = (
     ("gap", "seen_unseen", "gap"), ("latin", "script_groups", "latin"), ("non_latin", "script_groups", "non_latin"),
 )
 KIT_AVG_SQL = """
-SELECT r.model, r.task, r.setting, r.mixture, r.k, avg(m.score)
+SELECT r.model, m.task, r.setting, r.mixture, r.k, avg(m.score)
 FROM runs r JOIN metrics m USING (run_id)
-WHERE r.status = 'done' AND r.scale = ? AND r.seed = ? AND m.task = r.task
+WHERE r.status = 'done' AND r.scale = ? AND r.seed = ?
 GROUP BY ALL
 """
 PAPER_AVG_SQL = "SELECT model, task, setting, mixture, k, avg(value) FROM paper_reference WHERE lang <> 'Avg' GROUP BY ALL"

@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +126,8 @@ class RunRecord:
     manifest: dict[str, Any]
     manifest_sha256: str
     examples: list[dict[str, Any]]
+    # checkpoint_metrics rows: {"step", "task", "lang", "score", "n"} (none for runs from before)
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _json_columns(row: dict[str, Any]) -> dict[str, Any]:
@@ -163,6 +165,11 @@ def insert_run(con: duckdb.DuckDBPyConnection, record: RunRecord) -> bool:
             " WHERE run_id = ? GROUP BY ALL",
             [run["run_id"]],
         )
+        if record.checkpoints:
+            con.executemany(
+                "INSERT INTO checkpoint_metrics (run_id, step, task, lang, score, n) VALUES (?, ?, ?, ?, ?, ?)",
+                [[run["run_id"], c["step"], c["task"], c["lang"], c["score"], c["n"]] for c in record.checkpoints],
+            )
     return True
 
 

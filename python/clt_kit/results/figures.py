@@ -39,6 +39,12 @@ FROM script_groups
 WHERE scale = ? AND seed = ? AND setting = ? AND list_contains(?, task)
 ORDER BY model, mixture, k
 """,
+    "gap": """
+SELECT model, task, k, gap, seen, unseen, run_id, mixture
+FROM seen_unseen
+WHERE scale = ? AND seed = ? AND setting = ? AND list_contains(?, task)
+ORDER BY model, task, mixture, k
+""",
 }
 
 # The paper's curves for the same figure (its setting, mixtures and tasks), of one paper model.
@@ -60,6 +66,12 @@ SELECT model, mixture, k, latin, non_latin, 'Table ' || table_no
 FROM paper_script_groups
 WHERE setting = ? AND list_contains(?, mixture) AND list_contains(?, task) AND model = ?
 ORDER BY mixture, k
+""",
+    "gap": """
+SELECT model, task, k, gap, seen, unseen, 'Table ' || table_no
+FROM paper_seen_unseen
+WHERE setting = ? AND list_contains(?, mixture) AND list_contains(?, task) AND model = ?
+ORDER BY task, k
 """,
 }
 
@@ -262,11 +274,34 @@ def script_groups(db: Path, out_dir: Path, scale: str, seed: int, figure: Figure
     return _save(fig, out_dir, figure.number, header, 2, (rows, paper))
 
 
+def gap(db: Path, out_dir: Path, scale: str, seed: int, figure: FigureSpec) -> FigureFiles:
+    """Figure 12: the seen mean minus the unseen mean vs k, one panel per task of the figure, one
+    colour per model; the paper's curve (from its tables) thin beside ours."""
+    rows, paper = _query(db, scale, seed, figure)
+    models = _models(rows)
+    fig, axes = plt.subplots(1, len(figure.tasks), figsize=(max(6 * len(figure.tasks), 7), 4.5), squeeze=False)
+    for ax, task in zip(axes[0], figure.tasks):
+        for color, model in zip(MODEL_COLORS, models):
+            if ours := _columns(rows, model, task, 2, 3):
+                ax.plot(ours[0], _nan(ours[1]), marker="o", color=color, label=f"clt-kit {model.upper()} analogue")
+            if theirs := _columns(paper, PAPER_MODELS.get(model), task, 2, 3):
+                ax.plot(theirs[0], _nan(theirs[1]), marker="x", linestyle="--", alpha=0.6, color=color, label=f"paper, {_paper_label(model)}")
+        ax.axhline(0, color="grey", linewidth=0.6)
+        ax.set_title(f"{task} ({METRIC_NAMES[task]}), {figure.setting}-task")
+        _k_axis(ax)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("seen mean - unseen mean")
+    fig.suptitle(f"Figure {figure.number}, the seen-unseen gap (es, fr, ja, zh minus ar, ko, pt). Solid: clt-kit ({SCALE_NOTE.get(scale, scale)}, seed {seed}).\n"
+                 f"Dashed: the paper's numbers (arXiv 2504.16677, {_tables(paper)}), not recomputed.", fontsize=9)
+    return _save(fig, out_dir, figure.number, ["model", "task", "k", "gap", "seen", "unseen", "run_id"], 1, (rows, paper))
+
+
 # The plots a figure of study.toml can name as its `draw`.
 DRAWERS: dict[str, Callable[[Path, Path, str, int, FigureSpec], FigureFiles]] = {
     "rel_to_english": rel_to_english,
     "seen_unseen": seen_unseen,
     "script_groups": script_groups,
+    "gap": gap,
 }
 
 

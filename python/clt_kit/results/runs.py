@@ -2,7 +2,8 @@
 goes into DuckDB, so that nothing trained is ever lost to a database that cannot be written.
 
 A run folder (`work/runs/<run_id>/`) holds:
-    run.json        the runs row, the mixture manifest it trained on, and the sha256 of examples.jsonl
+    run.json        the runs row, the mixture manifest it trained on, the per-language scores at
+                    each checkpoint (training dynamics), and the sha256 of examples.jsonl
     examples.jsonl  one scored test example per line
 
 It is written beside its final place and renamed into it when complete (jsonio.publish_dir): a
@@ -37,7 +38,7 @@ def save_run(record: db.RunRecord, run_dir: Path) -> None:
         run = {**record.run, "finished_at": record.run["finished_at"].isoformat()}
         write_json(tmp / RUN_RECORD, {
             "run": run, "manifest": record.manifest, "manifest_sha256": record.manifest_sha256,
-            "files": hash_files(tmp, [EXAMPLES]),
+            "checkpoints": record.checkpoints, "files": hash_files(tmp, [EXAMPLES]),
         })
 
 
@@ -47,7 +48,7 @@ def load_run(run_dir: Path) -> db.RunRecord:
     require_files(run_dir, stored["files"], "run", RUN_RECORD)
     run = {**stored["run"], "finished_at": datetime.fromisoformat(stored["run"]["finished_at"])}
     return db.RunRecord(run=run, manifest=stored["manifest"], manifest_sha256=stored["manifest_sha256"],
-                        examples=read_jsonl(run_dir / EXAMPLES))
+                        examples=read_jsonl(run_dir / EXAMPLES), checkpoints=stored.get("checkpoints", []))
 
 
 @dataclass

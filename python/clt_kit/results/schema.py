@@ -201,4 +201,65 @@ MIGRATIONS: list[str] = [
     FROM paper_reference
     GROUP BY ALL;
     """,
+    # 8: multi-task runs and training dynamics. A multi-task run (runs.task is its setting's name,
+    # runs.tasks the tasks it trained on) is scored on each of its tasks, so the views now give a
+    # row per run and scored task: their `task` is the metric's (for a single-task run, the same as
+    # the run's). checkpoint_metrics: the per-language means of a fixed subsample of each test set
+    # at every checkpoint of a run (`step`; step 0 is the base model); checkpoint_seen_unseen: their
+    # seen and unseen means, what Table 2 correlates. Runs stored before have no checkpoint rows.
+    """
+    CREATE TABLE checkpoint_metrics (
+        run_id VARCHAR NOT NULL,
+        step INTEGER NOT NULL,
+        task VARCHAR NOT NULL,
+        lang VARCHAR NOT NULL,
+        score DOUBLE NOT NULL,           -- mean over the language's subsample
+        n INTEGER NOT NULL,
+        PRIMARY KEY (run_id, step, task, lang)
+    );
+    CREATE OR REPLACE VIEW rel_to_english AS
+    SELECT r.run_id, r.scale, r.model, m.task, r.k, r.seed,
+           avg(m.score) FILTER (WHERE m.lang <> 'en') AS non_english,
+           max(m.score) FILTER (WHERE m.lang = 'en') AS english,
+           avg(m.score) FILTER (WHERE m.lang <> 'en') / NULLIF(max(m.score) FILTER (WHERE m.lang = 'en'), 0) AS rel,
+           r.setting, r.mixture
+    FROM runs r JOIN metrics m USING (run_id)
+    WHERE r.status = 'done'
+    GROUP BY ALL;
+    CREATE OR REPLACE VIEW seen_unseen AS
+    SELECT r.run_id, r.scale, r.model, m.task, r.k, r.seed,
+           avg(m.score) FILTER (WHERE m.lang IN ('es', 'fr', 'ja', 'zh')) AS seen,
+           avg(m.score) FILTER (WHERE m.lang IN ('ar', 'ko', 'pt')) AS unseen,
+           avg(m.score) FILTER (WHERE m.lang IN ('es', 'fr', 'ja', 'zh'))
+             - avg(m.score) FILTER (WHERE m.lang IN ('ar', 'ko', 'pt')) AS gap,
+           r.setting, r.mixture
+    FROM runs r JOIN metrics m USING (run_id)
+    WHERE r.status = 'done'
+    GROUP BY ALL;
+    CREATE OR REPLACE VIEW script_groups AS
+    SELECT r.run_id, r.scale, r.model, m.task, r.k, r.seed,
+           avg(m.score) FILTER (WHERE m.lang IN ('en', 'es', 'fr', 'pt')) AS latin,
+           avg(m.score) FILTER (WHERE m.lang IN ('ja', 'zh', 'ar', 'ko')) AS non_latin,
+           r.setting, r.mixture
+    FROM runs r JOIN metrics m USING (run_id)
+    WHERE r.status = 'done'
+    GROUP BY ALL;
+    CREATE OR REPLACE VIEW language_fidelity AS
+    SELECT r.run_id, r.scale, r.model, e.task, r.k, r.seed, e.lang,
+           avg(CASE WHEN e.detected_lang NOT IN ('und', e.lang) THEN 1.0 ELSE 0.0 END) AS off_language_share,
+           avg(CASE WHEN e.detected_lang = 'und' THEN 1.0 ELSE 0.0 END) AS undetermined_share,
+           count(*) AS n,
+           r.setting, r.mixture
+    FROM runs r JOIN examples e USING (run_id)
+    WHERE r.status = 'done' AND e.detected_lang IS NOT NULL
+    GROUP BY ALL;
+    CREATE VIEW checkpoint_seen_unseen AS
+    SELECT r.run_id, r.scale, r.model, c.task, r.k, r.seed, c.step,
+           avg(c.score) FILTER (WHERE c.lang IN ('es', 'fr', 'ja', 'zh')) AS seen,
+           avg(c.score) FILTER (WHERE c.lang IN ('ar', 'ko', 'pt')) AS unseen,
+           r.setting, r.mixture
+    FROM runs r JOIN checkpoint_metrics c USING (run_id)
+    WHERE r.status = 'done'
+    GROUP BY ALL;
+    """,
 ]

@@ -2,7 +2,8 @@
 
 Full fine-tuning, constant learning rate, fixed batch size, loss on response tokens only; the
 validation loss is computed every `eval_every` steps (a checkpoint), and the checkpoint with the
-lowest validation loss is the one returned for evaluation.
+lowest validation loss is the one returned for evaluation. A caller may look at every checkpoint
+(`on_checkpoint`: the training dynamics score a subsample of the test sets there).
 
 Packing (an option; the paper did not pack) puts the examples of a batch end to end in as few rows
 as fit `seq_len`, with position ids restarting at each example: transformers then attends only
@@ -14,7 +15,7 @@ fewer padding tokens.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,13 +150,18 @@ def validation_loss(model: torch.nn.Module, examples: list[tuple[list[int], list
     return total / max(tokens, 1)
 
 
+# Called at every checkpoint with the model (in eval mode, not to be changed), its tokenizer and the step.
+OnCheckpoint = Callable[[PreTrainedModel, PreTrainedTokenizerBase, int], None]
+
+
 def sft(
     base_dir: Path | str, records: Sequence[dict[str, Any]], scale: Scale, seed: int, progress: bool = False,
-    packing: bool = False, lora: LoraSpec | None = None,
+    packing: bool = False, lora: LoraSpec | None = None, on_checkpoint: OnCheckpoint | None = None,
 ) -> SFTResult:
     """Fine-tunes the base model in `base_dir` on `records`; returns the best checkpoint.
     `packing`: pack each batch's examples into rows of `scale.seq_len` tokens (see the module doc);
-    `lora`: train LoRA adapters instead of every weight (the paper fine-tuned fully)."""
+    `lora`: train LoRA adapters instead of every weight (the paper fine-tuned fully);
+    `on_checkpoint`: called at each checkpoint after its validation loss (training dynamics)."""
     flags = set_determinism(seed, scale.cpu_threads)
     model, tokenizer = load_base(base_dir)
     base_weights = weights_hash(model)
@@ -181,6 +187,10 @@ def sft(
         val_losses[step] = loss
         if loss < best["loss"]:
             best.update(loss=loss, step=step, state=copy.deepcopy(accelerator.unwrap_model(model).state_dict()))
+        if on_checkpoint is not None:
+            model.eval()
+            on_checkpoint(accelerator.unwrap_model(model), tokenizer, step)
+            model.train()
 
     batches = _epochs(encoded_train, scale.sft_batch, pad, seed, accelerator.process_index, accelerator.num_processes,
                       scale.seq_len if packing else None)
