@@ -261,11 +261,16 @@ def ensure_bases(sizes: list[ModelSize], world: WorldPaths, scale: Scale, seed: 
     return {size.name: path for size, path in zip(sizes, _in_processes(_base_model, args, jobs))}
 
 
+def _spawned_pool(processes: int) -> ProcessPoolExecutor:
+    """A pool of `processes` spawned processes (torch and fork do not mix)."""
+    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+
+
 def _in_processes(fn: Callable[[T], R], args: list[T], jobs: int) -> list[R]:
-    """fn over args, in up to `jobs` spawned processes (torch and fork do not mix); in this one if 1."""
+    """fn over args, in up to `jobs` spawned processes; in this one if 1."""
     if jobs == 1 or len(args) == 1:
         return [fn(a) for a in args]
-    with ProcessPoolExecutor(min(jobs, len(args)), mp_context=multiprocessing.get_context("spawn")) as pool:
+    with _spawned_pool(min(jobs, len(args))) as pool:
         return list(pool.map(fn, args))
 
 
@@ -379,7 +384,7 @@ def _sweep_in_processes(todo: list[PreparedRun], world: WorldPaths, scale: Scale
     if jobs == 1 or len(todo) <= 1:
         return sweep(todo, world, scale, seed, layout.results, progress)
     args = [(todo, world, scale, seed, layout.results, False, w, jobs) for w in range(jobs)]
-    with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn")) as pool:
+    with _spawned_pool(min(jobs, len(todo))) as pool:
         futures = [pool.submit(_sweep_worker, a) for a in args]
         with runs_bar(len(todo), f"runs ({jobs} at once)", progress) as bar:
             while not all(f.done() for f in futures):
