@@ -167,14 +167,17 @@ def _nan(values: tuple) -> list[float]:
 def _k_axis(ax: plt.Axes) -> None:
     """k from 0 to the paper's 5000 on one axis: linear up to 100, logarithmic above."""
     ax.set_xscale("symlog", linthresh=100, linscale=0.6)
+    ax.set_xlim(left=-8)  # k=0 whole, without the autoscaled margin reaching to "-10^2"
     ax.set_xlabel("k (examples per seen language; linear to 100, log above)")
     ax.grid(alpha=0.3)
 
 
 def _tables(paper: list[tuple]) -> str:
-    """'Tables 3, 4, 10' for the paper rows plotted (their last column names the table)."""
+    """'Tables 3, 4, 10' (or 'Table 9') for the paper rows plotted (their last column names the table)."""
     numbers = sorted({int(r[-1].split()[-1]) for r in paper})
-    return "Tables " + ", ".join(map(str, numbers)) if numbers else "no matching table"
+    if not numbers:
+        return "no matching table"
+    return ("Table " if len(numbers) == 1 else "Tables ") + ", ".join(map(str, numbers))
 
 
 def _paper_label(model: str) -> str:
@@ -279,7 +282,7 @@ def gap(db: Path, out_dir: Path, scale: str, seed: int, figure: FigureSpec) -> F
     colour per model; the paper's curve (from its tables) thin beside ours."""
     rows, paper = _query(db, scale, seed, figure)
     models = _models(rows)
-    fig, axes = plt.subplots(1, len(figure.tasks), figsize=(max(6 * len(figure.tasks), 7), 4.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(figure.tasks), figsize=(max(6 * len(figure.tasks), 10), 4.5), squeeze=False)
     for ax, task in zip(axes[0], figure.tasks):
         for color, model in zip(MODEL_COLORS, models):
             if ours := _columns(rows, model, task, 2, 3):
@@ -291,7 +294,8 @@ def gap(db: Path, out_dir: Path, scale: str, seed: int, figure: FigureSpec) -> F
         _k_axis(ax)
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("seen mean - unseen mean")
-    fig.suptitle(f"Figure {figure.number}, the seen-unseen gap (es, fr, ja, zh minus ar, ko, pt). Solid: clt-kit ({SCALE_NOTE.get(scale, scale)}, seed {seed}).\n"
+    fig.suptitle(f"Figure {figure.number}, the seen-unseen gap (the mean of es, fr, ja, zh minus that of ar, ko, pt).\n"
+                 f"Solid: clt-kit ({SCALE_NOTE.get(scale, scale)}, seed {seed}).\n"
                  f"Dashed: the paper's numbers (arXiv 2504.16677, {_tables(paper)}), not recomputed.", fontsize=9)
     return _save(fig, out_dir, figure.number, ["model", "task", "k", "gap", "seen", "unseen", "run_id"], 1, (rows, paper))
 
