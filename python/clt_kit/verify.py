@@ -26,7 +26,7 @@ from clt_kit.integrity import check_files
 from clt_kit.jsonio import InputError, read_json
 from clt_kit.prep import core
 from clt_kit.prep.clean import CleanParams
-from clt_kit.prep.joint import is_joint, joint_problems
+from clt_kit.prep.joint import JOINT_FORMAT, JointSpec, is_joint, joint_of_parts
 from clt_kit.prep.mixture import DROPPED, MANIFEST, MANIFEST_FORMAT, MANIFEST_KIND, MIXTURE, MixtureSpec, build_mixture, output_files
 
 # How `clt-kit verify` prefixes each problem and each unchecked field it prints.
@@ -297,8 +297,16 @@ def verify_joint(manifest_path: Path, manifest: dict[str, Any]) -> Report:
     """A joint (multi-task) mixture: its folder holds exactly the files it records, and joining
     its parts again gives every field it records. Each part is a mixture folder of its own below
     it, which verify finds and rebuilds like any other."""
-    problems = check_files(manifest_path.parent, output_files(manifest), "joint mixture", MANIFEST)
-    return Report(problems=problems or joint_problems(manifest_path, manifest))
+    if manifest.get("format") != JOINT_FORMAT:
+        return Report(problems=[f"{manifest_path}: joint mixture format {manifest.get('format')!r}, but this kit writes {JOINT_FORMAT};"
+                                " make it again with `clt-kit reproduce --data-only`"])
+    if problems := check_files(manifest_path.parent, output_files(manifest), "joint mixture", MANIFEST):
+        return Report(problems=problems)
+    again, _ = joint_of_parts(JointSpec.from_dict(manifest["spec"]), manifest_path.parent)
+    return Report(problems=[
+        f"{manifest_path}: joining its parts again gives {key} {_short(again.get(key))}, recorded {_short(manifest.get(key))}"
+        for key in sorted(set(again) | set(manifest)) if again.get(key) != manifest.get(key)
+    ])
 
 
 def verify_manifest(manifest_path: Path) -> Report:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,28 +114,5 @@ def joint_of_parts(spec: JointSpec, folder: Path) -> tuple[dict[str, Any], str]:
     }, union
 
 
-def joint_problems(manifest_path: Path, manifest: dict[str, Any]) -> list[str]:
-    """What differs between a joint manifest and the union of its folder's parts as they are (the
-    parts themselves are checked, and rebuilt, as mixtures of their own)."""
-    if manifest.get("format") != JOINT_FORMAT:
-        return [f"{manifest_path}: joint mixture format {manifest.get('format')!r}, but this kit writes {JOINT_FORMAT};"
-                " make it again with `clt-kit reproduce --data-only`"]
-    again, _ = joint_of_parts(JointSpec.from_dict(manifest["spec"]), manifest_path.parent)
-    return [
-        f"{manifest_path}: joining its parts again gives {key} {_short(again.get(key))}, recorded {_short(manifest.get(key))}"
-        for key in sorted(set(again) | set(manifest)) if again.get(key) != manifest.get(key)
-    ]
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 160 else text[:157] + "..."
-
-
 def is_joint(manifest: Any) -> bool:
     return isinstance(manifest, dict) and manifest.get("kind") == JOINT_KIND
-
-
-def tasks_of(manifest: dict[str, Any]) -> Sequence[str]:
-    """The tasks a mixture manifest (single or joint) holds."""
-    return manifest["spec"]["tasks"] if is_joint(manifest) else [manifest["spec"]["task"]]
