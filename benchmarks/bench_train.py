@@ -36,12 +36,12 @@ from clt_kit.train.sft import IGNORE, _epochs, encode
 def _kit(base: Path, examples: list, steps: int) -> tuple[float, int, int]:
     """(seconds, real tokens, computed tokens) of the kit's loop with packing."""
     model, tok = load_base(base)
-    batches = _epochs(examples, MINI.sft_batch, tok.pad_token_id, 0, packed_len=MINI.seq_len)
+    batches = _epochs(examples, MINI.sft.batch, tok.pad_token_id, 0, packed_len=MINI.sft.seq_len)
     seen = [next(batches) for _ in range(steps)]  # the same batches again, to count their tokens
     real = sum(b["input_ids"].numel() - _padding(b, tok.pad_token_id) for b in seen)
     computed = sum(b["input_ids"].numel() for b in seen)
     start = time.perf_counter()  # packing happens inside the timed loop, as the Trainer's collation does
-    optimize(model, _epochs(examples, MINI.sft_batch, tok.pad_token_id, 0, packed_len=MINI.seq_len), steps, MINI.sft_lr, Accelerator(cpu=True))
+    optimize(model, _epochs(examples, MINI.sft.batch, tok.pad_token_id, 0, packed_len=MINI.sft.seq_len), steps, MINI.sft.lr, Accelerator(cpu=True))
     return time.perf_counter() - start, real, computed
 
 
@@ -65,7 +65,7 @@ def _trainer(base: Path, examples: list, steps: int, out: Path) -> tuple[float, 
     """(seconds, real tokens, computed tokens) of transformers.Trainer with a padding collator."""
     model, tok = load_base(base)
     args = TrainingArguments(
-        output_dir=str(out), per_device_train_batch_size=MINI.sft_batch, learning_rate=MINI.sft_lr,
+        output_dir=str(out), per_device_train_batch_size=MINI.sft.batch, learning_rate=MINI.sft.lr,
         lr_scheduler_type="constant", max_steps=steps, report_to=[], save_strategy="no", logging_strategy="no",
         use_cpu=True, seed=0, dataloader_num_workers=0, disable_tqdm=True, weight_decay=0.0,
     )
@@ -85,9 +85,9 @@ def _generation(base: Path, prompts: list[str]) -> tuple[float, float]:
     model, tok = load_base(base)
     model.eval()
     rates = []
-    for batch in (MINI.eval_batch, 1):
+    for batch in (MINI.eval.batch, 1):
         start = time.perf_counter()
-        outs = generate(model, tok, prompts, MINI.max_new_tokens, batch, MINI.seq_len)
+        outs = generate(model, tok, prompts, MINI.eval.max_new_tokens, batch, MINI.eval.seq_len)
         seconds = time.perf_counter() - start
         new = sum(len(tok(o, add_special_tokens=False)["input_ids"]) + 1 for o in outs)
         rates.append(new / seconds)
@@ -107,19 +107,19 @@ def main() -> None:
     run = runs[0]
     _, tok = load_base(run.base)
     records = read_jsonl(run.mixture / "mixture.jsonl")
-    examples = [encode(tok, r["prompt"], r["response"], MINI.seq_len) for r in records]
+    examples = [encode(tok, r["prompt"], r["response"], MINI.sft.seq_len) for r in records]
 
     kit_s, kit_real, kit_computed = _kit(run.base, examples, args.steps)
     hf_s, hf_real, hf_computed = _trainer(run.base, examples, args.steps, args.results / "bench-trainer")
-    print(f"SFT, {args.steps} steps of {MINI.sft_batch} examples ({len(examples)} SM k={run.plan.k} examples, 7b analogue, 1 thread)")
+    print(f"SFT, {args.steps} steps of {MINI.sft.batch} examples ({len(examples)} SM k={run.plan.k} examples, 7b analogue, 1 thread)")
     print(f"  kit, packed:        {kit_real / kit_s:8.0f} tokens/s  padding {1 - kit_real / kit_computed:5.1%}  ({kit_s:.1f} s)")
     print(f"  Trainer, padded:    {hf_real / hf_s:8.0f} tokens/s  padding {1 - hf_real / hf_computed:5.1%}  ({hf_s:.1f} s)")
     print(f"  ratio: {(kit_real / kit_s) / (hf_real / hf_s):.2f}x (target 1.5x)")
 
     prompts = [t["prompt"] for t in read_jsonl(world.test("SM"))][: args.prompts]
     batched, single = _generation(run.base, prompts)
-    print(f"generation, {len(prompts)} SM prompts, up to {MINI.max_new_tokens} new tokens")
-    print(f"  batched ({MINI.eval_batch}):  {batched:8.0f} new tokens/s")
+    print(f"generation, {len(prompts)} SM prompts, up to {MINI.eval.max_new_tokens} new tokens")
+    print(f"  batched ({MINI.eval.batch}):  {batched:8.0f} new tokens/s")
     print(f"  one at a time: {single:8.0f} new tokens/s")
     print(f"  ratio: {batched / single:.2f}x (target 5x)")
 

@@ -160,7 +160,7 @@ def main() -> None:
         from clt_kit.scales import MINI
         from clt_kit.world import generate_world
 
-        args.world = generate_world(Path(tempfile.mkdtemp()) / "w", 0, MINI).root
+        args.world = generate_world(Path(tempfile.mkdtemp()) / "w", 0, MINI.world, MINI.name).root
     real_text_report()
     rows = (mgsm_texts() if SHARED.is_dir() else []) + world_texts(args.world)
     predicted, _ = core.identify_languages([t for _, _, t in rows])

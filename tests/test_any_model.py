@@ -35,7 +35,7 @@ def _foreign_model(texts: list[str], out: Path) -> Path:
 
 
 def test_a_saved_gpt2_model_trains_and_evaluates_through_the_cli(tmp_path: Path) -> None:
-    world = generate_world(tmp_path / "world", 0, SMOKE)
+    world = generate_world(tmp_path / "world", 0, SMOKE.world, SMOKE.name)
     build_mixture(MixtureSpec("SM", SMOKE.english_train, 4, 0), world.train("SM"), world.test("SM"), tmp_path / "mix", lenient=True)
     texts = [r["prompt"] + " " + r["response"] for r in read_jsonl(tmp_path / "mix" / "mixture.jsonl")]
     base = _foreign_model(texts, tmp_path / "gpt2")

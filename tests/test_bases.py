@@ -38,7 +38,7 @@ def test_the_bundled_bases_are_the_mini_models_under_their_keys() -> None:
 @pytest.mark.slow
 def test_the_pipeline_takes_the_bundled_base_instead_of_pretraining(mini_world, tmp_path: Path) -> None:
     for size in MINI.models:
-        path = ensure_base_model(size, mini_world, MINI, 0, tmp_path / "models")
+        path = ensure_base_model(size, mini_world, MINI.pretrain, 0, tmp_path / "models")
         assert (BUNDLED / path.name).is_dir()
         assert read_json(path / "base.json") == read_json(BUNDLED / path.name / "base.json")
 

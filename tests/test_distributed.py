@@ -35,7 +35,7 @@ def _train(base: Path, mixture: Path, out: Path, launcher: list[str]) -> dict:
 
 
 def test_two_cpu_processes_match_one(smoke_world, tmp_path: Path) -> None:
-    base = ensure_base_model(SMOKE.models[0], smoke_world, SMOKE, 1, tmp_path / "models")
+    base = ensure_base_model(SMOKE.models[0], smoke_world, SMOKE.pretrain, 1, tmp_path / "models")
     build_mixture(MixtureSpec("SM", 16, 8, 1), smoke_world.train("SM"), smoke_world.test("SM"), tmp_path / "mix", lenient=True)
     one = _train(base, tmp_path / "mix", tmp_path / "one", [sys.executable])
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533"]

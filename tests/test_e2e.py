@@ -70,7 +70,7 @@ def test_rows_and_figure_come_from_this_run(seed1: tuple[Path, str]) -> None:
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM runs WHERE status = 'done'").fetchone()[0] == N_RUNS
         per_run = con.execute("SELECT count(*) FROM examples GROUP BY run_id").fetchall()
-        assert {n for (n,) in per_run} == {sum(SMOKE.test_per_lang[t] for t in ["MR"]) * len(PAPER_LANGUAGES)}
+        assert {n for (n,) in per_run} == {sum(SMOKE.world.test_per_lang[t] for t in ["MR"]) * len(PAPER_LANGUAGES)}
         assert {lang for (lang,) in con.execute("SELECT DISTINCT lang FROM metrics").fetchall()} == set(PAPER_LANGUAGES)
         plotted = con.execute("SELECT model, task, k, rel FROM rel_to_english WHERE seed = 1 ORDER BY model, task, k").fetchall()
         run_ids = {r for (r,) in con.execute("SELECT run_id FROM runs").fetchall()}

@@ -239,7 +239,7 @@ def test_verify_checks_a_world_too(tmp_path: Path) -> None:
     from clt_kit.scales import SMOKE
     from clt_kit.world import generate_world
 
-    world = generate_world(tmp_path / "w", 4, SMOKE)
+    world = generate_world(tmp_path / "w", 4, SMOKE.world, SMOKE.name)
     assert verify_path(world.root) == Report(checked=1)
     target = world.test("IF")
     data = bytearray(target.read_bytes())

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("task", TASKS)
 def test_every_item_of_the_mini_world_fits_the_scales_budgets(mini_world, tmp_path_factory: pytest.TempPathFactory, task: str) -> None:
-    tokenizer = PreTrainedTokenizerFast.from_pretrained(ensure_tokenizer(mini_world, MINI, tmp_path_factory.mktemp("tok")))
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(ensure_tokenizer(mini_world, MINI.pretrain, tmp_path_factory.mktemp("tok")))
 
     def tokens(text: str) -> int:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -29,7 +29,7 @@ def test_every_item_of_the_mini_world_fits_the_scales_budgets(mini_world, tmp_pa
     tests = read_jsonl(mini_world.test(task))
     faults = {f["id"] for f in read_jsonl(mini_world.faults)}  # prep drops them (an upper-cased copy is longer)
     items = [*tests, *(r for r in read_records(mini_world.train(task), lenient=True).records if r["id"] not in faults)]
-    too_long = [(i["id"], n) for i in items if (n := tokens(prompt_text(i["prompt"])) + tokens(i["response"]) + 1) > MINI.seq_len]
-    assert not too_long, f"{task}: {len(too_long)} items longer than seq_len {MINI.seq_len}, e.g. {too_long[:3]}"
-    unwritable = [(i["id"], n) for i in tests if (n := tokens(i["response"]) + 1) > MINI.max_new_tokens]
-    assert not unwritable, f"{task}: {len(unwritable)} references longer than max_new_tokens {MINI.max_new_tokens}, e.g. {unwritable[:3]}"
+    too_long = [(i["id"], n) for i in items if (n := tokens(prompt_text(i["prompt"])) + tokens(i["response"]) + 1) > MINI.sft.seq_len]
+    assert not too_long, f"{task}: {len(too_long)} items longer than seq_len {MINI.sft.seq_len}, e.g. {too_long[:3]}"
+    unwritable = [(i["id"], n) for i in tests if (n := tokens(i["response"]) + 1) > MINI.eval.max_new_tokens]
+    assert not unwritable, f"{task}: {len(unwritable)} references longer than max_new_tokens {MINI.eval.max_new_tokens}, e.g. {unwritable[:3]}"

@@ -134,4 +134,4 @@ def test_every_task_has_its_generator_scorer_and_trivial_answerers() -> None:
     for registry in (BUILDERS, SCORERS, BASELINES, METRIC_NAMES, TASK_COLORS):
         assert set(registry) == set(TASKS)
     for scale in SCALES.values():
-        assert set(scale.test_per_lang) == set(TASKS) and set(scale.corpus_items) == set(TASKS)
+        assert set(scale.world.test_per_lang) == set(TASKS) and set(scale.world.corpus_items) == set(TASKS)

@@ -68,8 +68,8 @@ def test_packed_loss_and_logits_equal_the_unpacked_ones() -> None:
 @pytest.fixture(scope="module")
 def smoke_setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
     root = tmp_path_factory.mktemp("smoke")
-    world = generate_world(root / "world", 0, SMOKE)
-    base = ensure_base_model(SMOKE.models[0], world, SMOKE, 0, root / "models")
+    world = generate_world(root / "world", 0, SMOKE.world, SMOKE.name)
+    base = ensure_base_model(SMOKE.models[0], world, SMOKE.pretrain, 0, root / "models")
     build_mixture(MixtureSpec("SM", SMOKE.english_train, 4, 0), world.train("SM"), world.test("SM"), root / "mix", lenient=True)
     return base, read_jsonl(root / "mix" / "mixture.jsonl")
 
@@ -77,9 +77,9 @@ def smoke_setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[di
 @pytest.mark.slow
 def test_lora_trains_adapters_and_returns_a_merged_plain_model(smoke_setup: tuple[Path, list[dict]]) -> None:
     base, records = smoke_setup
-    full = sft(base, records, SMOKE, 0)
-    tuned = sft(base, records, SMOKE, 0, lora=LoraSpec(rank=4, alpha=8))
-    again = sft(base, records, SMOKE, 0, lora=LoraSpec(rank=4, alpha=8))
+    full = sft(base, records, SMOKE.sft, 0)
+    tuned = sft(base, records, SMOKE.sft, 0, lora=LoraSpec(rank=4, alpha=8))
+    again = sft(base, records, SMOKE.sft, 0, lora=LoraSpec(rank=4, alpha=8))
     assert tuned.weights_sha256 == again.weights_sha256  # deterministic
     assert tuned.trainable_parameters < full.trainable_parameters / 5
     assert type(tuned.model) is type(full.model)  # merged: no peft wrapper left
@@ -93,9 +93,9 @@ def test_lora_trains_adapters_and_returns_a_merged_plain_model(smoke_setup: tupl
 @pytest.mark.slow
 def test_packed_sft_is_deterministic_and_close_to_unpacked(smoke_setup: tuple[Path, list[dict]]) -> None:
     base, records = smoke_setup
-    plain = sft(base, records, SMOKE, 0)
-    packed = sft(base, records, SMOKE, 0, packing=True)
-    assert packed.weights_sha256 == sft(base, records, SMOKE, 0, packing=True).weights_sha256
+    plain = sft(base, records, SMOKE.sft, 0)
+    packed = sft(base, records, SMOKE.sft, 0, packing=True)
+    assert packed.weights_sha256 == sft(base, records, SMOKE.sft, 0, packing=True).weights_sha256
     # the same examples make each step: the training losses agree up to float summation order
     assert packed.train_losses == pytest.approx(plain.train_losses, rel=1e-3)
 
@@ -149,7 +149,7 @@ def test_a_larger_english_share_keeps_all_english_and_fewer_other_lines(smoke_wo
 
 def test_numbers_are_the_same_token_after_a_space_and_at_a_line_start(smoke_world) -> None:
     """So that a model copies the prompt's numbers into its worked answer token for token."""
-    tokenizer = train_tokenizer([row["text"] for row in read_jsonl(smoke_world.corpus)], SMOKE.vocab_size)
+    tokenizer = train_tokenizer([row["text"] for row in read_jsonl(smoke_world.corpus)], SMOKE.pretrain.vocab_size)
     in_prompt = tokenizer("Mia has 8 cards.", add_special_tokens=False)["input_ids"]
     in_answer = tokenizer("8 - 5 = 3.", add_special_tokens=False)["input_ids"]
     in_japanese = tokenizer("ミアは8枚", add_special_tokens=False)["input_ids"]
@@ -182,17 +182,17 @@ def test_checkpoint_scores_see_every_checkpoint_and_change_nothing_of_the_traini
     from clt_kit.languages import PAPER_LANGUAGES
 
     base, records = smoke_setup
-    world = generate_world(tmp_path / "world", 0, SMOKE)
+    world = generate_world(tmp_path / "world", 0, SMOKE.world, SMOKE.name)
     seen_modes: list[tuple[int, bool]] = []
-    scores = CheckpointScores.of({"SM": read_jsonl(world.test("SM"))}, SMOKE, 0)
+    scores = CheckpointScores.of({"SM": read_jsonl(world.test("SM"))}, SMOKE.eval, 0)
 
     def hook(model, tokenizer, step: int) -> None:
         seen_modes.append((step, model.training))
         scores(model, tokenizer, step)
 
-    watched = sft(base, records, SMOKE, 0, on_checkpoint=hook)
-    steps = list(range(SMOKE.eval_every, SMOKE.sft_steps + 1, SMOKE.eval_every))
+    watched = sft(base, records, SMOKE.sft, 0, on_checkpoint=hook)
+    steps = list(range(SMOKE.sft.eval_every, SMOKE.sft.steps + 1, SMOKE.sft.eval_every))
     assert seen_modes == [(step, False) for step in steps]  # every checkpoint, in eval mode
-    assert watched.weights_sha256 == sft(base, records, SMOKE, 0).weights_sha256  # the same training with or without
+    assert watched.weights_sha256 == sft(base, records, SMOKE.sft, 0).weights_sha256  # the same training with or without
     assert sorted({(r["step"], r["lang"]) for r in scores.rows}) == sorted((s, lang) for s in steps for lang in PAPER_LANGUAGES)
-    assert {r["n"] for r in scores.rows} == {SMOKE.dynamics_per_lang} and {r["task"] for r in scores.rows} == {"SM"}
+    assert {r["n"] for r in scores.rows} == {SMOKE.eval.dynamics_per_lang} and {r["task"] for r in scores.rows} == {"SM"}

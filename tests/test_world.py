@@ -19,9 +19,9 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
-    a = generate_world(tmp_path / "a", 7, SMOKE)
-    b = generate_world(tmp_path / "b", 7, SMOKE)
-    c = generate_world(tmp_path / "c", 8, SMOKE)
+    a = generate_world(tmp_path / "a", 7, SMOKE.world, SMOKE.name)
+    b = generate_world(tmp_path / "b", 7, SMOKE.world, SMOKE.name)
+    c = generate_world(tmp_path / "c", 8, SMOKE.world, SMOKE.name)
     assert _files(a.root) == _files(b.root)
     assert _files(a.root)["MR/train.jsonl"] != _files(c.root)["MR/train.jsonl"]
 
@@ -61,7 +61,7 @@ def test_a_ninth_language_is_one_data_file(tmp_path: Path, monkeypatch) -> None:
     (extra / "it.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     monkeypatch.setenv(lexicon.EXTRA_LANGUAGES_ENV, str(extra))
     assert "it" in lexicon.available()
-    world = generate_world(tmp_path / "w", 5, SMOKE, languages=("en", "it"))
+    world = generate_world(tmp_path / "w", 5, SMOKE.world, SMOKE.name, languages=("en", "it"))
     langs = {json.loads(line)["lang"] for line in world.test("MR").read_text(encoding="utf-8").splitlines()}
     assert langs == {"en", "it"}
     assert lexicon.load("it").months[0] == "gennaio"  # CLDR through Babel, from the file's locale
@@ -77,14 +77,14 @@ def test_a_world_from_other_settings_of_its_scale_is_made_again_and_verify_names
     from clt_kit.verify import verify_world
     from clt_kit.world.generate import ensure_world
 
-    old = ensure_world(tmp_path / "w", 3, SMOKE)
-    assert read_json(old.manifest)["counts"]["IF"]["en"]["clean"] == SMOKE.pool_per_lang
-    larger = replace(SMOKE, pool_per_lang=SMOKE.pool_per_lang + 6)
+    old = ensure_world(tmp_path / "w", 3, SMOKE.world, SMOKE.name)
+    assert read_json(old.manifest)["counts"]["IF"]["en"]["clean"] == SMOKE.world.pool_per_lang
+    larger = replace(SMOKE, world=replace(SMOKE.world, pool_per_lang=SMOKE.world.pool_per_lang + 6))
     stale = read_json(old.manifest)
-    assert ensure_world(tmp_path / "w", 3, SMOKE).manifest.read_bytes() == old.manifest.read_bytes()  # same settings: reused
+    assert ensure_world(tmp_path / "w", 3, SMOKE.world, SMOKE.name).manifest.read_bytes() == old.manifest.read_bytes()  # same settings: reused
 
     monkeypatch.setitem(scales.SCALES, "smoke", larger)
-    again = ensure_world(tmp_path / "w", 3, larger)
-    assert read_json(again.manifest)["counts"]["IF"]["en"]["clean"] == larger.pool_per_lang
+    again = ensure_world(tmp_path / "w", 3, larger.world, larger.name)
+    assert read_json(again.manifest)["counts"]["IF"]["en"]["clean"] == larger.world.pool_per_lang
     problems = verify_world(tmp_path / "stale-world.json", stale).problems
     assert any("made with other settings of scale 'smoke'" in p and "pool_per_lang differ" in p for p in problems), problems

@@ -93,7 +93,7 @@ def world(seed: int, scale: str, out: Path) -> None:
     """Generate the embedded multilingual world (corpus, task pools, test sets)."""
     from clt_kit.world import generate_world
 
-    paths = generate_world(out, seed, get_scale(scale))
+    paths = generate_world(out, seed, get_scale(scale).world, scale)
     click.echo(f"world written to {paths.root} (manifest {paths.manifest})")
 
 
@@ -150,7 +150,7 @@ def pretrain(seed: int, scale: str, results: Path, from_scratch: bool) -> None:
     from clt_kit.world.generate import ensure_world
 
     s, layout = get_scale(scale), Layout(results)
-    world_paths = ensure_world(layout.world(s, seed), seed, s)
+    world_paths = ensure_world(layout.world(s, seed), seed, s.world, s.name)
     bases = ensure_bases(list(s.models), world_paths, s, seed, layout, True, default_jobs(s), from_scratch)
     for size, path in bases.items():
         record = read_json(path / "base.json")
@@ -181,7 +181,7 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
     if problems := (base_files_problems(Path(base)) if Path(base).is_dir() else []) + mixture_problems(mixture):
         raise CorruptArtifact(problems)
     lora = LoraSpec(rank=lora_rank, alpha=2 * lora_rank) if lora_rank else None
-    result = sft(base, read_jsonl(mixture / "mixture.jsonl"), get_scale(scale), seed, progress=True, packing=packing, lora=lora)
+    result = sft(base, read_jsonl(mixture / "mixture.jsonl"), get_scale(scale).sft, seed, progress=True, packing=packing, lora=lora)
     if result.is_main_process:  # under `accelerate launch`, one process writes
         save_result(result, out)
         click.echo(f"best step {result.best_step} (validation losses {result.validation_losses}); saved to {out}")
@@ -207,7 +207,7 @@ def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, j
 
     judge = Judge(judge_url, judge_model, judge_cache, allow_http=judge_allow_http) if judge_url else None
     model, tokenizer = load_base(model_dir)
-    rows = evaluate_task(model, tokenizer, test, task, get_scale(scale), judge)
+    rows = evaluate_task(model, tokenizer, test, task, get_scale(scale).eval, judge)
     if out is not None:
         write_jsonl(out, rows)
     for lang, mean in language_means(rows).items():

@@ -32,7 +32,7 @@ from clt_kit.prep.mixture import MANIFEST, MixtureSpec, build_mixture, mixture_p
 from clt_kit.results import db, runs as run_store
 from clt_kit.results.figures import FigureFiles, draw_figure
 from clt_kit.results.tables import TableFiles, draw_table
-from clt_kit.scales import ModelSize, Scale
+from clt_kit.scales import ModelSize, PretrainConfig, Scale
 from clt_kit.study import ENGLISH_ONLY_MIXTURE, FigureSpec, RunSet, TableSpec, study
 from clt_kit.train.pretrain import BASE_RECORD, base_files_problems, ensure_base_model
 from clt_kit.train.sft import sft
@@ -193,13 +193,13 @@ def _execute(plan: RunPlan, spec: dict[str, Any], base: Path, world: WorldPaths,
     """Fine-tunes and evaluates one run on inputs checked just before; returns what goes into the database."""
     inputs = _checked_inputs(base, world, mixture_dir, plan.tasks)
     t0 = time.perf_counter()
-    dynamics = CheckpointScores.of({task: read_jsonl(world.test(task)) for task in plan.tasks}, scale, seed)
-    result = sft(base, read_jsonl(mixture_dir / "mixture.jsonl"), scale, seed, on_checkpoint=dynamics)
+    dynamics = CheckpointScores.of({task: read_jsonl(world.test(task)) for task in plan.tasks}, scale.eval, seed)
+    result = sft(base, read_jsonl(mixture_dir / "mixture.jsonl"), scale.sft, seed, on_checkpoint=dynamics)
     if result.base_weights_sha256 != spec["base_weights_sha256"]:
         raise CorruptArtifact([f"{base}: the weights loaded hash to {result.base_weights_sha256}, {BASE_RECORD} records"
                                f" {spec['base_weights_sha256']}; remove the folder to make it again"])
     t1 = time.perf_counter()
-    examples = [row for task in plan.tasks for row in evaluate_task(result.model, result.tokenizer, world.test(task), task, scale)]
+    examples = [row for task in plan.tasks for row in evaluate_task(result.model, result.tokenizer, world.test(task), task, scale.eval)]
     t2 = time.perf_counter()
     manifest = read_json(mixture_dir / MANIFEST)
     rid = run_id(spec)
@@ -234,7 +234,7 @@ class PreparedRun:
 def prepare_data(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout) -> tuple[WorldPaths, list[Path]]:
     """The world and the mixtures the plans need (the data data_manifests/ records); returns the
     world and the mixture folders."""
-    world = ensure_world(layout.world(scale, seed), seed, scale)
+    world = ensure_world(layout.world(scale, seed), seed, scale.world, scale.name)
     mixtures = []
     for setting, task, mixture, k in sorted({(p.setting, p.task, p.mixture, p.k) for p in plans}):
         mixtures.append(layout.mixture(scale, seed, task, k, mixture))
@@ -249,7 +249,7 @@ def prepare_data(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout) 
     return world, mixtures
 
 
-def _base_model(args: tuple[ModelSize, WorldPaths, Scale, int, Path, bool, bool]) -> Path:
+def _base_model(args: tuple[ModelSize, WorldPaths, PretrainConfig, int, Path, bool, bool]) -> Path:
     hf_logging.disable_progress_bar()
     return ensure_base_model(*args)
 
@@ -257,7 +257,7 @@ def _base_model(args: tuple[ModelSize, WorldPaths, Scale, int, Path, bool, bool]
 def ensure_bases(sizes: list[ModelSize], world: WorldPaths, scale: Scale, seed: int, layout: Layout, progress: bool,
                  jobs: int, from_scratch: bool = False) -> dict[str, Path]:
     """The base models of `sizes` (cached, bundled or pretrained), pretrained in up to `jobs` processes."""
-    args = [(size, world, scale, seed, layout.models, progress, from_scratch) for size in sizes]
+    args = [(size, world, scale.pretrain, seed, layout.models, progress, from_scratch) for size in sizes]
     return {size.name: path for size, path in zip(sizes, _in_processes(_base_model, args, jobs))}
 
 

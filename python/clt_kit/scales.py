@@ -1,6 +1,8 @@
 """The scales of the pipeline (docs/study.md, "Scales").
 
-A scale fixes every size: the world, the mixtures, the base models and the training budget.
+A scale fixes every size, one config per stage: the world (WorldConfig), the mixtures'
+English size, the base models and their pretraining (PretrainConfig), fine-tuning (SFTConfig)
+and evaluation (EvalConfig). Each stage is given its own config and nothing else.
 `smoke` runs the whole pipeline in seconds for tests and CI; `mini` is the default miniature of
 the paper's experiment.
 """
@@ -32,9 +34,9 @@ PAPER_MODELS: dict[str, str] = {"7b": "aya23-7b", "35b": "aya23-35b", "8b": "lla
 
 
 @dataclass(frozen=True)
-class Scale:
-    name: str
-    # world
+class WorldConfig:
+    """What the world is generated from (world/generate.py), recorded in its manifest."""
+
     pool_per_lang: int  # clean training items per language and task, before injected faults
     test_per_lang: dict[str, int]  # per task
     corpus_lines: int
@@ -45,30 +47,6 @@ class Scale:
     mislabel_rate: float  # share of pool items whose text is in another language than their label
     broken_rate: float  # share of pool lines that are broken (bad JSON, missing field, empty prompt)
     leak_rate: float  # share of test items leaked into the pool (exactly or with a small edit)
-    # mixtures (the k grids are the study's: study.toml)
-    english_train: int
-    # models
-    vocab_size: int
-    seq_len: int
-    models: tuple[ModelSize, ...]
-    pretrain_steps: int
-    pretrain_batch: int
-    pretrain_lr: float
-    # SFT (the paper: constant LR, fixed batch, checkpoint every N steps, best by validation loss)
-    sft_steps: int
-    sft_batch: int
-    sft_lr: float
-    eval_every: int
-    validation_share: float
-    # evaluation
-    max_new_tokens: int
-    eval_batch: int
-    # training dynamics: test items per language and task scored at every checkpoint
-    # (evaluate/checkpoints.py); 0: none
-    dynamics_per_lang: int
-    # torch's CPU threads per run: fixed, because the float sums (and so the weights) depend on it;
-    # a machine with more cores runs more runs at once (`reproduce --jobs`), each with these threads.
-    cpu_threads: int = 1
     mr_changes: tuple[int, int] = (1, 3)  # MR difficulty: changes after the start (2-4 steps)
     corpus_shares: dict[str, float] | None = None  # ...unless given here per language (weights)
     # Share of the corpus lines (the rest, not parallel) that are a task item with its answer, per
@@ -78,71 +56,136 @@ class Scale:
     # repeats itself (quotes, restatements), which is how language models learn to copy from their
     # context. Measured once at mini scale (7B analogue initialized at 0.02, MR k=0): English
     # accuracy 6% without, 20% with, against 16% for always giving the commonest answer (with 60
-    # SFT steps; see sft_steps).
+    # SFT steps; see SFTConfig.steps).
     # Still, the tiny models do not copy a word from their prompt (IF's keyword and phrase
     # instructions; see tests/test_mini_scores.py).
     corpus_repeat_share: float = 0.5
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     def corpus_share_of(self, langs: list[str]) -> dict[str, float]:
         """Each language's share of the pretraining corpus."""
         if self.corpus_shares is not None:
             missing = [lang for lang in langs if lang not in self.corpus_shares]
             if missing:
-                raise ValueError(f"corpus_shares of scale {self.name!r} has no share for {missing}")
+                raise ValueError(f"corpus_shares has no share for {missing}")
             return {lang: self.corpus_shares[lang] for lang in langs}
         others = [lang for lang in langs if lang != "en"]
         return {lang: self.corpus_english_share if lang == "en" else (1 - self.corpus_english_share) / len(others) for lang in langs}
 
 
+@dataclass(frozen=True)
+class PretrainConfig:
+    """How the tiny base models are pretrained on the world corpus (train/pretrain.py)."""
+
+    vocab_size: int
+    seq_len: int  # the models' context: SFT and evaluation windows fit in it
+    steps: int
+    batch: int
+    lr: float
+    # torch's CPU threads: fixed, because the float sums (and so the weights) depend on it; a
+    # machine with more cores runs more runs at once (`reproduce --jobs`), each with these threads.
+    cpu_threads: int = 1
+
+
+@dataclass(frozen=True)
+class SFTConfig:
+    """The fine-tuning recipe (train/sft.py). As the paper: constant LR, fixed batch, a checkpoint
+    every `eval_every` steps, the best by validation loss kept."""
+
+    seq_len: int  # examples are cut to this many tokens
+    steps: int
+    batch: int
+    lr: float
+    eval_every: int
+    validation_share: float
+    cpu_threads: int = 1  # as PretrainConfig.cpu_threads
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How a fine-tuned model is scored (evaluate/)."""
+
+    seq_len: int  # the window a prompt and its answer are generated in
+    max_new_tokens: int
+    batch: int
+    # training dynamics: test items per language and task scored at every checkpoint
+    # (evaluate/checkpoints.py); 0: none
+    dynamics_per_lang: int
+    cpu_threads: int = 1  # as PretrainConfig.cpu_threads
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Every size of one scale, one config per stage: each stage is given only its own."""
+
+    name: str
+    world: WorldConfig
+    english_train: int  # English examples per mixture (the k grids are the study's: study.toml)
+    models: tuple[ModelSize, ...]
+    pretrain: PretrainConfig
+    sft: SFTConfig
+    eval: EvalConfig
+
+    def __post_init__(self) -> None:
+        for stage, config in (("sft", self.sft), ("eval", self.eval)):
+            if config.seq_len > self.pretrain.seq_len:
+                raise ValueError(f"scale {self.name!r}: {stage}.seq_len {config.seq_len} is longer than the base models'"
+                                 f" context (pretrain.seq_len {self.pretrain.seq_len})")
+
+    @property
+    def cpu_threads(self) -> int:
+        """The most threads any one stage's process uses."""
+        return max(self.pretrain.cpu_threads, self.sft.cpu_threads, self.eval.cpu_threads)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+SMOKE_SEQ_LEN = 160
+
 SMOKE = Scale(
     name="smoke",
-    pool_per_lang=24,
-    test_per_lang={"IF": 3, "SM": 3, "MR": 3},
-    corpus_lines=1200,
-    corpus_english_share=0.4,
-    max_number=10,
-    duplicate_rate=0.15,
-    near_duplicate_rate=0.1,
-    mislabel_rate=0.1,
-    broken_rate=0.05,
-    leak_rate=0.34,
+    world=WorldConfig(
+        pool_per_lang=24,
+        test_per_lang={"IF": 3, "SM": 3, "MR": 3},
+        corpus_lines=1200,
+        corpus_english_share=0.4,
+        max_number=10,
+        duplicate_rate=0.15,
+        near_duplicate_rate=0.1,
+        mislabel_rate=0.1,
+        broken_rate=0.05,
+        leak_rate=0.34,
+    ),
     english_train=16,
-    vocab_size=600,
-    seq_len=160,
     models=(
         ModelSize("7b", "cohere", hidden=32, layers=1, heads=2, intermediate=64),
         ModelSize("35b", "cohere", hidden=48, layers=2, heads=2, intermediate=96),
         ModelSize("8b", "llama", hidden=32, layers=1, heads=2, intermediate=64, english_share=0.75),
     ),
-    pretrain_steps=200,
-    pretrain_batch=8,
-    pretrain_lr=3e-3,
-    sft_steps=40,
-    sft_batch=8,
-    sft_lr=1e-3,
-    eval_every=10,
-    validation_share=0.15,
-    max_new_tokens=24,
-    eval_batch=32,
-    dynamics_per_lang=1,
+    pretrain=PretrainConfig(vocab_size=600, seq_len=SMOKE_SEQ_LEN, steps=200, batch=8, lr=3e-3),
+    sft=SFTConfig(seq_len=SMOKE_SEQ_LEN, steps=40, batch=8, lr=1e-3, eval_every=10, validation_share=0.15),
+    eval=EvalConfig(seq_len=SMOKE_SEQ_LEN, max_new_tokens=24, batch=32, dynamics_per_lang=1),
 )
+
+# Holds the longest prompt and reference of every task and language (a Korean IF item is 245
+# tokens; with 192, SFT cut the end off long CJK answers): tests/test_scales.py.
+MINI_SEQ_LEN = 256
 
 MINI = Scale(
     name="mini",
-    pool_per_lang=1200,  # room for english_train and the largest k
-    test_per_lang={"IF": 200, "SM": 250, "MR": 250},  # the paper's test-set sizes
-    corpus_lines=60000,
-    corpus_english_share=0.4,
-    max_number=10,
-    duplicate_rate=0.1,
-    near_duplicate_rate=0.05,
-    mislabel_rate=0.03,
-    broken_rate=0.01,
-    leak_rate=0.1,
+    world=WorldConfig(
+        pool_per_lang=1200,  # room for english_train and the largest k
+        test_per_lang={"IF": 200, "SM": 250, "MR": 250},  # the paper's test-set sizes
+        corpus_lines=60000,
+        corpus_english_share=0.4,
+        max_number=10,
+        duplicate_rate=0.1,
+        near_duplicate_rate=0.05,
+        mislabel_rate=0.03,
+        broken_rate=0.01,
+        leak_rate=0.1,
+        mr_changes=(1, 1),
+    ),
     # English-heavy, as the paper's 10,000 English examples against k up to 5,000. Measured on the
     # 7B analogue (base pretrained at seq_len 192), IF k=50, English rating: 2.71 with 300 English
     # examples (the best checkpoint by validation loss at step 150 of 600: 20 epochs overfit the
@@ -150,36 +193,23 @@ MINI = Scale(
     # of the asked length 41 -> 78 of 92, length bounds 90 -> 101 of 114, quotes 57 -> 65 of 68).
     # With the bundled bases (pretrained at seq_len 256): 3.04, best at step 500 (README.md).
     english_train=1000,
-    vocab_size=2000,
-    # Holds the longest prompt and reference of every task and language (a Korean IF item is 245
-    # tokens; with 192, SFT cut the end off long CJK answers): tests/test_scales.py.
-    seq_len=256,
     models=(
         ModelSize("7b", "cohere", hidden=96, layers=3, heads=4, intermediate=256),
         ModelSize("35b", "cohere", hidden=160, layers=4, heads=4, intermediate=448),
         ModelSize("8b", "llama", hidden=96, layers=3, heads=4, intermediate=256, english_share=0.75),
     ),
-    pretrain_steps=400,
-    pretrain_batch=32,
-    pretrain_lr=2e-3,
+    pretrain=PretrainConfig(vocab_size=2000, seq_len=MINI_SEQ_LEN, steps=400, batch=32, lr=2e-3),
     # Long enough for the fine-tuned model to read its prompt. Measured on the 7B analogue (pretrained
     # from transformers' initial weights at 0.02, before train/model.py's init_std), MR k=50,
     # English accuracy (the commonest answer: 0.16): 60 steps at LR 5e-4 0.16-0.20 (the answer's
     # format learned, the prompt's numbers ignored); 300 steps 0.25 (5e-4) and 0.24 (2e-3); 600
     # steps 0.40 at LR 1e-3 and at 2e-3. Of the 600-step runs, IF's English rating was highest at
     # 2e-3 (2.77, against 2.66 at 1e-3). A checkpoint every 50 steps, as the paper.
-    sft_steps=600,
-    sft_batch=16,
-    sft_lr=2e-3,
-    eval_every=50,
-    validation_share=0.1,
-    # Room for the longest reference answer (136 tokens, Korean IF). With 64, 9 of 200 English and
-    # up to 127 of 200 Korean IF references could not be written whole: the end phrase and closing
-    # quote never came, and lists were cut short (tests/test_scales.py).
-    max_new_tokens=160,
-    eval_batch=64,
-    dynamics_per_lang=8,
-    mr_changes=(1, 1),
+    sft=SFTConfig(seq_len=MINI_SEQ_LEN, steps=600, batch=16, lr=2e-3, eval_every=50, validation_share=0.1),
+    # max_new_tokens: room for the longest reference answer (136 tokens, Korean IF). With 64, 9 of
+    # 200 English and up to 127 of 200 Korean IF references could not be written whole: the end
+    # phrase and closing quote never came, and lists were cut short (tests/test_scales.py).
+    eval=EvalConfig(seq_len=MINI_SEQ_LEN, max_new_tokens=160, batch=64, dynamics_per_lang=8),
 )
 
 SCALES: dict[str, Scale] = {s.name: s for s in (SMOKE, MINI)}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clt_kit.evaluate.tasks import evaluate_items, language_means
-from clt_kit.scales import Scale
+from clt_kit.scales import EvalConfig
 from clt_kit.seeding import derive_seed
 
 
@@ -33,18 +33,18 @@ class CheckpointScores:
     checkpoint and keeps the checkpoint_metrics rows ({"step", "task", "lang", "score", "n"})."""
 
     tests: dict[str, list[dict[str, Any]]]  # task -> its subsample
-    scale: Scale
+    config: EvalConfig
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, tests: dict[str, list[dict[str, Any]]], scale: Scale, seed: int) -> CheckpointScores:
-        return cls({task: subsample(items, scale.dynamics_per_lang, seed) for task, items in tests.items()}, scale)
+    def of(cls, tests: dict[str, list[dict[str, Any]]], config: EvalConfig, seed: int) -> CheckpointScores:
+        return cls({task: subsample(items, config.dynamics_per_lang, seed) for task, items in tests.items()}, config)
 
     def __call__(self, model: Any, tokenizer: Any, step: int) -> None:
         for task, items in self.tests.items():
             if not items:
                 continue
-            scored = evaluate_items(model, tokenizer, items, task, self.scale)
+            scored = evaluate_items(model, tokenizer, items, task, self.config)
             counts = {lang: sum(r["lang"] == lang for r in scored) for lang in {r["lang"] for r in scored}}
             self.rows += [{"step": step, "task": task, "lang": lang, "score": mean, "n": counts[lang]}
                           for lang, mean in language_means(scored).items()]

@@ -13,7 +13,7 @@ from clt_kit.evaluate.judge import Judge
 from clt_kit.evaluate.metrics import if_rating, read_mr_answer, rouge_l
 from clt_kit.jsonio import read_jsonl
 from clt_kit.prep.core import identify_languages
-from clt_kit.scales import Scale
+from clt_kit.scales import EvalConfig
 from clt_kit.world.lexicon import load
 
 
@@ -82,16 +82,16 @@ def score(task: str, item: dict[str, Any], output: str, detected_lang: str = "un
     return SCORERS[task](item, output, detected_lang, judge, confidence)
 
 
-def evaluate_task(model: Any, tokenizer: Any, test_path: Path, task: str, scale: Scale, judge: Judge | None = None) -> list[dict[str, Any]]:
+def evaluate_task(model: Any, tokenizer: Any, test_path: Path, task: str, config: EvalConfig, judge: Judge | None = None) -> list[dict[str, Any]]:
     """Generates an answer to every test item of `task` and scores it: one row per example."""
-    return evaluate_items(model, tokenizer, read_jsonl(test_path), task, scale, judge)
+    return evaluate_items(model, tokenizer, read_jsonl(test_path), task, config, judge)
 
 
-def evaluate_items(model: Any, tokenizer: Any, tests: list[dict[str, Any]], task: str, scale: Scale,
+def evaluate_items(model: Any, tokenizer: Any, tests: list[dict[str, Any]], task: str, config: EvalConfig,
                    judge: Judge | None = None) -> list[dict[str, Any]]:
     """Generates an answer to each of `tests` (items of `task`) and scores it: one row per item."""
-    torch.set_num_threads(scale.cpu_threads)  # as in training: CPU results depend on the thread count
-    outputs = generate(model, tokenizer, [t["prompt"] for t in tests], scale.max_new_tokens, scale.eval_batch, scale.seq_len)
+    torch.set_num_threads(config.cpu_threads)  # as in training: CPU results depend on the thread count
+    outputs = generate(model, tokenizer, [t["prompt"] for t in tests], config.max_new_tokens, config.batch, config.seq_len)
     detected, confidence = identify_languages(outputs)
     return [
         {"example_id": t["id"], "task": task, "lang": t["lang"], "prompt": t["prompt"], "output": out,

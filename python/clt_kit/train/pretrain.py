@@ -19,7 +19,7 @@ from clt_kit import __version__
 from clt_kit.integrity import check_files, hash_files
 from clt_kit.jsonio import InputError, canonical, publish_dir, read_json, read_jsonl, write_json
 from clt_kit.languages import ENGLISH
-from clt_kit.scales import ModelSize, Scale
+from clt_kit.scales import ModelSize, PretrainConfig
 from clt_kit.seeding import derive_seed
 from clt_kit.train.loop import Batch, optimize
 from clt_kit.train.model import build_model, init_std, set_determinism, weights_hash
@@ -39,16 +39,16 @@ def _key_hash(key: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(key).encode()).hexdigest()[:16]
 
 
-def ensure_tokenizer(world: WorldPaths, scale: Scale, cache: Path) -> Path:
+def ensure_tokenizer(world: WorldPaths, config: PretrainConfig, cache: Path) -> Path:
     """The tokenizer trained on the world corpus (cached)."""
     corpus_sha = read_json(world.manifest)["files"]["corpus.jsonl"]
-    key = {"kind": "tokenizer", "format": TOKENIZER_FORMAT, "corpus": corpus_sha, "vocab_size": scale.vocab_size, "code": __version__}
+    key = {"kind": "tokenizer", "format": TOKENIZER_FORMAT, "corpus": corpus_sha, "vocab_size": config.vocab_size, "code": __version__}
     final = cache / f"tokenizer-{_key_hash(key)}"
     if (final / TOKENIZER_RECORD).exists() and _reusable(final, TOKENIZER_RECORD, "tokenizer"):
         return final
     texts = [row["text"] for row in read_jsonl(world.corpus)]
     with publish_dir(final) as tmp:
-        train_tokenizer(texts, scale.vocab_size).save_pretrained(tmp)
+        train_tokenizer(texts, config.vocab_size).save_pretrained(tmp)
         write_json(tmp / TOKENIZER_RECORD, {**key, "files": hash_files(tmp)})
     return final
 
@@ -116,22 +116,24 @@ def _random_batches(blocks: torch.Tensor, batch: int, seed: int) -> Iterator[Bat
         yield {"input_ids": rows, "labels": rows}
 
 
-def base_key(size: ModelSize, tokenizer_key: dict[str, Any], scale: Scale, seed: int) -> dict[str, Any]:
-    """Everything that determines a base model's weights (its cache folder is named by its hash)."""
+def base_key(size: ModelSize, tokenizer_key: dict[str, Any], world: WorldPaths, config: PretrainConfig, seed: int) -> dict[str, Any]:
+    """Everything that determines a base model's weights (its cache folder is named by its hash).
+    The names under "pretrain" are those the bundled bases were keyed with."""
     return {
         "kind": "base-model",
         "size": asdict(size),
         "init_std": init_std(size.hidden),  # bases from before init_std were drawn at 0.02: other keys
         "tokenizer": tokenizer_key,
-        "world": {"scale": scale.name, "seed": seed},
-        "pretrain": {k: getattr(scale, k) for k in ("seq_len", "pretrain_steps", "pretrain_batch", "pretrain_lr", "cpu_threads")},
+        "world": {"scale": read_json(world.manifest)["scale"], "seed": seed},
+        "pretrain": {"seq_len": config.seq_len, "pretrain_steps": config.steps, "pretrain_batch": config.batch,
+                     "pretrain_lr": config.lr, "cpu_threads": config.cpu_threads},
         "seed": seed,
         "code": __version__,
     }
 
 
 def ensure_base_model(
-    size: ModelSize, world: WorldPaths, scale: Scale, seed: int, cache: Path, progress: bool = False,
+    size: ModelSize, world: WorldPaths, config: PretrainConfig, seed: int, cache: Path, progress: bool = False,
     from_scratch: bool = False,
 ) -> Path:
     """A pretrained base model of `size` (directory with weights, tokenizer and base.json), cached.
@@ -140,22 +142,22 @@ def ensure_base_model(
     matching one is copied into the cache (its weights hash checked) instead of pretraining, which
     takes minutes on CPU; `clt-kit verify` rebuilds them bit for bit. `from_scratch` pretrains
     whatever the cache or the package holds."""
-    tok_dir = ensure_tokenizer(world, scale, cache)
-    key = base_key(size, tokenizer_key(tok_dir), scale, seed)
+    tok_dir = ensure_tokenizer(world, config, cache)
+    key = base_key(size, tokenizer_key(tok_dir), world, config, seed)
     final = cache / f"base-{size.name}-{_key_hash(key)}"
     if not from_scratch and (final / BASE_RECORD).exists() and _reusable(final, BASE_RECORD, "base model"):
         return final
     if not from_scratch and (BUNDLED / final.name / BASE_RECORD).exists():
         return _install_bundled(BUNDLED / final.name, final)
 
-    flags = set_determinism(seed, scale.cpu_threads)
+    flags = set_determinism(seed, config.cpu_threads)
     tokenizer = PreTrainedTokenizerFast.from_pretrained(tok_dir)
-    model = build_model(size, len(tokenizer), scale.seq_len, seed)
+    model = build_model(size, len(tokenizer), config.seq_len, seed)
     corpus = pretraining_corpus(world, size, seed)
-    blocks = _corpus_blocks(corpus, tokenizer, scale.seq_len, world.corpus)
+    blocks = _corpus_blocks(corpus, tokenizer, config.seq_len, world.corpus)
     accelerator = Accelerator()
     losses = optimize(
-        model, _random_batches(blocks, scale.pretrain_batch, seed), scale.pretrain_steps, scale.pretrain_lr,
+        model, _random_batches(blocks, config.batch, seed), config.steps, config.lr,
         accelerator, desc=f"pretrain {size.name}", progress=progress, cosine=True,
     )
     model = accelerator.unwrap_model(model)

@@ -24,7 +24,7 @@ import torch
 from accelerate import Accelerator
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from clt_kit.scales import Scale
+from clt_kit.scales import SFTConfig
 from clt_kit.seeding import derive_seed
 from clt_kit.train.loop import IGNORE, Batch, labelled_loss, optimize
 from clt_kit.train.model import set_determinism, weights_hash
@@ -155,25 +155,25 @@ OnCheckpoint = Callable[[PreTrainedModel, PreTrainedTokenizerBase, int], None]
 
 
 def sft(
-    base_dir: Path | str, records: Sequence[dict[str, Any]], scale: Scale, seed: int, progress: bool = False,
+    base_dir: Path | str, records: Sequence[dict[str, Any]], recipe: SFTConfig, seed: int, progress: bool = False,
     packing: bool = False, lora: LoraSpec | None = None, on_checkpoint: OnCheckpoint | None = None,
 ) -> SFTResult:
     """Fine-tunes the base model in `base_dir` on `records`; returns the best checkpoint.
-    `packing`: pack each batch's examples into rows of `scale.seq_len` tokens (see the module doc);
+    `packing`: pack each batch's examples into rows of `recipe.seq_len` tokens (see the module doc);
     `lora`: train LoRA adapters instead of every weight (the paper fine-tuned fully);
     `on_checkpoint`: called at each checkpoint after its validation loss (training dynamics)."""
-    flags = set_determinism(seed, scale.cpu_threads)
+    flags = set_determinism(seed, recipe.cpu_threads)
     model, tokenizer = load_base(base_dir)
     base_weights = weights_hash(model)
     if lora is not None:
         from peft import LoraConfig, get_peft_model
 
-        config = LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
-        model = get_peft_model(model, config)
+        adapters = LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
+        model = get_peft_model(model, adapters)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    train, val = split_validation(records, scale.validation_share, seed)
-    encoded_train = [encode(tokenizer, r["prompt"], r["response"], scale.seq_len) for r in train]
-    encoded_val = [encode(tokenizer, r["prompt"], r["response"], scale.seq_len) for r in val]
+    train, val = split_validation(records, recipe.validation_share, seed)
+    encoded_train = [encode(tokenizer, r["prompt"], r["response"], recipe.seq_len) for r in train]
+    encoded_val = [encode(tokenizer, r["prompt"], r["response"], recipe.seq_len) for r in val]
     pad = tokenizer.pad_token_id
     accelerator = Accelerator()
 
@@ -181,7 +181,7 @@ def sft(
     val_losses: dict[int, float] = {}
 
     def checkpoint(step: int, _loss: float) -> None:
-        if step % scale.eval_every and step != scale.sft_steps:
+        if step % recipe.eval_every and step != recipe.steps:
             return
         loss = validation_loss(model, encoded_val, pad, accelerator.device)
         val_losses[step] = loss
@@ -192,10 +192,10 @@ def sft(
             on_checkpoint(accelerator.unwrap_model(model), tokenizer, step)
             model.train()
 
-    batches = _epochs(encoded_train, scale.sft_batch, pad, seed, accelerator.process_index, accelerator.num_processes,
-                      scale.seq_len if packing else None)
+    batches = _epochs(encoded_train, recipe.batch, pad, seed, accelerator.process_index, accelerator.num_processes,
+                      recipe.seq_len if packing else None)
     losses = optimize(
-        model, batches, scale.sft_steps, scale.sft_lr, accelerator, on_step=checkpoint, desc="sft", progress=progress,
+        model, batches, recipe.steps, recipe.lr, accelerator, on_step=checkpoint, desc="sft", progress=progress,
     )
     model = accelerator.unwrap_model(model)
     model.load_state_dict(best["state"])

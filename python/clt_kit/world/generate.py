@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
@@ -31,18 +31,12 @@ from clt_kit.jsonio import canonical, publish_dir, read_json, write_json, write_
 from clt_kit.languages import ENGLISH, PAPER_LANGUAGES
 from clt_kit.study import TASKS
 from clt_kit.prep.core import sha256_file
-from clt_kit.scales import Scale
+from clt_kit.scales import WorldConfig
 from clt_kit.seeding import rng
 from clt_kit.world import lexicon, tasks
 
 WORLD_FORMAT = 3  # 3: digits split from words, worked MR solutions, corpus items and repeats per scale
 MAX_TRIES_PER_ITEM = 50
-# The fields of a scale that shape its world (the rest size the mixtures, models and training).
-WORLD_SETTINGS = (
-    "pool_per_lang", "test_per_lang", "corpus_lines", "corpus_english_share", "corpus_shares", "corpus_items",
-    "corpus_repeat_share", "max_number", "mr_changes", "duplicate_rate", "near_duplicate_rate", "mislabel_rate",
-    "broken_rate", "leak_rate",
-)
 PARALLEL_SHARE = 0.15  # of the non-English corpus lines: an English line = its translation
 
 log = logging.getLogger("clt_kit")
@@ -71,31 +65,31 @@ class WorldPaths:
         return self.root / task / "test.jsonl"
 
 
-def world_settings(scale: Scale) -> dict[str, Any]:
-    """The settings of `scale` that its world is generated from, as its manifest records them."""
-    return json.loads(canonical({name: getattr(scale, name) for name in WORLD_SETTINGS}))
+def world_settings(config: WorldConfig) -> dict[str, Any]:
+    """`config` as a world's manifest records it."""
+    return json.loads(canonical(asdict(config)))
 
 
 # The item generator of each task of the study (study.toml's [tasks]; tests/test_study.py checks
-# that every one has one): (language, random source, scale, split) -> one item.
-BUILDERS: dict[str, Callable[[lexicon.Language, Any, Scale, str], tasks.Item]] = {
-    "MR": lambda lang, r, scale, split: tasks.make_mr(lang, r, scale.max_number, split, scale.mr_changes),
-    "SM": lambda lang, r, scale, split: tasks.make_sm(lang, r, split),
-    "IF": lambda lang, r, scale, split: tasks.make_if(lang, r, split),
+# that every one has one): (language, random source, world config, split) -> one item.
+BUILDERS: dict[str, Callable[[lexicon.Language, Any, WorldConfig, str], tasks.Item]] = {
+    "MR": lambda lang, r, config, split: tasks.make_mr(lang, r, config.max_number, split, config.mr_changes),
+    "SM": lambda lang, r, config, split: tasks.make_sm(lang, r, split),
+    "IF": lambda lang, r, config, split: tasks.make_if(lang, r, split),
 }
 
 
-def _builder(task: str, scale: Scale, split: str) -> Callable[[lexicon.Language, Any], tasks.Item]:
+def _builder(task: str, config: WorldConfig, split: str) -> Callable[[lexicon.Language, Any], tasks.Item]:
     build = BUILDERS[task]
-    return lambda lang, r: build(lang, r, scale, split)
+    return lambda lang, r: build(lang, r, config, split)
 
 
 def _unique_items(
-    task: str, lang: lexicon.Language, n: int, split: str, seed: int, scale: Scale, taken: set[str]
+    task: str, lang: lexicon.Language, n: int, split: str, seed: int, config: WorldConfig, taken: set[str]
 ) -> list[dict[str, Any]]:
     """`n` items whose normalized prompts are not in `taken` (which is updated)."""
     r = rng(seed, "world", task, lang.code, split)
-    build = _builder(task, scale, split)
+    build = _builder(task, config, split)
     items: list[dict[str, Any]] = []
     for _ in range(n * MAX_TRIES_PER_ITEM):
         if len(items) == n:
@@ -135,7 +129,7 @@ def _small_edit(item: dict[str, Any], lang: lexicon.Language, r: Any) -> dict[st
 
 def _inject_faults(
     pool: list[dict[str, Any]], tests: list[dict[str, Any]], lang: lexicon.Language, others: list[lexicon.Language],
-    task: str, split_seed: int, scale: Scale,
+    task: str, split_seed: int, config: WorldConfig,
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """The pool's JSONL lines with injected faults (shuffled), and the ground truth of each fault."""
     r = rng(split_seed, "faults", task, lang.code)
@@ -147,21 +141,21 @@ def _inject_faults(
         rows.append(row)
         faults.append({"id": row["id"], "task": task, "lang": lang.code, "fault": fault, "of": of})
 
-    for j, original in enumerate(r.sample(pool, round(len(pool) * scale.duplicate_rate))):
+    for j, original in enumerate(r.sample(pool, round(len(pool) * config.duplicate_rate))):
         add(dict(original, id=f"{prefix}-d{j:05d}", prompt=_noisy_copy(original["prompt"], r)), "exact_duplicate", original["id"])
-    for j, original in enumerate(r.sample(pool, round(len(pool) * scale.near_duplicate_rate))):
+    for j, original in enumerate(r.sample(pool, round(len(pool) * config.near_duplicate_rate))):
         add(dict(_small_edit(original, lang, r), id=f"{prefix}-n{j:05d}"), "near_duplicate", original["id"])
-    build_other = _builder(task, scale, "train")
-    for j in range(round(len(pool) * scale.mislabel_rate)):
+    build_other = _builder(task, config, "train")
+    for j in range(round(len(pool) * config.mislabel_rate)):
         other = others[r.randrange(len(others))]
         item = build_other(other, r)
         add({"id": f"{prefix}-m{j:05d}", "task": task, "lang": lang.code, **item}, "wrong_language", other.code)
-    for j, test in enumerate(r.sample(tests, round(len(tests) * scale.leak_rate))):
+    for j, test in enumerate(r.sample(tests, round(len(tests) * config.leak_rate))):
         leaked = test if j % 2 == 0 else _small_edit(test, lang, r)
         add(dict(leaked, id=f"{prefix}-l{j:05d}"), "test_leak", test["id"])
 
     lines = [canonical(row) for row in rows]
-    for j in range(round(len(pool) * scale.broken_rate)):
+    for j in range(round(len(pool) * config.broken_rate)):
         bad_id = f"{prefix}-b{j:05d}"
         kind = j % 3
         if kind == 0:
@@ -176,19 +170,19 @@ def _inject_faults(
     return lines, faults
 
 
-def _corpus(seed: int, scale: Scale, langs: list[lexicon.Language]) -> list[dict[str, Any]]:
-    """English-heavy monolingual sentences (shares per language from the scale), some parallel
-    pairs, task-shaped text (a task item with its answer; shares per task from the scale) and
-    passages written twice (a share of the monolingual lines, from the scale)."""
+def _corpus(seed: int, config: WorldConfig, langs: list[lexicon.Language]) -> list[dict[str, Any]]:
+    """English-heavy monolingual sentences (shares per language from the config), some parallel
+    pairs, task-shaped text (a task item with its answer; shares per task from the config) and
+    passages written twice (a share of the monolingual lines, from the config)."""
     r = rng(seed, "world", "corpus")
     english = next(lang for lang in langs if lang.code == ENGLISH)
     rows = []
-    shares = scale.corpus_share_of([lang.code for lang in langs])
+    shares = config.corpus_share_of([lang.code for lang in langs])
     cumulative = list(accumulate(shares[lang.code] for lang in langs))
     total = cumulative[-1]
-    item_tasks = sorted(scale.corpus_items)
-    item_cumulative = list(accumulate(scale.corpus_items[t] for t in item_tasks))
-    for i in range(scale.corpus_lines):
+    item_tasks = sorted(config.corpus_items)
+    item_cumulative = list(accumulate(config.corpus_items[t] for t in item_tasks))
+    for i in range(config.corpus_lines):
         u = r.random() * total
         lang = langs[next(j for j, c in enumerate(cumulative) if u < c)]
         kind = r.random()
@@ -196,25 +190,26 @@ def _corpus(seed: int, scale: Scale, langs: list[lexicon.Language]) -> list[dict
             # A parallel pair: the same picks rendered in English and in `lang`.
             picks = {"template": r.randrange(len(english["corpus"])), "name": r.randrange(8), "item": r.randrange(8),
                      "place": r.randrange(len(english.places)), "month": r.randrange(12),
-                     "a": r.randint(1, scale.max_number), "b": r.randint(1, scale.max_number), "words": r.random() < 0.5}
-            text = tasks.corpus_line(english, r, scale.max_number, picks) + " = " + tasks.corpus_line(lang, r, scale.max_number, picks)
+                     "a": r.randint(1, config.max_number), "b": r.randint(1, config.max_number), "words": r.random() < 0.5}
+            text = tasks.corpus_line(english, r, config.max_number, picks) + " = " + tasks.corpus_line(lang, r, config.max_number, picks)
         elif (w := r.random()) < item_cumulative[-1]:
             task = item_tasks[next(j for j, c in enumerate(item_cumulative) if w < c)]
-            item = _builder(task, scale, "train")(lang, r)
+            item = _builder(task, config, "train")(lang, r)
             text = item["prompt"] + "\n" + item["response"]
         else:
-            text = tasks.corpus_line(lang, r, scale.max_number)
-            if r.random() < scale.corpus_repeat_share:
+            text = tasks.corpus_line(lang, r, config.max_number)
+            if r.random() < config.corpus_repeat_share:
                 # A three-sentence passage written twice: text that rewards copying from context.
-                passage = tasks.join_sentences(lang, [text, *(tasks.corpus_line(lang, r, scale.max_number) for _ in range(2))])
+                passage = tasks.join_sentences(lang, [text, *(tasks.corpus_line(lang, r, config.max_number) for _ in range(2))])
                 text = passage + "\n" + passage
         rows.append({"id": f"corpus-{i:07d}", "lang": lang.code, "text": text})
     return rows
 
 
 
-def generate_world(out: Path, seed: int, scale: Scale, languages: tuple[str, ...] = PAPER_LANGUAGES) -> WorldPaths:
-    """Generates the world into `out` (atomically: a complete world or none) and returns its paths."""
+def generate_world(out: Path, seed: int, config: WorldConfig, scale: str, languages: tuple[str, ...] = PAPER_LANGUAGES) -> WorldPaths:
+    """Generates the world into `out` (atomically: a complete world or none) and returns its paths;
+    its manifest names the `scale` whose config it is."""
     langs = [lexicon.load(code) for code in languages]
     with publish_dir(out) as tmp:
         paths = WorldPaths(tmp)
@@ -225,17 +220,17 @@ def generate_world(out: Path, seed: int, scale: Scale, languages: tuple[str, ...
             test_rows: list[dict[str, Any]] = []
             for lang in langs:
                 taken: set[str] = set()
-                test = _unique_items(task, lang, scale.test_per_lang[task], "test", seed, scale, taken)
-                pool = _unique_items(task, lang, scale.pool_per_lang, "train", seed, scale, taken)
+                test = _unique_items(task, lang, config.test_per_lang[task], "test", seed, config, taken)
+                pool = _unique_items(task, lang, config.pool_per_lang, "train", seed, config, taken)
                 others = [other for other in langs if other.code != lang.code]
-                lines, faults = _inject_faults(pool, test, lang, others, task, seed, scale)
+                lines, faults = _inject_faults(pool, test, lang, others, task, seed, config)
                 test_rows += test
                 train_lines += lines
                 all_faults += faults
                 counts.setdefault(task, {})[lang.code] = {"train_lines": len(lines), "clean": len(pool), "test": len(test)}
             write_text_atomic(paths.train(task), "".join(line + "\n" for line in train_lines))
             write_jsonl(paths.test(task), test_rows)
-        write_jsonl(paths.corpus, _corpus(seed, scale, langs))
+        write_jsonl(paths.corpus, _corpus(seed, config, langs))
         write_jsonl(paths.faults, all_faults)
         files = sorted(p for p in paths.root.rglob("*.jsonl"))
         manifest = {
@@ -243,8 +238,8 @@ def generate_world(out: Path, seed: int, scale: Scale, languages: tuple[str, ...
             "format": WORLD_FORMAT,
             "kit_version": __version__,
             "seed": seed,
-            "scale": scale.name,
-            "settings": world_settings(scale),
+            "scale": scale,
+            "settings": world_settings(config),
             "languages": list(languages),
             "counts": counts,
             "files": {str(p.relative_to(paths.root)): sha256_file(str(p)) for p in files},
@@ -253,19 +248,19 @@ def generate_world(out: Path, seed: int, scale: Scale, languages: tuple[str, ...
     return WorldPaths(out)
 
 
-def ensure_world(out: Path, seed: int, scale: Scale) -> WorldPaths:
-    """Reuses a complete world with the same seed, scale and scale settings whose files are as
+def ensure_world(out: Path, seed: int, config: WorldConfig, scale: str) -> WorldPaths:
+    """Reuses a complete world with the same seed, scale name and config whose files are as
     recorded, else generates it (a world made by an earlier version of a scale, e.g. with smaller
     pools, or with a file changed since, is made again; the log names the changed file)."""
     paths = WorldPaths(out)
     if paths.manifest.exists():
         m = read_json(paths.manifest)
-        if (m.get("seed") == seed and m.get("scale") == scale.name and m.get("format") == WORLD_FORMAT
-                and m.get("settings") == world_settings(scale)):
+        if (m.get("seed") == seed and m.get("scale") == scale and m.get("format") == WORLD_FORMAT
+                and m.get("settings") == world_settings(config)):
             if not (problems := world_problems(paths)):
                 return paths
             log.warning("%s; making the world again", "; ".join(problems))
-    return generate_world(out, seed, scale)
+    return generate_world(out, seed, config, scale)
 
 
 def world_problems(world: WorldPaths) -> list[str]:
