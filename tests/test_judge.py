@@ -12,6 +12,7 @@ import pytest
 
 from clt_kit.evaluate.judge import JUDGE_PROMPT, PROMPT_SHA256, Judge, JudgeError
 from clt_kit.evaluate.tasks import score
+from clt_kit.jsonio import InputError
 
 
 class Stub(BaseHTTPRequestHandler):
@@ -69,6 +70,16 @@ def test_if_scoring_with_a_judge_is_switch_aware(endpoint: str, tmp_path: Path) 
     switched = score("IF", item, "A short sentence.", "en", judge)
     assert (switched["rule"], switched["score"]) == ("language_switch", 1.0)
     assert len(Stub.requests) == 1  # the switched answer was never sent
+
+
+def test_an_open_ended_item_without_instructions_is_rated_by_the_judge_alone(endpoint: str, tmp_path: Path) -> None:
+    """Aya Dolly's items carry no instruction list: the judge rates them, and without a judge the
+    error says how to give one (before: KeyError: 'instructions')."""
+    item = {"id": "aya_dolly-test-es-0000001", "lang": "es", "prompt": "¿Por qué el cielo es azul?", "response": "Por la luz."}
+    row = score("IF", item, "Porque el aire dispersa la luz azul.", "es", Judge(endpoint, "judge-model", tmp_path))
+    assert (row["rule"], row["extracted"]) == ("llm_judge", None) and 1 <= row["score"] <= 5
+    with pytest.raises(InputError, match=r"'aya_dolly-test-es-0000001' has no verifiable instructions.*--judge-url"):
+        score("IF", item, "Porque el aire dispersa la luz azul.", "es")
 
 
 def test_a_reply_without_a_rating_or_a_dead_endpoint_is_a_clear_error(endpoint: str, tmp_path: Path) -> None:

@@ -98,6 +98,30 @@ def world(seed: int, scale: str, out: Path) -> None:
 
 
 @main.command()
+@click.argument("config", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder to write the data into (replaced atomically), in the world's layout.")
+def data(config: Path, out: Path) -> None:
+    """Read real datasets (XL-Sum, mCoT-MATH, MGSM, Aya Dolly, ShareGPT-style or any, by a field
+    mapping) as a data config (YAML or TOML) says, into <task>/train.jsonl and test.jsonl with
+    data.json (sources, field mappings, language codes, seed, counts, sha256 of every file).
+    Hub ids are downloaded by `datasets`; local copies are read as they are."""
+    from clt_kit.jsonio import read_json
+    from clt_kit.sources import DATA_RECORD, build_data, read_data_spec
+    from clt_kit.sources.read import is_local
+
+    spec = read_data_spec(config)
+    for source in spec.sources:  # what will be read, downloads named, before any starts
+        where = source.where or source.adapter().hub
+        click.echo(f"{source.dataset} ({source.role}): {where}{'' if where is None or is_local(where) else ' (downloaded from the Hugging Face hub)'}")
+    build_data(spec, out, progress=True)
+    for record in read_json(out / DATA_RECORD)["sources"]:
+        kept = ", ".join(f"{lang} {c['kept']}" for lang, c in record["counts"].items())
+        click.echo(f"{record['task']} {record['role']} from {record['dataset']}: {kept}"
+                   + (f"; skipped {record['skipped']}" if record["skipped"] else ""))
+    click.echo(f"data written to {out} (record {out / DATA_RECORD})")
+
+
+@main.command()
 @click.option("--task", type=click.Choice(TASKS), required=True)
 @click.option("--pool", type=click.Path(path_type=Path), required=True, multiple=True, help="Training pool: JSONL, Parquet or a saved HF dataset folder (id, lang, prompt, response). Repeat for shards.")
 @click.option("--test", type=click.Path(path_type=Path), default=None, help="Test set to decontaminate against.")

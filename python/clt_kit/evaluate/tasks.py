@@ -11,7 +11,7 @@ import torch
 from clt_kit.evaluate.generate import generate
 from clt_kit.evaluate.judge import Judge
 from clt_kit.evaluate.metrics import if_rating, read_mr_answer, rouge_l
-from clt_kit.jsonio import read_jsonl
+from clt_kit.jsonio import InputError, read_jsonl
 from clt_kit.prep.core import identify_languages
 from clt_kit.scales import EvalConfig
 from clt_kit.world.lexicon import load
@@ -50,8 +50,14 @@ def _sm_row(item: dict[str, Any], output: str, detected_lang: str, judge: Judge 
 
 
 def _if_row(item: dict[str, Any], output: str, detected_lang: str, judge: Judge | None, confidence: float) -> dict[str, Any]:
-    rating, fraction = if_rating(output, item["instructions"])
-    row = {"reference": item["response"], "extracted": f"{fraction:.4f}"}
+    """Items with verifiable `instructions` (the world's) are rated by the checkers, or by the judge
+    when there is one; items without (open-ended prompts such as Aya Dolly's) only by the judge."""
+    checkable = "instructions" in item
+    if not checkable and judge is None:
+        raise InputError(f"IF item {item.get('id')!r} has no verifiable instructions: an LLM judge must rate it;"
+                         " pass --judge-url (an OpenAI-compatible endpoint)")
+    rating, fraction = if_rating(output, item["instructions"]) if checkable else (None, None)
+    row = {"reference": item.get("response", ""), "extracted": None if fraction is None else f"{fraction:.4f}"}
     if not output.strip():
         return {**row, "rule": "empty", "score": 1.0}
     if switched(output, item["lang"], detected_lang, confidence):

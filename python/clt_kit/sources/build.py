@@ -1,0 +1,242 @@
+"""A data config (YAML or TOML) -> a data folder in the world's layout (`<task>/train.jsonl`,
+`<task>/test.jsonl`), so that prep, training and evaluation read real datasets exactly as they read
+the generated world, plus `data.json`: for every source its dataset, where it was read from, split,
+configs, field mapping, language codes, seed and counts, and the sha256 of every file written.
+
+    seed = 0
+    [[sources]]
+    dataset = "xlsum"          # an adapter (sources/adapters.py) or "generic"
+    role = "test"              # train (a pool that mixtures sample) or test
+    from = "csebuetnlp/xlsum"  # a hub id (the default: the adapter's) or a local copy
+    per_lang = 250             # test sets: the paper's size by default; sampled with the seed
+
+A test set of more items than `per_lang` keeps the items with the smallest seeded tickets (the
+same items whatever the order rows are read in).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from clt_kit import __version__
+from clt_kit.jsonio import InputError, publish_dir, write_json, write_jsonl
+from clt_kit.languages import PAPER_LANGUAGES
+from clt_kit.prep.core import identify_languages, sha256_file
+from clt_kit.seeding import derive_seed
+from clt_kit.sources.adapters import Adapter, Item, generic_adapter, get_adapter
+from clt_kit.sources.read import Row, file_rows, hub_rows, is_local, local_files
+from clt_kit.study import TASKS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, as a package (pyproject.toml)
+    import tomli as tomllib
+
+DATA_RECORD = "data.json"
+log = logging.getLogger("clt_kit")
+DATA_FORMAT = 1
+ROLES = ("train", "test")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One source of a data config."""
+
+    dataset: str
+    role: str
+    where: str | None = None  # a hub id or a local path; None: the adapter's hub id
+    languages: tuple[str, ...] = PAPER_LANGUAGES
+    per_lang: int | None = None  # None: the adapter's size for the role, else every item
+    files: Mapping[str, str] = field(default_factory=dict)  # language -> a local file of its own (e.g. MGSM pt)
+    revision: str | None = None  # a hub revision (commit) to pin
+    task: str | None = None  # generic only
+    fields: Mapping[str, str] = field(default_factory=dict)  # generic only: kit field -> dataset field
+    lang: str | None = None  # generic only: every row is in this language
+
+    def adapter(self) -> Adapter:
+        if self.dataset == "generic":
+            if self.task not in TASKS:
+                raise InputError(f"a generic source needs task = one of {', '.join(TASKS)}, not {self.task!r}")
+            return generic_adapter(self.task, self.fields, self.lang)
+        return get_adapter(self.dataset)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    seed: int
+    sources: tuple[SourceSpec, ...]
+
+
+def read_data_spec(path: Path) -> DataSpec:
+    """A data config file (.yaml/.yml or .toml); every unknown key is named with the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"{path}: cannot read the data config ({e.strerror})") from e
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            raw = yaml.safe_load(text)
+        elif path.suffix == ".toml":
+            raw = tomllib.loads(text)
+        else:
+            raise InputError(f"{path}: a data config is a .yaml or .toml file")
+    except (tomllib.TOMLDecodeError, ValueError) as e:  # yaml.YAMLError is not a ValueError
+        raise InputError(f"{path}: not a valid data config ({e})") from e
+    except Exception as e:  # noqa: BLE001 - yaml's parse errors
+        raise InputError(f"{path}: not valid YAML ({e})") from e
+    return _spec(raw, path)
+
+
+def _spec(raw: Any, path: Path) -> DataSpec:
+    if not isinstance(raw, dict) or not isinstance(raw.get("sources"), list) or not raw["sources"]:
+        raise InputError(f"{path}: a data config has `seed` and a list of `sources`")
+    if unknown := sorted(set(raw) - {"seed", "sources"}):
+        raise InputError(f"{path}: unknown key(s) {unknown}; a data config has seed and sources")
+    known = {f.name for f in fields(SourceSpec)}
+    specs = []
+    for i, entry in enumerate(raw["sources"]):
+        entry = dict(entry)
+        if "from" in entry:
+            entry["where"] = entry.pop("from")
+        if unknown := sorted(set(entry) - known):
+            raise InputError(f"{path}: source {i + 1}: unknown key(s) {unknown}; known: from, {', '.join(sorted(known - {'where'}))}")
+        if "dataset" not in entry or "role" not in entry:
+            raise InputError(f"{path}: source {i + 1} needs `dataset` and `role` (train or test)")
+        if entry["role"] not in ROLES:
+            raise InputError(f"{path}: source {i + 1}: role {entry['role']!r}; use train or test")
+        if "languages" in entry:
+            entry["languages"] = tuple(entry["languages"])
+        specs.append(SourceSpec(**entry))
+    return DataSpec(seed=int(raw.get("seed", 0)), sources=tuple(specs))
+
+
+def _rows(source: SourceSpec, adapter: Adapter, lang: str | None) -> Iterator[Row]:
+    """The rows of one source (of one language, for a dataset with a config per language)."""
+    split = adapter.split(source.role)
+    if lang is not None and lang in source.files:
+        for path in local_files(Path(source.files[lang]), ("**/*",)):
+            yield from file_rows(path, adapter.tsv_columns)
+        return
+    config = adapter.configs[lang] if adapter.configs is not None and lang is not None else adapter.config
+    where = source.where or adapter.hub
+    if where is None:
+        raise InputError(f"dataset {adapter.name!r} has no hub copy: give `from` (a local copy){' or files for ' + lang if lang else ''}"
+                         f"{'; ' + adapter.note if adapter.note else ''}")
+    if is_local(where):
+        patterns = tuple(p.format(config=config or "", split=split, lang=lang or "") for p in adapter.local)
+        for path in local_files(Path(where), patterns):
+            yield from file_rows(path, adapter.tsv_columns)
+    else:
+        yield from hub_rows(where, config, split, source.revision)
+
+
+def _items(source: SourceSpec, seed: int, progress: bool) -> tuple[list[Item], dict[str, Any]]:
+    """The kit items of one source and its record for data.json."""
+    adapter = source.adapter()
+    wanted = set(source.languages)
+    per_lang = source.per_lang if source.per_lang is not None else adapter.per_lang.get(source.role)
+    skipped: Counter[str] = Counter()
+    found: list[tuple[str, Item]] = []  # (language or "" when it is still to be identified, item)
+    groups = sorted(wanted) if adapter.configs is not None else [None]
+    for lang in groups:
+        if lang is not None and lang not in adapter.configs and lang not in source.files:  # type: ignore[operator]
+            raise InputError(f"dataset {adapter.name!r} has no {lang} data; give `files: {{{lang}: <path>}}`"
+                             f"{'; ' + adapter.note if adapter.note else ''}")
+        for where, row in tqdm(_rows(source, adapter, lang), desc=f"{adapter.name} {lang or ''}".strip(), unit=" rows",
+                               disable=not progress, mininterval=1):
+            if missing := [f for f in adapter.fields if f not in row or row[f] is None]:
+                raise InputError(f"{where}: no field {missing[0]!r}; a {adapter.name} row has {', '.join(adapter.fields)}"
+                                 f" (is this a copy of {adapter.hub or adapter.name}?)")
+            row_lang = lang or (adapter.lang_of(row) if adapter.lang_of else None) or source.lang or _row_lang(row)
+            if row_lang is not None and row_lang not in wanted:
+                skipped["other_language"] += 1
+                continue
+            try:
+                item = adapter.to_item(row, row_lang or "en")
+            except InputError as e:
+                raise InputError(f"{where}: {e}") from None
+            if not item["prompt"]:
+                skipped["empty_prompt"] += 1
+                continue
+            found.append((row_lang or "", item))
+    found = _identified(found, wanted, skipped)
+    by_lang: dict[str, list[Item]] = {}
+    for lang, item in found:
+        by_lang.setdefault(lang, []).append(item)
+    items = []
+    for lang in sorted(by_lang):
+        # In the order of the dataset's own ids (then prompts): the same numbering, and the same
+        # sample, whatever the order the rows were read in.
+        ordered = sorted(by_lang[lang], key=lambda item: (str(item["source_id"]), item["prompt"]))
+        ticket = lambda ix: derive_seed(seed, "sources", adapter.name, source.role, lang, str(ix[1]["source_id"]), ix[1]["prompt"])  # noqa: E731
+        kept = sorted(enumerate(ordered), key=ticket)[:per_lang] if per_lang is not None else list(enumerate(ordered))
+        for index, item in sorted(kept, key=lambda ix: ix[0]):
+            items.append({"id": f"{adapter.name}-{source.role}-{lang}-{index:07d}", "lang": lang, "task": adapter.task,
+                          **{k: v for k, v in item.items() if k != "source_id"}, "source_id": str(item["source_id"])})
+    for lang in sorted(wanted):
+        if source.role == "test" and sum(i["lang"] == lang for i in items) < (per_lang or 1):
+            log.warning("%s test: %d %s items, fewer than the %s asked; that language's scores rest on them alone",
+                        adapter.name, sum(i["lang"] == lang for i in items), lang, per_lang or "1")
+    record = {
+        "dataset": adapter.name, "task": adapter.task, "role": source.role, "split": adapter.split(source.role),
+        "from": source.where or adapter.hub, "revision": source.revision, "files": dict(source.files),
+        "configs": {lang: adapter.configs[lang] for lang in sorted(wanted) if lang in adapter.configs} if adapter.configs else adapter.config,
+        "fields": dict(source.fields) or list(adapter.fields), "languages": sorted(wanted), "per_lang": per_lang, "seed": seed,
+        "counts": {lang: {"read": len(by_lang.get(lang, [])), "kept": sum(i["lang"] == lang for i in items)} for lang in sorted(wanted)},
+        "skipped": dict(sorted(skipped.items())), "note": adapter.note,
+    }
+    return items, record
+
+
+def _row_lang(row: dict[str, Any]) -> str | None:
+    """A row's own language field (ShareGPT exports often carry one), if any."""
+    value = row.get("lang", row.get("language"))
+    return str(value) if value else None
+
+
+def _identified(found: list[tuple[str, Item]], wanted: set[str], skipped: Counter[str]) -> list[tuple[str, Item]]:
+    """Items without a language get the kit's language identifier's reading of their prompt."""
+    unknown = [i for i, (lang, _) in enumerate(found) if not lang]
+    if not unknown:
+        return found
+    codes, _ = identify_languages([found[i][1]["prompt"] for i in unknown], allow=sorted(wanted))
+    langs = dict(zip(unknown, codes))
+    kept = []
+    for i, (lang, item) in enumerate(found):
+        lang = lang or langs[i]
+        if lang not in wanted:
+            skipped["language_not_identified"] += 1
+            continue
+        kept.append((lang, item))
+    return kept
+
+
+def build_data(spec: DataSpec, out: Path, progress: bool = False) -> Path:
+    """Writes the data folder of `spec` into `out` (atomically: complete or absent); returns `out`."""
+    groups: dict[tuple[str, str], list[Item]] = {}
+    records = []
+    for source in spec.sources:
+        items, record = _items(source, spec.seed, progress)
+        groups.setdefault((record["task"], source.role), []).extend(items)
+        records.append(record)
+    with publish_dir(out) as tmp:
+        for (task, role), items in sorted(groups.items()):
+            ids = Counter(i["id"] for i in items)
+            if dupes := sorted(k for k, n in ids.items() if n > 1):
+                raise InputError(f"two sources give the same {task} {role} items ({dupes[0]}, ...): one dataset per task and role")
+            write_jsonl(tmp / task / f"{role}.jsonl", sorted(items, key=lambda i: (i["lang"], i["id"])))
+        write_json(tmp / DATA_RECORD, {
+            "kind": "clt-kit data", "format": DATA_FORMAT, "kit_version": __version__, "seed": spec.seed,
+            "sources": records, "files": {p.relative_to(tmp).as_posix(): sha256_file(str(p)) for p in sorted(tmp.rglob("*.jsonl"))},
+        })
+    return out

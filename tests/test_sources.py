@@ -1,0 +1,186 @@
+"""The paper scale's dataset adapters (sources/), each on a fixture in its dataset's own shape
+(tests/data/sources/, README there), MGSM on the real files where ../shared/data/mgsm is present."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from clt_kit.jsonio import InputError, read_json, read_jsonl
+from clt_kit.prep import MixtureSpec, build_mixture
+from clt_kit.prep.core import sha256_file
+from clt_kit.sources import DATA_RECORD, DataSpec, SourceSpec, build_data, read_data_spec
+
+FIXTURES = Path(__file__).parent / "data" / "sources"
+MGSM = Path(__file__).resolve().parents[2] / "shared" / "data" / "mgsm"
+XLSUM_LANGS = ("en", "es", "ja", "ko")
+
+
+def _build(tmp_path: Path, *sources: SourceSpec, seed: int = 0) -> tuple[Path, dict]:
+    out = build_data(DataSpec(seed, sources), tmp_path / "data")
+    return out, read_json(out / DATA_RECORD)
+
+
+def test_xlsum_train_and_test_in_the_worlds_layout_with_a_seeded_test_sample(tmp_path: Path) -> None:
+    out, record = _build(tmp_path, SourceSpec("xlsum", "train", str(FIXTURES / "xlsum"), XLSUM_LANGS),
+                         SourceSpec("xlsum", "test", str(FIXTURES / "xlsum"), XLSUM_LANGS, per_lang=2))
+    train, test = read_jsonl(out / "SM" / "train.jsonl"), read_jsonl(out / "SM" / "test.jsonl")
+    assert {i["lang"] for i in train} == set(XLSUM_LANGS) and len(train) == 8
+    assert [sum(i["lang"] == lang for i in test) for lang in XLSUM_LANGS] == [2, 2, 2, 2]
+    es = next(i for i in train if i["lang"] == "es")
+    assert es["prompt"].startswith("Resume el texto.\n") and es["task"] == "SM" and es["source_id"].startswith("news-spa-train")
+    rows = {json.loads(line)["id"]: json.loads(line) for line in (FIXTURES / "xlsum" / "spanish_train.jsonl").read_text().splitlines()}
+    assert es["response"] == rows[es["source_id"]]["summary"]
+    english = record["sources"][1]
+    assert english["configs"] == {"en": "english", "es": "spanish", "ja": "japanese", "ko": "korean"} and english["per_lang"] == 2
+    assert english["counts"]["en"] == {"read": 5, "kept": 2} and english["split"] == "test"
+    assert record["files"] == {name: sha256_file(str(out / name)) for name in ("SM/test.jsonl", "SM/train.jsonl")}
+    # the same sample and ids from the rows in another order, and another sample with another seed
+    shuffled = tmp_path / "shuffled"
+    shutil.copytree(FIXTURES / "xlsum", shuffled)
+    lines = (shuffled / "english_test.jsonl").read_text().splitlines()
+    random.Random(1).shuffle(lines)
+    (shuffled / "english_test.jsonl").write_text("\n".join(lines) + "\n")
+    again, _ = _build(tmp_path / "again", SourceSpec("xlsum", "test", str(shuffled), XLSUM_LANGS, per_lang=2))
+    assert (again / "SM" / "test.jsonl").read_bytes() == (out / "SM" / "test.jsonl").read_bytes()
+    other, _ = _build(tmp_path / "other", SourceSpec("xlsum", "test", str(FIXTURES / "xlsum"), ("en",), per_lang=2), seed=5)
+    assert {i["source_id"] for i in read_jsonl(other / "SM" / "test.jsonl")} != {i["source_id"] for i in test if i["lang"] == "en"}
+
+
+def test_the_data_folder_feeds_prep_like_the_world(tmp_path: Path) -> None:
+    out, _ = _build(tmp_path, SourceSpec("xlsum", "train", str(FIXTURES / "xlsum"), XLSUM_LANGS),
+                    SourceSpec("xlsum", "test", str(FIXTURES / "xlsum"), XLSUM_LANGS))
+    build_mixture(MixtureSpec("SM", 2, 1, 0, ("es", "ja")), out / "SM" / "train.jsonl", out / "SM" / "test.jsonl", tmp_path / "mix")
+    rows = read_jsonl(tmp_path / "mix" / "mixture.jsonl")
+    assert sorted(r["lang"] for r in rows) == ["en", "en", "es", "ja"]
+
+
+def test_xlsum_from_the_hubs_parquet_layout(tmp_path: Path) -> None:
+    root = tmp_path / "xlsum-parquet"
+    for config in ("english", "korean"):
+        rows = [json.loads(line) for line in (FIXTURES / "xlsum" / f"{config}_test.jsonl").read_text().splitlines()]
+        (root / config / "test").mkdir(parents=True)
+        pq.write_table(pa.Table.from_pylist(rows), root / config / "test" / "0000.parquet")
+    out, record = _build(tmp_path, SourceSpec("xlsum", "test", str(root), ("en", "ko")))
+    assert record["sources"][0]["counts"] == {"en": {"read": 5, "kept": 5}, "ko": {"read": 3, "kept": 3}}
+
+
+def test_mcot_math_reads_the_language_from_lang_id_and_skips_other_languages(tmp_path: Path) -> None:
+    out, record = _build(tmp_path, SourceSpec("mcot_math", "train", str(FIXTURES / "mcot_math")))
+    items = read_jsonl(out / "MR" / "train.jsonl")
+    assert sorted(i["lang"] for i in items) == ["en", "es", "ja", "zh"]
+    assert record["sources"][0]["skipped"] == {"other_language": 1}  # de is not a language of the study
+    assert next(i for i in items if i["lang"] == "ja")["response"].endswith("答えは: 12")
+
+
+@pytest.mark.skipif(not MGSM.is_dir(), reason=f"the real MGSM files are not at {MGSM}")
+def test_mgsm_on_the_real_files_and_a_users_own_translation(tmp_path: Path) -> None:
+    local = tmp_path / "mgsm"
+    local.mkdir()
+    for lang in ("en", "ja"):
+        shutil.copy(MGSM / f"mgsm_{lang}.tsv", local)
+    out, record = _build(tmp_path, SourceSpec("mgsm", "test", str(local), ("en", "ja", "pt"), files={"pt": str(FIXTURES / "mgsm" / "mgsm_pt.tsv")}))
+    items = read_jsonl(out / "MR" / "test.jsonl")
+    assert [sum(i["lang"] == lang for i in items) for lang in ("en", "ja", "pt")] == [250, 250, 3]
+    assert all(isinstance(i["answer"], int) for i in items)
+    first_en = (MGSM / "mgsm_en.tsv").read_text(encoding="utf-8").splitlines()[0].split("\t")
+    assert any(i["prompt"] == first_en[0] and i["answer"] == int(first_en[1]) for i in items)
+    assert record["sources"][0]["files"] == {"pt": str(FIXTURES / "mgsm" / "mgsm_pt.tsv")}
+    with pytest.raises(InputError, match=r"has no ko data; give `files: \{ko: <path>\}`.*machine-translated"):
+        _build(tmp_path / "ko", SourceSpec("mgsm", "test", str(local), ("en", "ko")))
+
+
+def test_aya_dolly_from_the_hubs_parquet_layout_maps_iso_639_3(tmp_path: Path) -> None:
+    root = tmp_path / "aya"
+    (root / "dolly_machine_translated").mkdir(parents=True)
+    rows = read_jsonl(FIXTURES / "aya_dolly" / "dolly_machine_translated.jsonl")
+    pq.write_table(pa.Table.from_pylist(rows), root / "dolly_machine_translated" / "test-00000-of-00001.parquet")
+    out, record = _build(tmp_path, SourceSpec("aya_dolly", "test", str(root)))
+    items = read_jsonl(out / "IF" / "test.jsonl")
+    assert sorted(i["lang"] for i in items) == ["en", "en", "es", "es", "ja", "ko"]
+    assert all("instructions" not in i for i in items)  # open-ended: the judge rates them
+    assert record["sources"][0]["skipped"] == {"other_language": 1} and record["sources"][0]["per_lang"] == 200
+
+
+def test_sharegpt_takes_the_first_user_turn_and_its_reply_and_identifies_the_language(tmp_path: Path) -> None:
+    out, record = _build(tmp_path, SourceSpec("sharegpt", "train", str(FIXTURES / "sharegpt" / "sharegpt.json")))
+    items = {i["lang"]: i for i in read_jsonl(out / "IF" / "train.jsonl")}
+    assert sorted(items) == ["en", "es", "ja"]
+    assert items["es"]["prompt"].startswith("Escribe una lista") and items["es"]["response"] == "- Naranjas\n- Limones\n- Higos"
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps([{"id": "x", "conversations": [{"from": "human", "value": "Hello there, how are you?"}]}]))
+    with pytest.raises(InputError, match=r"broken.json:record 0: no user turn followed by a reply"):
+        _build(tmp_path / "b", SourceSpec("sharegpt", "train", str(broken)))
+
+
+def test_the_generic_adapter_maps_any_fields(tmp_path: Path) -> None:
+    data = tmp_path / "mine.jsonl"
+    data.write_text("".join(json.dumps({"q": f"Question {i}?", "a": f"Answer {i}.", "language": "fr" if i % 2 else "en", "n": str(i)}) + "\n"
+                            for i in range(4)))
+    spec = SourceSpec("generic", "train", str(data), task="MR", fields={"prompt": "q", "response": "a", "lang": "language", "answer": "n"})
+    out, record = _build(tmp_path, spec)
+    items = read_jsonl(out / "MR" / "train.jsonl")
+    assert sorted(i["lang"] for i in items) == ["en", "en", "fr", "fr"] and sorted(i["answer"] for i in items) == [0, 1, 2, 3]
+    assert record["sources"][0]["fields"] == {"prompt": "q", "response": "a", "lang": "language", "answer": "n"}
+    with pytest.raises(InputError, match=r"has no 'lang'.*add lang ="):
+        _build(tmp_path / "x", SourceSpec("generic", "train", str(data), task="MR", fields={"prompt": "q", "response": "a"}))
+
+
+def test_a_row_without_a_field_is_named_with_its_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "xlsum"
+    shutil.copytree(FIXTURES / "xlsum", bad)
+    lines = (bad / "korean_test.jsonl").read_text().splitlines()
+    row = json.loads(lines[1])
+    del row["summary"]
+    lines[1] = json.dumps(row, ensure_ascii=False)
+    (bad / "korean_test.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=r"korean_test.jsonl:2: no field 'summary'; a xlsum row has id, summary, text"):
+        _build(tmp_path, SourceSpec("xlsum", "test", str(bad), ("ko",)))
+    assert not (tmp_path / "data").exists()  # nothing half-written
+
+
+def test_data_configs_in_yaml_and_toml_and_their_errors(tmp_path: Path) -> None:
+    yaml_file = tmp_path / "data.yaml"
+    yaml_file.write_text(f"seed: 3\nsources:\n  - dataset: xlsum\n    role: test\n    from: {FIXTURES / 'xlsum'}\n    languages: [en, ko]\n    per_lang: 2\n")
+    toml_file = tmp_path / "data.toml"
+    toml_file.write_text(f'seed = 3\n[[sources]]\ndataset = "xlsum"\nrole = "test"\nfrom = "{FIXTURES / "xlsum"}"\nlanguages = ["en", "ko"]\nper_lang = 2\n')
+    assert read_data_spec(yaml_file) == read_data_spec(toml_file) == DataSpec(3, (SourceSpec("xlsum", "test", str(FIXTURES / "xlsum"), ("en", "ko"), 2),))
+    toml_file.write_text('seed = 0\n[[sources]]\ndataset = "xlsum"\nrole = "test"\nper_language = 2\n')
+    with pytest.raises(InputError, match=r"data.toml: source 1: unknown key\(s\) \['per_language'\]"):
+        read_data_spec(toml_file)
+    toml_file.write_text('seed = 0\n[[sources]]\ndataset = "xlsum"\nrole = "dev"\n')
+    with pytest.raises(InputError, match=r"data.toml: source 1: role 'dev'; use train or test"):
+        read_data_spec(toml_file)
+    with pytest.raises(InputError, match=r"unknown dataset adapter 'xlsumm'"):
+        _build(tmp_path, SourceSpec("xlsumm", "test"))
+
+
+def test_the_data_command_names_each_source_before_reading_and_reports_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from clt_kit.cli import main
+    from clt_kit.sources import build
+
+    def offline(hub_id: str, *args: object) -> None:
+        raise InputError(f"{hub_id}: the hub cannot be reached from this test")
+
+    monkeypatch.setattr(build, "hub_rows", offline)
+
+    config = tmp_path / "data.yaml"
+    config.write_text(f"seed: 0\nsources:\n  - {{dataset: xlsum, role: test, from: {FIXTURES / 'xlsum'}, languages: [en, ja], per_lang: 2}}\n"
+                      "  - {dataset: aya_dolly, role: test, languages: [en]}\n")
+    result = CliRunner().invoke(main, ["data", str(config), "--out", str(tmp_path / "out")])
+    # the second source is a hub id: named as a download before anything is read
+    assert f"xlsum (test): {FIXTURES / 'xlsum'}\n" in result.output
+    assert "aya_dolly (test): CohereForAI/aya_evaluation_suite (downloaded from the Hugging Face hub)" in result.output
+    assert not (tmp_path / "out").exists()
+    config.write_text(f"seed: 0\nsources:\n  - {{dataset: xlsum, role: test, from: {FIXTURES / 'xlsum'}, languages: [en, ja], per_lang: 2}}\n")
+    result = CliRunner().invoke(main, ["data", str(config), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "SM test from xlsum: en 2, ja 2" in result.output and (tmp_path / "out" / "SM" / "test.jsonl").is_file()
