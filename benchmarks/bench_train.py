@@ -37,7 +37,7 @@ def _kit(base: Path, examples: list, steps: int) -> tuple[float, int, int]:
     """(seconds, real tokens, computed tokens) of the kit's loop with packing."""
     model, tok = load_base(base)
     batches = _epochs(examples, MINI.sft.batch, tok.pad_token_id, 0, packed_len=MINI.sft.seq_len)
-    seen = [next(batches) for _ in range(steps)]  # the same batches again, to count their tokens
+    seen = [b for _ in range(steps) for b in next(batches)]  # the same batches again, to count their tokens
     real = sum(b["input_ids"].numel() - _padding(b, tok.pad_token_id) for b in seen)
     computed = sum(b["input_ids"].numel() for b in seen)
     start = time.perf_counter()  # packing happens inside the timed loop, as the Trainer's collation does

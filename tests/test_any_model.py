@@ -4,6 +4,7 @@ own Llama models and tokenizer."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -51,3 +52,20 @@ def test_a_saved_gpt2_model_trains_and_evaluates_through_the_cli(tmp_path: Path)
     rows = read_jsonl(tmp_path / "rows.jsonl")
     assert len(rows) == sum(1 for _ in read_jsonl(world.test("SM")))
     assert all(0.0 <= r["score"] <= 1.0 and r["rule"] == "rougeL" for r in rows)
+
+
+def test_the_paper_recipe_on_cpu_with_gradient_accumulation(tmp_path: Path) -> None:
+    """`train --scale paper` on a tiny real-architecture model: the global batch of 64 by
+    accumulation, sequence length from the data, bf16 asked for but fp32 on a CPU (and said so)."""
+    world = generate_world(tmp_path / "world", 0, SMOKE.world, SMOKE.name)
+    build_mixture(MixtureSpec("SM", SMOKE.english_train, 4, 0), world.train("SM"), world.test("SM"), tmp_path / "mix", lenient=True)
+    records = read_jsonl(tmp_path / "mix" / "mixture.jsonl")
+    base = _foreign_model([r["prompt"] + " " + r["response"] for r in records], tmp_path / "gpt2")
+    done = subprocess.run([sys.executable, "-m", "clt_kit.cli", "train", "--base", str(base), "--mixture", str(tmp_path / "mix"),
+                           "--scale", "paper", "--steps", "2", "--micro-batch", "16", "--out", str(tmp_path / "tuned")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads((tmp_path / "tuned" / "sft.json").read_text())
+    assert {k: record["recipe"][k] for k in ("steps", "global_batch", "micro_batch", "lr")} == {"steps": 2, "global_batch": 64, "micro_batch": 16, "lr": 1e-5}
+    assert record["recipe"]["seq_len"] <= 256 and record["determinism"]["mixed_precision"] == "no"
+    assert "2 steps of 64 examples (micro-batches of 16)" in done.stdout

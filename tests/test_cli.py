@@ -69,6 +69,13 @@ def test_reproduce_asks_for_a_figure_a_table_or_all(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "'1' is not one of" in result.output
 
 
+def test_the_paper_scale_says_which_steps_run_and_which_do_not_yet(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["reproduce", "--figure", "2", "--scale", "paper", "--results", str(tmp_path)])
+    assert result.exit_code == 2 and "does not run sweeps of real models yet" in result.output and "train --scale paper" in result.output
+    result = CliRunner().invoke(main, ["world", "--scale", "paper", "--out", str(tmp_path / "w")])
+    assert result.exit_code != 0 and "its data comes from `clt-kit data`" in result.output
+
+
 @pytest.mark.parametrize("option, value", [("--k", "-5"), ("--english", "-1"), ("--seed", "-1"), ("--threads", "-1"),
                                            ("--num-perm", "0"), ("--threshold", "1.5"), ("--minhash-seed", "-3")])
 def test_prep_rejects_nonsensical_sizes(tmp_path: Path, option: str, value: str) -> None:

@@ -9,6 +9,7 @@ from dataclasses import fields, replace
 import pytest
 
 from clt_kit.evaluate.tasks import evaluate_items
+from clt_kit.jsonio import InputError
 from clt_kit.scales import SCALES, EvalConfig, PretrainConfig, SFTConfig, WorldConfig
 from clt_kit.train.pretrain import ensure_base_model
 from clt_kit.train.sft import sft
@@ -24,7 +25,18 @@ def test_each_stage_takes_its_own_config_and_not_the_scale(stage, config) -> Non
 
 def test_the_world_manifest_records_exactly_the_world_config() -> None:
     for scale in SCALES.values():
-        assert set(world_settings(scale.world)) == {f.name for f in fields(WorldConfig)}
+        if scale.world is not None:
+            assert set(world_settings(scale.world)) == {f.name for f in fields(WorldConfig)}
+
+
+def test_the_paper_scale_is_the_papers_recipe_and_makes_no_world_or_base_model() -> None:
+    paper = SCALES["paper"]
+    assert (paper.sft.batch, paper.sft.lr, paper.sft.eval_every, paper.sft.precision) == (64, 1e-5, 50, "bf16")
+    assert paper.sft.seq_len is None and paper.eval.seq_len is None  # from the data; prompts never cut
+    with pytest.raises(InputError, match="generates no world and pretrains no model: its data comes from `clt-kit data`"):
+        paper.generated()
+    with pytest.raises(ValueError, match="come together, or none of them"):
+        replace(SCALES["smoke"], world=None)
 
 
 @pytest.mark.parametrize("stage", ["sft", "eval"])

@@ -4,6 +4,7 @@ adapters and returns a merged plain model."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from clt_kit.train.loop import cosine_factor, labelled_loss
 from clt_kit.train.model import build_model, weights_hash
 from clt_kit.train.pretrain import ensure_base_model, language_counts, pretraining_corpus
 from clt_kit.train.tokenizer import train_tokenizer
-from clt_kit.train.sft import IGNORE, LoraSpec, collate, pack, sft
+from clt_kit.train.sft import IGNORE, LoraSpec, _share, collate, encode, pack, sft
 from clt_kit.world import generate_world
 
 SIZE = ModelSize("t", "llama", hidden=32, layers=2, heads=2, intermediate=64)
@@ -196,3 +197,43 @@ def test_checkpoint_scores_see_every_checkpoint_and_change_nothing_of_the_traini
     assert watched.weights_sha256 == sft(base, records, SMOKE.sft, 0).weights_sha256  # the same training with or without
     assert sorted({(r["step"], r["lang"]) for r in scores.rows}) == sorted((s, lang) for s in steps for lang in PAPER_LANGUAGES)
     assert {r["n"] for r in scores.rows} == {SMOKE.eval.dynamics_per_lang} and {r["task"] for r in scores.rows} == {"SM"}
+
+
+@pytest.mark.slow
+def test_gradient_accumulation_matches_the_whole_batch_at_once(smoke_setup: tuple[Path, list[dict]]) -> None:
+    """The paper's global batch of 64 is reached by accumulation where memory needs it: micro-batches
+    weighted by their labelled tokens give the whole batch's gradient."""
+    base, records = smoke_setup
+    whole = sft(base, records, SMOKE.sft, 0)
+    accumulated = sft(base, records, dataclasses.replace(SMOKE.sft, micro_batch=2), 0)
+    assert accumulated.recipe["micro_batch"] == 2 and whole.recipe["micro_batch"] == SMOKE.sft.batch
+    assert accumulated.train_losses == pytest.approx(whole.train_losses, rel=1e-4)
+    a, b = whole.model.state_dict(), accumulated.model.state_dict()
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) <= 1e-5
+    assert accumulated.best_step == whole.best_step
+
+
+@pytest.mark.slow
+def test_a_recipe_open_on_length_and_steps_takes_them_from_the_data(smoke_setup: tuple[Path, list[dict]]) -> None:
+    base, records = smoke_setup
+    open_recipe = dataclasses.replace(SMOKE.sft, seq_len=None, steps=None, epochs=2.0)
+    result = sft(base, records, open_recipe, 0)
+    lengths = [len(encode(result.tokenizer, r["prompt"], r["response"], 10**9)[0]) for r in records]
+    context = result.model.config.max_position_embeddings  # the longest example's length, up to the model's context
+    assert result.recipe["seq_len"] == min(max(lengths), context)
+    assert result.recipe["truncated"] == sum(n > context for n in lengths)
+    assert result.recipe["steps"] == len(result.train_losses) == math.ceil(2.0 * result.n_train / SMOKE.sft.batch)
+    cut = sft(base, records, dataclasses.replace(SMOKE.sft, seq_len=200, steps=2), 0)
+    assert cut.recipe["truncated"] == sum(n > 200 for n in lengths) > 0  # counted, never silent
+    with pytest.raises(ValueError, match="every validation example is cut before its response at seq_len 16"):
+        sft(base, records, dataclasses.replace(SMOKE.sft, seq_len=16, steps=2), 0)
+
+
+def test_the_batch_must_split_over_processes_and_micro_batches() -> None:
+    assert _share(64, 8, None) == 8 and _share(64, 8, 4) == 4 and _share(64, 1, 16) == 16
+    with pytest.raises(ValueError, match="micro-batches of 3 do not split"):
+        _share(64, 2, 3)
+    with pytest.raises(ValueError, match="does not split over 3 processes"):
+        _share(64, 3, None)
+    with pytest.raises(ValueError, match="needs steps or epochs"):
+        dataclasses.replace(SMOKE.sft, steps=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import sys
@@ -18,7 +19,7 @@ from clt_kit.scales import SCALES, get_scale
 if TYPE_CHECKING:
     from clt_kit.results.figures import FigureFiles
 
-SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default="mini", show_default=True, help="Size of everything: smoke (seconds, tests) or mini (the embedded default).")
+SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default="mini", show_default=True, help="Size of everything: smoke (seconds, tests), mini (the embedded default) or paper (the paper's recipe for real models and data: train, eval).")
 SEED = click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="The one seed every random stream derives from.")
 RESULTS = click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True, envvar="CLT_KIT_RESULTS", show_envvar=True, help="Folder for the DuckDB file, figures and cached work.")
 
@@ -93,7 +94,7 @@ def world(seed: int, scale: str, out: Path) -> None:
     """Generate the embedded multilingual world (corpus, task pools, test sets)."""
     from clt_kit.world import generate_world
 
-    paths = generate_world(out, seed, get_scale(scale).world, scale)
+    paths = generate_world(out, seed, get_scale(scale).generated()[0], scale)
     click.echo(f"world written to {paths.root} (manifest {paths.manifest})")
 
 
@@ -174,7 +175,7 @@ def pretrain(seed: int, scale: str, results: Path, from_scratch: bool) -> None:
     from clt_kit.world.generate import ensure_world
 
     s, layout = get_scale(scale), Layout(results)
-    world_paths = ensure_world(layout.world(s, seed), seed, s.world, s.name)
+    world_paths = ensure_world(layout.world(s, seed), seed, s.generated()[0], s.name)
     bases = ensure_bases(list(s.models), world_paths, s, seed, layout, True, default_jobs(s), from_scratch)
     for size, path in bases.items():
         record = read_json(path / "base.json")
@@ -191,7 +192,13 @@ def pretrain(seed: int, scale: str, results: Path, from_scratch: bool) -> None:
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the fine-tuned model.")
 @click.option("--packing", is_flag=True, help="Pack each batch's examples into full rows (no attention across examples); the paper did not pack.")
 @click.option("--lora-rank", type=click.IntRange(min=0), default=0, show_default=True, help="Train LoRA adapters of this rank on every linear layer, merged after training (0: full fine-tuning, as the paper did).")
-def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: bool, lora_rank: int) -> None:
+@click.option("--micro-batch", type=click.IntRange(min=1), default=None, help="Examples per forward pass and process; the rest of the scale's global batch by gradient accumulation.")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Optimizer steps (instead of the scale's steps or epochs).")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None, help="Passes over the training examples (instead of the scale's steps or epochs).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Constant learning rate (instead of the scale's).")
+@click.option("--seq-len", type=click.IntRange(min=2), default=None, help="Cut examples to this many tokens (instead of the scale's; counted when it cuts).")
+def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: bool, lora_rank: int, micro_batch: int | None,
+          steps: int | None, epochs: float | None, lr: float | None, seq_len: int | None) -> None:
     """Fine-tune a base model on a mixture (best checkpoint by validation loss).
 
     Several processes or GPUs: `accelerate launch [--config_file configs/accelerate/...] -m clt_kit.cli train ...`.
@@ -205,9 +212,16 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
     if problems := (base_files_problems(Path(base)) if Path(base).is_dir() else []) + mixture_problems(mixture):
         raise CorruptArtifact(problems)
     lora = LoraSpec(rank=lora_rank, alpha=2 * lora_rank) if lora_rank else None
-    result = sft(base, read_jsonl(mixture / "mixture.jsonl"), get_scale(scale).sft, seed, progress=True, packing=packing, lora=lora)
+    recipe = get_scale(scale).sft
+    if steps is not None or epochs is not None:
+        recipe = dataclasses.replace(recipe, steps=steps, epochs=epochs)
+    recipe = dataclasses.replace(recipe, micro_batch=micro_batch or recipe.micro_batch, lr=lr or recipe.lr, seq_len=seq_len or recipe.seq_len)
+    result = sft(base, read_jsonl(mixture / "mixture.jsonl"), recipe, seed, progress=True, packing=packing, lora=lora)
     if result.is_main_process:  # under `accelerate launch`, one process writes
         save_result(result, out)
+        click.echo(f"{result.recipe['steps']} steps of {result.recipe['global_batch']} examples (micro-batches of"
+                   f" {result.recipe['micro_batch']}), seq_len {result.recipe['seq_len']} ({result.recipe['truncated']} examples cut),"
+                   f" {result.determinism['mixed_precision']} precision")
         click.echo(f"best step {result.best_step} (validation losses {result.validation_losses}); saved to {out}")
 
 
@@ -266,6 +280,9 @@ def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: boo
         raise click.UsageError("choose what to reproduce: --figure N, --table N (each may repeat) or --all")
     targets = [study().figure(int(n)) for n in figures] + [study().table(int(n)) for n in tables]
     s = get_scale(scale)
+    if s.world is None:
+        raise click.UsageError(f"`reproduce --scale {scale}` does not run sweeps of real models yet; run its steps with"
+                               " `clt-kit data`, `prep`, `train --scale paper` and `eval --scale paper` (README, The paper scale)")
     if data_only:
         world, mixtures = reproduce_data(targets, s, seed, results)
         click.echo(f"world: {world.manifest}")

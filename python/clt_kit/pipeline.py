@@ -234,7 +234,7 @@ class PreparedRun:
 def prepare_data(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout) -> tuple[WorldPaths, list[Path]]:
     """The world and the mixtures the plans need (the data data_manifests/ records); returns the
     world and the mixture folders."""
-    world = ensure_world(layout.world(scale, seed), seed, scale.world, scale.name)
+    world = ensure_world(layout.world(scale, seed), seed, scale.generated()[0], scale.name)
     mixtures = []
     for setting, task, mixture, k in sorted({(p.setting, p.task, p.mixture, p.k) for p in plans}):
         mixtures.append(layout.mixture(scale, seed, task, k, mixture))
@@ -257,7 +257,7 @@ def _base_model(args: tuple[ModelSize, WorldPaths, PretrainConfig, int, Path, bo
 def ensure_bases(sizes: list[ModelSize], world: WorldPaths, scale: Scale, seed: int, layout: Layout, progress: bool,
                  jobs: int, from_scratch: bool = False) -> dict[str, Path]:
     """The base models of `sizes` (cached, bundled or pretrained), pretrained in up to `jobs` processes."""
-    args = [(size, world, scale.pretrain, seed, layout.models, progress, from_scratch) for size in sizes]
+    args = [(size, world, scale.generated()[1], seed, layout.models, progress, from_scratch) for size in sizes]
     return {size.name: path for size, path in zip(sizes, _in_processes(_base_model, args, jobs))}
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from clt_kit.jsonio import InputError
+
 
 @dataclass(frozen=True)
 class ModelSize:
@@ -91,20 +93,30 @@ class SFTConfig:
     """The fine-tuning recipe (train/sft.py). As the paper: constant LR, fixed batch, a checkpoint
     every `eval_every` steps, the best by validation loss kept."""
 
-    seq_len: int  # examples are cut to this many tokens
-    steps: int
-    batch: int
+    seq_len: int | None  # examples are cut to this many tokens; None: the longest example's (up to the model's context)
+    steps: int | None  # None: `epochs` passes over the training examples
+    batch: int  # the global batch: examples per optimizer step, all processes together
     lr: float
     eval_every: int
     validation_share: float
     cpu_threads: int = 1  # as PretrainConfig.cpu_threads
+    # examples per forward pass and process; the rest of the batch by gradient accumulation (None: all at once)
+    micro_batch: int | None = None
+    epochs: float | None = None  # used when `steps` is None
+    precision: str = "fp32"  # "bf16": bf16 mixed precision where there is a GPU (a CPU run stays fp32, and says so)
+
+    def __post_init__(self) -> None:
+        if self.steps is None and self.epochs is None:
+            raise ValueError("an SFT recipe needs steps or epochs")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision {self.precision!r}: use fp32 or bf16")
 
 
 @dataclass(frozen=True)
 class EvalConfig:
     """How a fine-tuned model is scored (evaluate/)."""
 
-    seq_len: int  # the window a prompt and its answer are generated in
+    seq_len: int | None  # the window a prompt is cut to (its end kept); None: prompts are never cut
     max_new_tokens: int
     batch: int
     # training dynamics: test items per language and task scored at every checkpoint
@@ -118,23 +130,32 @@ class Scale:
     """Every size of one scale, one config per stage: each stage is given only its own."""
 
     name: str
-    world: WorldConfig
+    world: WorldConfig | None  # None: the data comes from real datasets (`clt-kit data`)
     english_train: int  # English examples per mixture (the k grids are the study's: study.toml)
-    models: tuple[ModelSize, ...]
-    pretrain: PretrainConfig
+    models: tuple[ModelSize, ...]  # the tiny analogues the kit pretrains; none at the paper scale (real models, --base)
+    pretrain: PretrainConfig | None
     sft: SFTConfig
     eval: EvalConfig
 
     def __post_init__(self) -> None:
+        if (self.world is None) != (self.pretrain is None) or (self.pretrain is None) != (not self.models):
+            raise ValueError(f"scale {self.name!r}: a world, a pretraining config and model analogues come together, or none of them")
         for stage, config in (("sft", self.sft), ("eval", self.eval)):
-            if config.seq_len > self.pretrain.seq_len:
+            if self.pretrain is not None and config.seq_len is not None and config.seq_len > self.pretrain.seq_len:
                 raise ValueError(f"scale {self.name!r}: {stage}.seq_len {config.seq_len} is longer than the base models'"
                                  f" context (pretrain.seq_len {self.pretrain.seq_len})")
 
     @property
     def cpu_threads(self) -> int:
         """The most threads any one stage's process uses."""
-        return max(self.pretrain.cpu_threads, self.sft.cpu_threads, self.eval.cpu_threads)
+        return max(self.pretrain.cpu_threads if self.pretrain else 1, self.sft.cpu_threads, self.eval.cpu_threads)
+
+    def generated(self) -> tuple[WorldConfig, PretrainConfig]:
+        """The world and pretraining configs of a scale that makes its own data and base models."""
+        if self.world is None or self.pretrain is None:
+            raise InputError(f"scale {self.name!r} generates no world and pretrains no model: its data comes from"
+                             " `clt-kit data` and its base models are real ones (--base)")
+        return self.world, self.pretrain
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -212,7 +233,24 @@ MINI = Scale(
     eval=EvalConfig(seq_len=MINI_SEQ_LEN, max_new_tokens=160, batch=64, dynamics_per_lang=8),
 )
 
-SCALES: dict[str, Scale] = {s.name: s for s in (SMOKE, MINI)}
+# The paper's recipe (docs/study.md, "Models and training") for real models on real data: full
+# fine-tuning, global batch 64 (gradient accumulation where memory needs it: --micro-batch),
+# constant LR 1e-5, a checkpoint every 50 steps, the lowest validation loss kept, bf16 on a GPU.
+# What the paper does not state, chosen here and overridable: one epoch; 5% of the mixture held
+# out for validation; the sequence length of the longest example (up to the model's context, every
+# cut example counted); answers up to 512 new tokens, prompts never cut; 16 test items per language
+# and task scored at each checkpoint (Table 2).
+PAPER = Scale(
+    name="paper",
+    world=None,
+    english_train=10000,
+    models=(),
+    pretrain=None,
+    sft=SFTConfig(seq_len=None, steps=None, epochs=1.0, batch=64, lr=1e-5, eval_every=50, validation_share=0.05, precision="bf16"),
+    eval=EvalConfig(seq_len=None, max_new_tokens=512, batch=16, dynamics_per_lang=16),
+)
+
+SCALES: dict[str, Scale] = {s.name: s for s in (SMOKE, MINI, PAPER)}
 
 
 def get_scale(name: str) -> Scale:

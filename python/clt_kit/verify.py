@@ -78,7 +78,8 @@ def verify_world(manifest_path: Path, manifest: dict[str, Any]) -> Report:
                                 " make it again with `clt-kit world`"])
     report = Report(problems=check_files(manifest_path.parent, manifest["files"], "world", WORLD_RECORD))
     scale = get_scale(manifest["scale"])
-    recorded, current = manifest.get("settings"), world_settings(scale.world)
+    world_config, _ = scale.generated()
+    recorded, current = manifest.get("settings"), world_settings(world_config)
     if recorded != current:
         changed = [k for k in current if (recorded or {}).get(k) != current[k]]
         report.problems.append(
@@ -86,7 +87,7 @@ def verify_world(manifest_path: Path, manifest: dict[str, Any]) -> Report:
             f" make it again with `clt-kit world --scale {scale.name} --seed {manifest['seed']} --out DIR`"
         )
     with tempfile.TemporaryDirectory(prefix="clt-verify-") as tmp:
-        again = generate_world(Path(tmp) / "w", manifest["seed"], scale.world, scale.name, tuple(manifest["languages"]))
+        again = generate_world(Path(tmp) / "w", manifest["seed"], world_config, scale.name, tuple(manifest["languages"]))
         regenerated = read_json(again.manifest)
     for name, sha in sorted(manifest["files"].items()):
         if regenerated["files"].get(name) != sha:
@@ -196,8 +197,9 @@ def _rebuild_problems(manifest_path: Path, manifest: dict[str, Any]) -> list[str
     key = manifest["key"]
     scale, seed = get_scale(key["world"]["scale"]), key["world"]["seed"]
     with tempfile.TemporaryDirectory(prefix="clt-verify-") as tmp:
-        world = generate_world(Path(tmp) / "world", seed, scale.world, scale.name)
-        rebuilt = ensure_base_model(ModelSize(**key["size"]), world, scale.pretrain, seed, Path(tmp) / "models", from_scratch=True)
+        world_config, pretrain = scale.generated()
+        world = generate_world(Path(tmp) / "world", seed, world_config, scale.name)
+        rebuilt = ensure_base_model(ModelSize(**key["size"]), world, pretrain, seed, Path(tmp) / "models", from_scratch=True)
         again = read_json(rebuilt / BASE_RECORD)
     if again["key"] != key:
         return [f"{manifest_path}: this kit would pretrain it under another key ({rebuilt.name}); it is stale"]

@@ -9,6 +9,7 @@ of `generate` with greedy decoding (tested).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,8 @@ from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 from clt_kit.train.loop import forward_takes
 from clt_kit.train.tokenizer import prompt_text
 
+log = logging.getLogger("clt_kit")
+
 
 @torch.no_grad()
 def generate(
@@ -26,11 +29,15 @@ def generate(
     prompts: Sequence[str],
     max_new_tokens: int,
     batch_size: int,
-    max_prompt_tokens: int,
+    max_prompt_tokens: int | None,
 ) -> list[str]:
-    """Greedy answers to `prompts`, in order. Prompts are batched by length to limit padding."""
+    """Greedy answers to `prompts`, in order. Prompts are batched by length to limit padding; a
+    prompt longer than `max_prompt_tokens` keeps its end (counted in a warning; None: never cut)."""
     tokenizer.padding_side = "left"
-    encoded = [tokenizer(prompt_text(p), add_special_tokens=False)["input_ids"][-max_prompt_tokens:] for p in prompts]
+    encoded = [tokenizer(prompt_text(p), add_special_tokens=False)["input_ids"] for p in prompts]
+    if max_prompt_tokens is not None and (cut := sum(len(e) > max_prompt_tokens for e in encoded)):
+        log.warning("%d of %d prompts are longer than %d tokens and lose their beginning", cut, len(prompts), max_prompt_tokens)
+        encoded = [e[-max_prompt_tokens:] for e in encoded]
     order = sorted(range(len(prompts)), key=lambda i: (len(encoded[i]), i))
     answers: list[str] = [""] * len(prompts)
     for start in range(0, len(order), batch_size):

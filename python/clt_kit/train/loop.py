@@ -8,6 +8,7 @@ masked from the loss, and projecting them onto the vocabulary would be wasted wo
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 from collections.abc import Callable, Iterator
@@ -46,7 +47,7 @@ def forward_takes(model: torch.nn.Module, argument: str) -> bool:
 
 def optimize(
     model: torch.nn.Module,
-    batches: Iterator[Batch],
+    batches: Iterator[list[Batch]],
     steps: int,
     lr: float,
     accelerator: Accelerator,
@@ -55,7 +56,9 @@ def optimize(
     progress: bool = False,
     cosine: bool = False,
 ) -> list[float]:
-    """Runs `steps` optimizer steps on `batches`; returns the training loss of each step.
+    """Runs `steps` optimizer steps, each on the next item of `batches`: this process's share of
+one global batch, as one or more micro-batches (gradient accumulation); returns the training loss
+of each step (the global batch's mean over its labelled tokens).
 
     `on_step(step, loss)` is called after each step (1-based), e.g. to evaluate and checkpoint.
     `cosine`: warm up over the first 5% of steps, then decay to a tenth of `lr` (else constant).
@@ -66,15 +69,12 @@ def optimize(
     model.train()
     losses = []
     for step in tqdm(range(1, steps + 1), desc=desc, disable=not progress, leave=False):
-        batch = {k: v.to(accelerator.device) for k, v in next(batches).items()}
-        loss = labelled_loss(model, batch)
-        if accelerator.num_processes > 1:
-            # Each process averages over its own tokens and DDP averages over processes; weight by
-            # the token counts so the gradient is that of the global batch's token mean.
-            local = (batch["labels"][:, 1:] != IGNORE).sum()
-            total = accelerator.reduce(local.detach().clone(), reduction="sum")
-            loss = loss * local * accelerator.num_processes / total
-        accelerator.backward(loss)
+        micro = [{k: v.to(accelerator.device) for k, v in batch.items()} for batch in next(batches)]
+        if len(micro) == 1 and accelerator.num_processes == 1:
+            loss = labelled_loss(model, micro[0])
+            accelerator.backward(loss)
+        else:
+            loss = _accumulate(model, micro, accelerator)
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
@@ -82,6 +82,27 @@ def optimize(
         if on_step is not None:
             on_step(step, losses[-1])
     return losses
+
+
+def _accumulate(model: torch.nn.Module, micro: list[Batch], accelerator: Accelerator) -> torch.Tensor:
+    """Backpropagates the micro-batches of one step so that the gradient is that of the global
+    batch's mean over its labelled tokens: each micro-batch's mean is weighted by its share of the
+    global batch's tokens (summed over processes; DDP averages the processes' gradients, hence the
+    factor of their number). Returns the global batch's loss."""
+    counts = [(batch["labels"][:, 1:] != IGNORE).sum() for batch in micro]
+    total = accelerator.reduce(torch.stack(counts).sum().detach().clone(), reduction="sum")
+    summed = torch.zeros((), device=accelerator.device)
+    for i, (batch, count) in enumerate(zip(micro, counts)):
+        if count == 0:  # every response cut off by seq_len: nothing to learn, but a graph for DDP to sync on
+            inputs = {k: v for k, v in batch.items() if k != "labels"}
+            loss = model(**inputs, use_cache=False).logits.sum() * 0.0
+        else:
+            loss = labelled_loss(model, batch) * count * accelerator.num_processes / total
+        last = i == len(micro) - 1
+        with contextlib.nullcontext() if last else accelerator.no_sync(model):  # gradients meet once, at the last
+            accelerator.backward(loss)
+        summed += loss.detach()
+    return accelerator.reduce(summed, reduction="sum") / accelerator.num_processes
 
 
 def cosine_factor(step: int, steps: int, warmup_share: float = 0.05, floor: float = 0.1) -> float:

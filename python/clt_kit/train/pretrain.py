@@ -109,11 +109,11 @@ def _corpus_blocks(rows: list[dict[str, Any]], tokenizer: PreTrainedTokenizerFas
     return torch.tensor(ids[: n_blocks * seq_len]).view(n_blocks, seq_len)
 
 
-def _random_batches(blocks: torch.Tensor, batch: int, seed: int) -> Iterator[Batch]:
+def _random_batches(blocks: torch.Tensor, batch: int, seed: int) -> Iterator[list[Batch]]:
     generator = torch.Generator().manual_seed(seed)
     while True:
         rows = blocks[torch.randint(len(blocks), (batch,), generator=generator)]
-        yield {"input_ids": rows, "labels": rows}
+        yield [{"input_ids": rows, "labels": rows}]
 
 
 def base_key(size: ModelSize, tokenizer_key: dict[str, Any], world: WorldPaths, config: PretrainConfig, seed: int) -> dict[str, Any]:

@@ -15,6 +15,8 @@ fewer padding tokens.
 from __future__ import annotations
 
 import copy
+import logging
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,8 @@ from clt_kit.train.loop import IGNORE, Batch, labelled_loss, optimize
 from clt_kit.train.model import set_determinism, weights_hash
 from clt_kit.train.pretrain import load_base
 from clt_kit.train.tokenizer import prompt_text
+
+log = logging.getLogger("clt_kit")
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,9 @@ class SFTResult:
     determinism: dict[str, Any] = field(default_factory=dict)
     is_main_process: bool = True
     base_weights_sha256: str = ""  # weights_hash of the base model as loaded, before any step
+    # what the recipe came to on this data: seq_len (set from the data when the recipe leaves it
+    # open), examples cut by it, steps, global and micro batch, LR
+    recipe: dict[str, Any] = field(default_factory=dict)
 
 
 def encode(tokenizer: PreTrainedTokenizerBase, prompt: str, response: str, seq_len: int) -> tuple[list[int], list[int]]:
@@ -67,6 +74,22 @@ def encode(tokenizer: PreTrainedTokenizerBase, prompt: str, response: str, seq_l
     ids = (p + r)[:seq_len]
     labels = ([IGNORE] * len(p) + r)[:seq_len]
     return ids, labels
+
+
+def _lengths(tokenizer: PreTrainedTokenizerBase, records: Sequence[dict[str, Any]]) -> list[int]:
+    return [len(encode(tokenizer, r["prompt"], r["response"], 1 << 30)[0]) for r in records]
+
+
+def longest_example(tokenizer: PreTrainedTokenizerBase, records: Sequence[dict[str, Any]], model: PreTrainedModel) -> int:
+    """The sequence length a recipe that leaves it open gets: the longest example's, up to the
+    model's context (examples longer than that are cut, and counted)."""
+    context = getattr(model.config, "max_position_embeddings", None) or 1 << 30
+    return min(max(_lengths(tokenizer, records), default=1), context)
+
+
+def count_truncated(tokenizer: PreTrainedTokenizerBase, records: Sequence[dict[str, Any]], seq_len: int) -> int:
+    """How many examples are longer than `seq_len` tokens (their ends are cut off in training)."""
+    return sum(n > seq_len for n in _lengths(tokenizer, records))
 
 
 def collate(examples: Sequence[tuple[list[int], list[int]]], pad_id: int) -> Batch:
@@ -119,13 +142,13 @@ def split_validation(records: Sequence[dict[str, Any]], share: float, seed: int)
 
 def _epochs(
     examples: list[tuple[list[int], list[int]]], batch: int, pad_id: int, seed: int, rank: int = 0, world: int = 1,
-    packed_len: int | None = None,
-) -> Iterator[Batch]:
+    packed_len: int | None = None, micro_batch: int | None = None,
+) -> Iterator[list[Batch]]:
     """Endless global batches of `batch` examples (a seeded shuffle each epoch, wrapping around);
-    with several processes, process `rank` of `world` gets every world-th example of each.
-    With `packed_len`, each process's examples are packed into rows of that many tokens."""
-    if batch % world:
-        raise ValueError(f"the batch size {batch} does not split over {world} processes; use a multiple of {world}")
+    with several processes, process `rank` of `world` gets every world-th example of each, as
+    micro-batches of `micro_batch` examples (gradient accumulation; None: one). With `packed_len`,
+    each micro-batch's examples are packed into rows of that many tokens."""
+    share = _share(batch, world, micro_batch)
     generator = torch.Generator().manual_seed(seed)
     while True:
         order = torch.randperm(len(examples), generator=generator).tolist()
@@ -133,7 +156,19 @@ def _epochs(
             order += torch.randperm(len(examples), generator=generator).tolist()
         for start in range(0, len(order) - batch + 1, batch):
             mine = [examples[i] for i in order[start : start + batch][rank::world]]
-            yield collate(mine, pad_id) if packed_len is None else pack(mine, packed_len, pad_id)
+            chunks = [mine[at : at + share] for at in range(0, len(mine), share)]
+            yield [collate(c, pad_id) if packed_len is None else pack(c, packed_len, pad_id) for c in chunks]
+
+
+def _share(batch: int, world: int, micro_batch: int | None) -> int:
+    """Examples per micro-batch; the global batch must split evenly over processes and micro-batches."""
+    if batch % world:
+        raise ValueError(f"the batch size {batch} does not split over {world} processes; use a multiple of {world}")
+    share = batch // world if micro_batch is None else micro_batch
+    if (batch // world) % share:
+        raise ValueError(f"the batch size {batch} over {world} process(es) is {batch // world} examples each, which micro-batches"
+                         f" of {share} do not split; use a micro-batch that divides {batch // world}")
+    return share
 
 
 @torch.no_grad()
@@ -144,6 +179,8 @@ def validation_loss(model: torch.nn.Module, examples: list[tuple[list[int], list
     for start in range(0, len(examples), 32):
         batch = {k: v.to(device) for k, v in collate(examples[start : start + 32], pad_id).items()}
         n = int((batch["labels"][:, 1:] != IGNORE).sum())
+        if n == 0:  # every response of this batch cut off: nothing to score
+            continue
         total += float(labelled_loss(model, batch)) * n
         tokens += n
     model.train()
@@ -172,16 +209,24 @@ def sft(
         model = get_peft_model(model, adapters)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     train, val = split_validation(records, recipe.validation_share, seed)
-    encoded_train = [encode(tokenizer, r["prompt"], r["response"], recipe.seq_len) for r in train]
-    encoded_val = [encode(tokenizer, r["prompt"], r["response"], recipe.seq_len) for r in val]
+    seq_len = recipe.seq_len or longest_example(tokenizer, records, model)
+    encoded_train = [encode(tokenizer, r["prompt"], r["response"], seq_len) for r in train]
+    encoded_val = [encode(tokenizer, r["prompt"], r["response"], seq_len) for r in val]
+    if not any(label != IGNORE for _, labels in encoded_val for label in labels[1:]):
+        raise ValueError(f"every validation example is cut before its response at seq_len {seq_len}: there is no validation"
+                         " loss to choose a checkpoint by; raise seq_len")
+    truncated = count_truncated(tokenizer, records, seq_len)
+    if truncated:
+        log.warning("%d of %d examples are longer than %d tokens and lose their end in training", truncated, len(records), seq_len)
+    steps = recipe.steps or max(1, math.ceil((recipe.epochs or 1.0) * len(train) / recipe.batch))
     pad = tokenizer.pad_token_id
-    accelerator = Accelerator()
+    accelerator = Accelerator(mixed_precision="bf16" if recipe.precision == "bf16" and torch.cuda.is_available() else "no")
 
     best: dict[str, Any] = {"loss": float("inf"), "step": 0, "state": None}
     val_losses: dict[int, float] = {}
 
     def checkpoint(step: int, _loss: float) -> None:
-        if step % recipe.eval_every and step != recipe.steps:
+        if step % recipe.eval_every and step != steps:
             return
         loss = validation_loss(model, encoded_val, pad, accelerator.device)
         val_losses[step] = loss
@@ -193,9 +238,9 @@ def sft(
             model.train()
 
     batches = _epochs(encoded_train, recipe.batch, pad, seed, accelerator.process_index, accelerator.num_processes,
-                      recipe.seq_len if packing else None)
+                      seq_len if packing else None, recipe.micro_batch)
     losses = optimize(
-        model, batches, recipe.steps, recipe.lr, accelerator, on_step=checkpoint, desc="sft", progress=progress,
+        model, batches, steps, recipe.lr, accelerator, on_step=checkpoint, desc="sft", progress=progress,
     )
     model = accelerator.unwrap_model(model)
     model.load_state_dict(best["state"])
@@ -206,8 +251,11 @@ def sft(
         model=model, tokenizer=tokenizer, best_step=best["step"], validation_losses=val_losses,
         train_losses=losses, weights_sha256=weights_hash(model), n_train=len(train), n_validation=len(val),
         trainable_parameters=trainable,
-        determinism={**flags, "processes": accelerator.num_processes, "packing": packing, "lora": lora and lora.to_dict()},
+        determinism={**flags, "processes": accelerator.num_processes, "packing": packing, "lora": lora and lora.to_dict(),
+                     "mixed_precision": accelerator.mixed_precision},
         is_main_process=accelerator.is_main_process, base_weights_sha256=base_weights,
+        recipe={"seq_len": seq_len, "truncated": truncated, "steps": steps, "global_batch": recipe.batch,
+                "micro_batch": _share(recipe.batch, accelerator.num_processes, recipe.micro_batch), "lr": recipe.lr},
     )
 
 
@@ -227,4 +275,5 @@ def save_result(result: SFTResult, out: Path) -> None:
         "trainable_parameters": result.trainable_parameters,
         "n_validation": result.n_validation,
         "determinism": result.determinism,
+        "recipe": result.recipe,
     })
