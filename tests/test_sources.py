@@ -85,15 +85,26 @@ def test_mgsm_on_the_real_files_and_a_users_own_translation(tmp_path: Path) -> N
     local.mkdir()
     for lang in ("en", "ja"):
         shutil.copy(MGSM / f"mgsm_{lang}.tsv", local)
-    out, record = _build(tmp_path, SourceSpec("mgsm", "test", str(local), ("en", "ja", "pt"), files={"pt": str(FIXTURES / "mgsm" / "mgsm_pt.tsv")}))
+    exemplars = str(FIXTURES / "mgsm" / "exemplars.json")
+    out, record = _build(tmp_path, SourceSpec("mgsm", "test", str(local), ("en", "ja", "pt"), files={"pt": str(FIXTURES / "mgsm" / "mgsm_pt.tsv")},
+                                              shots=2, exemplars=exemplars))
     items = read_jsonl(out / "MR" / "test.jsonl")
     assert [sum(i["lang"] == lang for i in items) for lang in ("en", "ja", "pt")] == [250, 250, 3]
     assert all(isinstance(i["answer"], int) for i in items)
     first_en = (MGSM / "mgsm_en.tsv").read_text(encoding="utf-8").splitlines()[0].split("\t")
-    assert any(i["prompt"] == first_en[0] and i["answer"] == int(first_en[1]) for i in items)
-    assert record["sources"][0]["files"] == {"pt": str(FIXTURES / "mgsm" / "mgsm_pt.tsv")}
+    shots = json.loads(Path(exemplars).read_text())
+    two_shot = "\n\n".join(f"{shots['en'][k]['q']}\n{shots['en'][k]['a']}" for k in ("1", "2"))
+    assert any(i["prompt"] == f"{two_shot}\n\nQuestion: {first_en[0]}\nStep-by-Step Answer:" and i["answer"] == int(first_en[1]) for i in items)
+    ja = next(i for i in items if i["lang"] == "ja")["prompt"]
+    assert ja.count("問題：") == 3 and ja.endswith("\nステップごとの答え：")  # the native labels, full-width colon and all
+    assert record["sources"][0]["files"] == {"pt": str(FIXTURES / "mgsm" / "mgsm_pt.tsv")} and record["sources"][0]["shots"] == 2
+    assert record["sources"][0]["exemplars"]["sha256"] == sha256_file(exemplars)
     with pytest.raises(InputError, match=r"has no ko data; give `files: \{ko: <path>\}`.*machine-translated"):
-        _build(tmp_path / "ko", SourceSpec("mgsm", "test", str(local), ("en", "ko")))
+        _build(tmp_path / "ko", SourceSpec("mgsm", "test", str(local), ("en", "ko"), exemplars=exemplars))
+    with pytest.raises(InputError, match=r"8-shot prompts need `exemplars`"):  # the paper's 8 shots by default
+        _build(tmp_path / "none", SourceSpec("mgsm", "test", str(local), ("en",)))
+    with pytest.raises(InputError, match=r"exemplars.json: 2 worked examples for en, 8 needed"):
+        _build(tmp_path / "few", SourceSpec("mgsm", "test", str(local), ("en",), exemplars=exemplars))
 
 
 def test_aya_dolly_from_the_hubs_parquet_layout_maps_iso_639_3(tmp_path: Path) -> None:

@@ -48,6 +48,7 @@ class Adapter:
     local: tuple[str, ...] = ("**/*",)
     tsv_columns: tuple[str, ...] = ()
     per_lang: Mapping[str, int] = field(default_factory=dict)  # role -> the paper's items per language (seeded sample)
+    shots: int = 0  # worked examples put before each test prompt (the paper: 8 for MGSM)
     note: str = ""
 
     def split(self, role: str) -> str:
@@ -124,9 +125,11 @@ ADAPTERS: dict[str, Adapter] = {a.name: a for a in (
     Adapter(
         name="mgsm", task="MR", splits={"test": "test"}, hub=None,
         fields=("question", "answer_number"), to_item=_mgsm, configs={lang: lang for lang in MGSM_LANGUAGES},
-        local=("mgsm_{config}.tsv",), tsv_columns=("question", "answer_number"),
+        local=("mgsm_{config}.tsv",), tsv_columns=("question", "answer_number"), shots=8,
         note="the url-nlp release's mgsm_<lang>.tsv files; the paper's pt, ko and ar test sets were machine-translated"
-             " by its authors and not released: give your own file per language (`files`), in the same two columns",
+             " by its authors and not released: give your own file per language (`files`), in the same two columns;"
+             " 8-shot prompts need `exemplars`: the release's MGSM_EXEMPLARS (mgsm/exemplars.py) as a JSON file,"
+             " with your own entries for the languages it lacks",
     ),
     Adapter(
         name="aya_dolly", task="IF", splits={"test": "test"}, hub="CohereForAI/aya_evaluation_suite",
@@ -141,6 +144,19 @@ ADAPTERS: dict[str, Adapter] = {a.name: a for a in (
              " else the kit's language identifier's reading of the prompt",
     ),
 )}
+
+
+def few_shot_prompt(shots: list[dict[str, str]], question: str) -> str:
+    """MGSM's native chain-of-thought prompt: each worked example ("q" and "a", each starting with
+    its language's label, e.g. "問題：" and "ステップごとの答え："), then the question under the same
+    labels, the answer left to the model."""
+    def label(text: str) -> str:
+        cut = min((i for i in (text.find(":"), text.find("：")) if i >= 0), default=-1)
+        if cut < 0:
+            raise InputError(f"the exemplar {text[:40]!r} does not start with a label ending in ':'")
+        return text[: cut + 1] + (" " if text[cut] == ":" else "")
+    blocks = [f"{s['q'].strip()}\n{s['a'].strip()}" for s in shots]
+    return "\n\n".join([*blocks, f"{label(shots[0]['q'])}{question}\n{label(shots[0]['a']).rstrip()}"])
 
 
 def get_adapter(name: str) -> Adapter:

@@ -27,11 +27,11 @@ from typing import Any
 from tqdm import tqdm
 
 from clt_kit import __version__
-from clt_kit.jsonio import InputError, publish_dir, write_json, write_jsonl
+from clt_kit.jsonio import InputError, publish_dir, read_json, write_json, write_jsonl
 from clt_kit.languages import PAPER_LANGUAGES
 from clt_kit.prep.core import identify_languages, sha256_file
 from clt_kit.seeding import derive_seed
-from clt_kit.sources.adapters import Adapter, Item, generic_adapter, get_adapter
+from clt_kit.sources.adapters import Adapter, Item, few_shot_prompt, generic_adapter, get_adapter
 from clt_kit.sources.read import Row, file_rows, hub_rows, is_local, local_files
 from clt_kit.study import TASKS
 
@@ -60,6 +60,8 @@ class SourceSpec:
     task: str | None = None  # generic only
     fields: Mapping[str, str] = field(default_factory=dict)  # generic only: kit field -> dataset field
     lang: str | None = None  # generic only: every row is in this language
+    shots: int | None = None  # worked examples before each test prompt; None: the adapter's (MGSM: 8)
+    exemplars: str | None = None  # a JSON file {lang: {"1": {"q", "a"}, ...}} (MGSM's own exemplars' shape)
 
     def adapter(self) -> Adapter:
         if self.dataset == "generic":
@@ -170,6 +172,8 @@ def _items(source: SourceSpec, seed: int, progress: bool) -> tuple[list[Item], d
                 continue
             found.append((row_lang or "", item))
     found = _identified(found, wanted, skipped)
+    if shots := (source.shots if source.shots is not None else adapter.shots):
+        found = _with_shots(found, source, shots)
     by_lang: dict[str, list[Item]] = {}
     for lang, item in found:
         by_lang.setdefault(lang, []).append(item)
@@ -194,8 +198,26 @@ def _items(source: SourceSpec, seed: int, progress: bool) -> tuple[list[Item], d
         "fields": dict(source.fields) or list(adapter.fields), "languages": sorted(wanted), "per_lang": per_lang, "seed": seed,
         "counts": {lang: {"read": len(by_lang.get(lang, [])), "kept": sum(i["lang"] == lang for i in items)} for lang in sorted(wanted)},
         "skipped": dict(sorted(skipped.items())), "note": adapter.note,
+        "shots": shots, "exemplars": source.exemplars and {"path": source.exemplars, "sha256": sha256_file(source.exemplars)},
     }
     return items, record
+
+
+def _with_shots(found: list[tuple[str, Item]], source: SourceSpec, shots: int) -> list[tuple[str, Item]]:
+    """Each prompt preceded by the first `shots` worked examples of its language."""
+    if source.exemplars is None:
+        raise InputError(f"{source.dataset}: {shots}-shot prompts need `exemplars` (a JSON file of worked examples per"
+                         " language), or set shots: 0")
+    path = Path(source.exemplars)
+    exemplars = read_json(path)
+    out = []
+    for lang, item in found:
+        given = exemplars.get(lang, {}) if isinstance(exemplars, dict) else {}
+        ordered = [given[k] for k in sorted(given, key=lambda k: (len(k), k))]
+        if len(ordered) < shots:
+            raise InputError(f"{path}: {len(ordered)} worked examples for {lang}, {shots} needed; add them or set shots: {len(ordered)}")
+        out.append((lang, {**item, "prompt": few_shot_prompt(ordered[:shots], item["prompt"])}))
+    return out
 
 
 def _row_lang(row: dict[str, Any]) -> str | None:
