@@ -17,7 +17,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
 from clt_kit.train.loop import forward_takes
-from clt_kit.train.tokenizer import prompt_text
+from clt_kit.train.tokenizer import prompt_ids
 
 log = logging.getLogger("clt_kit")
 
@@ -34,7 +34,7 @@ def generate(
     """Greedy answers to `prompts`, in order. Prompts are batched by length to limit padding; a
     prompt longer than `max_prompt_tokens` keeps its end (counted in a warning; None: never cut)."""
     tokenizer.padding_side = "left"
-    encoded = [tokenizer(prompt_text(p), add_special_tokens=False)["input_ids"] for p in prompts]
+    encoded = [prompt_ids(tokenizer, p) for p in prompts]
     if max_prompt_tokens is not None and (cut := sum(len(e) > max_prompt_tokens for e in encoded)):
         log.warning("%d of %d prompts are longer than %d tokens and lose their beginning", cut, len(prompts), max_prompt_tokens)
         encoded = [e[-max_prompt_tokens:] for e in encoded]

@@ -31,7 +31,7 @@ from clt_kit.seeding import derive_seed
 from clt_kit.train.loop import IGNORE, Batch, labelled_loss, optimize
 from clt_kit.train.model import set_determinism, weights_hash
 from clt_kit.train.pretrain import load_base
-from clt_kit.train.tokenizer import prompt_text
+from clt_kit.train.tokenizer import prompt_ids, prompt_template
 
 log = logging.getLogger("clt_kit")
 
@@ -69,7 +69,7 @@ class SFTResult:
 
 def encode(tokenizer: PreTrainedTokenizerBase, prompt: str, response: str, seq_len: int) -> tuple[list[int], list[int]]:
     """Token ids and labels of one example; prompt tokens are masked out of the loss."""
-    p = tokenizer(prompt_text(prompt), add_special_tokens=False)["input_ids"]
+    p = prompt_ids(tokenizer, prompt)
     r = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     ids = (p + r)[:seq_len]
     labels = ([IGNORE] * len(p) + r)[:seq_len]
@@ -255,7 +255,8 @@ def sft(
                      "mixed_precision": accelerator.mixed_precision},
         is_main_process=accelerator.is_main_process, base_weights_sha256=base_weights,
         recipe={"seq_len": seq_len, "truncated": truncated, "steps": steps, "global_batch": recipe.batch,
-                "micro_batch": _share(recipe.batch, accelerator.num_processes, recipe.micro_batch), "lr": recipe.lr},
+                "micro_batch": _share(recipe.batch, accelerator.num_processes, recipe.micro_batch), "lr": recipe.lr,
+                "template": prompt_template(tokenizer)},
     )
 
 

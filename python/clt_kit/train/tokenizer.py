@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 PAD, BOS, EOS = "<pad>", "<s>", "</s>"
 USER, ASSISTANT = "<|user|>", "<|assistant|>"
@@ -38,5 +38,30 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenize
 
 
 def prompt_text(prompt: str) -> str:
-    """What the model sees before it answers."""
+    """What the kit's own models see before they answer."""
     return f"{USER}{prompt}{ASSISTANT}"
+
+
+# The prompt templates, one per kind of tokenizer (prompt_template says which a tokenizer gets).
+TEMPLATES = ("kit", "chat", "plain")
+
+
+def prompt_template(tokenizer: PreTrainedTokenizerBase) -> str:
+    """"kit" for the kit's tokenizers (its user and assistant tokens), "chat" for a tokenizer with a
+    chat template of its own (instruction-tuned models, and bases such as Llama 3.1 that ship one),
+    else "plain" (a base model without one: the prompt, then a line break)."""
+    vocab = tokenizer.get_vocab()
+    if USER in vocab and ASSISTANT in vocab:
+        return "kit"
+    return "chat" if getattr(tokenizer, "chat_template", None) else "plain"
+
+
+def prompt_ids(tokenizer: PreTrainedTokenizerBase, prompt: str) -> list[int]:
+    """The token ids a model sees before it answers `prompt`, in its tokenizer's template; the same
+    in fine-tuning and in evaluation."""
+    template = prompt_template(tokenizer)
+    if template == "chat":
+        text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
+    else:
+        text = prompt_text(prompt) if template == "kit" else f"{prompt}\n"
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
