@@ -238,14 +238,16 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
 def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, judge_url: str | None, judge_model: str, judge_cache: Path,
           judge_allow_http: bool) -> None:
     """Generate greedily on a test set and score every example; print per-language means."""
+    from clt_kit.evaluate.generate import place
     from clt_kit.evaluate.judge import Judge
     from clt_kit.evaluate.tasks import evaluate_task, language_means
     from clt_kit.jsonio import write_jsonl
     from clt_kit.train.pretrain import load_base
 
     judge = Judge(judge_url, judge_model, judge_cache, allow_http=judge_allow_http) if judge_url else None
+    config = get_scale(scale).eval
     model, tokenizer = load_base(model_dir)
-    rows = evaluate_task(model, tokenizer, test, task, get_scale(scale).eval, judge)
+    rows = evaluate_task(place(model, config.precision), tokenizer, test, task, config, judge)
     if out is not None:
         write_jsonl(out, rows)
     for lang, mean in language_means(rows).items():

@@ -123,6 +123,7 @@ class EvalConfig:
     # (evaluate/checkpoints.py); 0: none
     dynamics_per_lang: int
     cpu_threads: int = 1  # as PretrainConfig.cpu_threads
+    precision: str = "fp32"  # "bf16": a model loaded for evaluation runs in bf16 on a GPU (`clt-kit eval`)
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,7 @@ PAPER = Scale(
     models=(),
     pretrain=None,
     sft=SFTConfig(seq_len=None, steps=None, epochs=1.0, batch=64, lr=1e-5, eval_every=50, validation_share=0.05, precision="bf16"),
-    eval=EvalConfig(seq_len=None, max_new_tokens=512, batch=16, dynamics_per_lang=16),
+    eval=EvalConfig(seq_len=None, max_new_tokens=512, batch=16, dynamics_per_lang=16, precision="bf16"),
 )
 
 SCALES: dict[str, Scale] = {s.name: s for s in (SMOKE, MINI, PAPER)}

@@ -49,6 +49,14 @@ def generate(
     return answers
 
 
+def place(model: PreTrainedModel, precision: str) -> PreTrainedModel:
+    """A loaded model on the GPU when there is one (in bf16 when `precision` says so), else as it is
+    on the CPU, in eval mode. Not for a model in training: it stays where its trainer put it."""
+    if torch.cuda.is_available():
+        model = model.to("cuda", dtype=torch.bfloat16 if precision == "bf16" else model.dtype)
+    return model.eval()
+
+
 def greedy(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int, eos_id: int) -> list[list[int]]:
     """The new tokens of each left-padded row (its end-of-sequence token included, if written),
     up to `max_new_tokens`; finished rows are dropped from the batch and the cache."""
