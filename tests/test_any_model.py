@@ -69,3 +69,30 @@ def test_the_paper_recipe_on_cpu_with_gradient_accumulation(tmp_path: Path) -> N
     assert {k: record["recipe"][k] for k in ("steps", "global_batch", "micro_batch", "lr")} == {"steps": 2, "global_batch": 64, "micro_batch": 16, "lr": 1e-5}
     assert record["recipe"]["seq_len"] <= 256 and record["determinism"]["mixed_precision"] == "no"
     assert "2 steps of 64 examples (micro-batches of 16)" in done.stdout
+
+
+def test_a_run_made_with_train_and_eval_is_ingested_into_duckdb(tmp_path: Path) -> None:
+    """The paper scale's piecewise path: train, eval, then `ingest` makes a run folder and loads
+    it, so that the views (and so every figure, table and claim) read it like a sweep's run."""
+    import duckdb
+
+    world = generate_world(tmp_path / "world", 0, SMOKE.world, SMOKE.name)
+    build_mixture(MixtureSpec("SM", SMOKE.english_train, 4, 0), world.train("SM"), world.test("SM"), tmp_path / "mix", lenient=True)
+    base = _foreign_model([r["prompt"] + " " + r["response"] for r in read_jsonl(tmp_path / "mix" / "mixture.jsonl")], tmp_path / "gpt2")
+    cli = [sys.executable, "-m", "clt_kit.cli"]
+    for args in (["train", "--base", str(base), "--mixture", str(tmp_path / "mix"), "--scale", "smoke", "--steps", "10",
+                  "--model-name", "8b", "--out", str(tmp_path / "tuned")],
+                 ["eval", "--model", str(tmp_path / "tuned"), "--test", str(world.test("SM")), "--task", "SM", "--scale", "smoke"],
+                 ["ingest", str(tmp_path / "tuned"), "--results", str(tmp_path / "results")],
+                 ["ingest", str(tmp_path / "tuned"), "--results", str(tmp_path / "results")]):
+        done = subprocess.run([*cli, *args], capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert "runs: 0 loaded, 1 already in" in done.stdout  # the second ingest: the same run, stored once
+    rows = read_jsonl(tmp_path / "tuned" / "eval" / "SM.jsonl")
+    with duckdb.connect(str(tmp_path / "results" / "clt.duckdb"), read_only=True) as con:
+        run = con.execute("SELECT model, task, k, setting, mixture, scale FROM runs").fetchall()
+        assert run == [("8b", "SM", 4, "single", "all", "smoke")]
+        assert con.execute("SELECT count(*) FROM examples").fetchone()[0] == len(rows)
+        means = dict(con.execute("SELECT lang, score FROM metrics WHERE task = 'SM'").fetchall())
+        assert means["en"] == pytest.approx(sum(r["score"] for r in rows if r["lang"] == "en") / sum(r["lang"] == "en" for r in rows))
+        assert con.execute("SELECT count(*) FROM rel_to_english WHERE model = '8b'").fetchone()[0] == 1

@@ -6,6 +6,7 @@ import dataclasses
 import errno
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -197,8 +198,9 @@ def pretrain(seed: int, scale: str, results: Path, from_scratch: bool) -> None:
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None, help="Passes over the training examples (instead of the scale's steps or epochs).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Constant learning rate (instead of the scale's).")
 @click.option("--seq-len", type=click.IntRange(min=2), default=None, help="Cut examples to this many tokens (instead of the scale's; counted when it cuts).")
+@click.option("--model-name", default=None, help="The model's name in the results (7b, 35b or 8b puts the run in the paper's figures of that model; default: the base's folder or hub name).")
 def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: bool, lora_rank: int, micro_batch: int | None,
-          steps: int | None, epochs: float | None, lr: float | None, seq_len: int | None) -> None:
+          steps: int | None, epochs: float | None, lr: float | None, seq_len: int | None, model_name: str | None) -> None:
     """Fine-tune a base model on a mixture (best checkpoint by validation loss).
 
     Several processes or GPUs: `accelerate launch [--config_file configs/accelerate/...] -m clt_kit.cli train ...`.
@@ -207,6 +209,7 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
     from clt_kit.jsonio import read_jsonl
     from clt_kit.prep.mixture import mixture_problems
     from clt_kit.train.pretrain import base_files_problems
+    from clt_kit.pieces import run_about
     from clt_kit.train.sft import LoraSpec, save_result, sft
 
     if problems := (base_files_problems(Path(base)) if Path(base).is_dir() else []) + mixture_problems(mixture):
@@ -216,9 +219,11 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
     if steps is not None or epochs is not None:
         recipe = dataclasses.replace(recipe, steps=steps, epochs=epochs)
     recipe = dataclasses.replace(recipe, micro_batch=micro_batch or recipe.micro_batch, lr=lr or recipe.lr, seq_len=seq_len or recipe.seq_len)
+    about = run_about(scale, seed, model_name or base.rstrip("/").split("/")[-1], base, mixture)
+    started = time.perf_counter()
     result = sft(base, read_jsonl(mixture / "mixture.jsonl"), recipe, seed, progress=True, packing=packing, lora=lora)
     if result.is_main_process:  # under `accelerate launch`, one process writes
-        save_result(result, out)
+        save_result(result, out, about, time.perf_counter() - started)
         click.echo(f"{result.recipe['steps']} steps of {result.recipe['global_batch']} examples (micro-batches of"
                    f" {result.recipe['micro_batch']}), seq_len {result.recipe['seq_len']} ({result.recipe['truncated']} examples cut),"
                    f" {result.determinism['mixed_precision']} precision")
@@ -239,6 +244,7 @@ def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, j
           judge_allow_http: bool) -> None:
     """Generate greedily on a test set and score every example; print per-language means."""
     from clt_kit.evaluate.generate import place
+    from clt_kit.pieces import SFT_RECORD, save_eval
     from clt_kit.evaluate.judge import Judge
     from clt_kit.evaluate.tasks import evaluate_task, language_means
     from clt_kit.jsonio import write_jsonl
@@ -247,9 +253,13 @@ def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, j
     judge = Judge(judge_url, judge_model, judge_cache, allow_http=judge_allow_http) if judge_url else None
     config = get_scale(scale).eval
     model, tokenizer = load_base(model_dir)
+    started = time.perf_counter()
     rows = evaluate_task(place(model, config.precision), tokenizer, test, task, config, judge)
     if out is not None:
         write_jsonl(out, rows)
+    if (Path(model_dir) / SFT_RECORD).is_file():  # a model `train` made: its evaluation is kept beside it, for `ingest`
+        kept = save_eval(Path(model_dir), task, rows, test, time.perf_counter() - started, judge.describe() if judge else None)
+        click.echo(f"kept in {kept} (`clt-kit ingest {model_dir}` loads the run into the results)")
     for lang, mean in language_means(rows).items():
         click.echo(f"{lang}\t{mean:.4f}")
 
@@ -344,14 +354,20 @@ def verify(path: Path, results: Path) -> None:
 
 
 @main.command()
+@click.argument("trained", nargs=-1, type=click.Path(path_type=Path, exists=True, file_okay=False))
 @RESULTS
-def ingest(results: Path) -> None:
-    """Load finished runs kept in their folders (RESULTS/work/runs/) into the results database.
+def ingest(trained: tuple[Path, ...], results: Path) -> None:
+    """Load finished runs kept in their folders (RESULTS/work/runs/) into the results database,
+    first making run folders of any TRAINED folders given (`train --out` folders with their
+    `eval` results: runs made piecewise).
 
     A sweep loads each run as it finishes; a run it could not load (the database held open by
     another program) waits in its folder for this command or the next `reproduce`."""
+    from clt_kit.pieces import to_run_folder
     from clt_kit.pipeline import Layout, ingest_finished
 
+    for folder in trained:
+        click.echo(f"{folder}: run {to_run_folder(folder, Layout(results).runs).name}")
     done = ingest_finished(Layout(results))
     click.echo(f"runs: {len(done.loaded)} loaded, {len(done.present)} already in {Layout(results).db}"
                + (f", {len(done.damaged)} damaged (listed above, not loaded)" if done.damaged else ""))

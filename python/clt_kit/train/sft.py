@@ -260,8 +260,9 @@ def sft(
     )
 
 
-def save_result(result: SFTResult, out: Path) -> None:
-    """Saves the evaluated checkpoint, its tokenizer and a record of the training."""
+def save_result(result: SFTResult, out: Path, about: dict[str, Any] | None = None, seconds: float | None = None) -> None:
+    """Saves the evaluated checkpoint, its tokenizer and a record of the training (with `about`:
+    what the run was, for `clt-kit ingest`; pieces.run_about)."""
     from clt_kit.jsonio import write_json
 
     result.model.save_pretrained(out, safe_serialization=True)
@@ -277,4 +278,6 @@ def save_result(result: SFTResult, out: Path) -> None:
         "n_validation": result.n_validation,
         "determinism": result.determinism,
         "recipe": result.recipe,
+        "train_seconds": seconds,
+        "run": about,
     })
