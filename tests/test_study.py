@@ -114,8 +114,8 @@ def test_a_bad_declaration_is_named_with_its_file_and_entry(tmp_path: Path, old:
 
 
 def test_a_scale_without_a_grid_and_an_unknown_figure_are_refused() -> None:
-    with pytest.raises(ValueError, match="settings.single.k has no grid for scale 'paper'"):
-        study().plan([study().figure(2)], "paper", MODELS)
+    with pytest.raises(ValueError, match="settings.single.k has no grid for scale 'huge'"):
+        study().plan([study().figure(2)], "huge", MODELS)
     with pytest.raises(ValueError, match="figure 9 is not supported yet; supported: 2, 3, 4, 5, 6, 7, 8, 10, 11, 12"):
         study().figure(9)
     with pytest.raises(ValueError, match="no analogue of the models of figure 10"):

@@ -276,8 +276,9 @@ def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, j
 @RESULTS
 @click.option("--jobs", type=click.IntRange(min=0), default=0, show_default=True, help="Runs executed at once, in separate processes (0: one per CPU core). Results do not depend on it.")
 @click.option("--data-only", is_flag=True, help="Only build the world and the mixtures (with manifests), for `clt-kit verify data_manifests/`.")
+@click.option("--dry-run", is_flag=True, help="Print the plan (every run, its examples and steps; at the paper scale an estimate of tokens and GPU-hours, and what would be downloaded) and do nothing.")
 def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: bool, seed: int, scale: str, results: Path,
-              jobs: int, data_only: bool) -> None:
+              jobs: int, data_only: bool, dry_run: bool) -> None:
     """Run everything the chosen figures and tables need (reusing finished runs) and draw them
     from the DuckDB results.
 
@@ -292,6 +293,11 @@ def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: boo
         raise click.UsageError("choose what to reproduce: --figure N, --table N (each may repeat) or --all")
     targets = [study().figure(int(n)) for n in figures] + [study().table(int(n)) for n in tables]
     s = get_scale(scale)
+    if dry_run:
+        from clt_kit.estimate import describe, plan_runs
+
+        click.echo("\n".join(describe(plan_runs(targets, s), s)))
+        return
     if s.world is None:
         raise click.UsageError(f"`reproduce --scale {scale}` does not run sweeps of real models yet; run its steps with"
                                " `clt-kit data`, `prep`, `train --scale paper` and `eval --scale paper` (README, The paper scale)")

@@ -137,6 +137,8 @@ class Scale:
     pretrain: PretrainConfig | None
     sft: SFTConfig
     eval: EvalConfig
+    # Real base models by the study's model names (the paper scale): hub ids, each overridable with --base.
+    bases: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.world is None) != (self.pretrain is None) or (self.pretrain is None) != (not self.models):
@@ -145,6 +147,11 @@ class Scale:
             if self.pretrain is not None and config.seq_len is not None and config.seq_len > self.pretrain.seq_len:
                 raise ValueError(f"scale {self.name!r}: {stage}.seq_len {config.seq_len} is longer than the base models'"
                                  f" context (pretrain.seq_len {self.pretrain.seq_len})")
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        """The study's models this scale has: its analogues', or its real bases'."""
+        return tuple(m.name for m in self.models) or tuple(self.bases)
 
     @property
     def cpu_threads(self) -> int:
@@ -249,6 +256,9 @@ PAPER = Scale(
     pretrain=None,
     sft=SFTConfig(seq_len=None, steps=None, epochs=1.0, batch=64, lr=1e-5, eval_every=50, validation_share=0.05, precision="bf16"),
     eval=EvalConfig(seq_len=None, max_new_tokens=512, batch=16, dynamics_per_lang=16, precision="bf16"),
+    # Aya 23's base checkpoints were never released: the public Aya 23 models (8B, the paper's
+    # "7B", and 35B) are instruction-tuned, so they stand in until you give your own with --base.
+    bases={"7b": "CohereForAI/aya-23-8B", "35b": "CohereForAI/aya-23-35B", "8b": "meta-llama/Llama-3.1-8B"},
 )
 
 SCALES: dict[str, Scale] = {s.name: s for s in (SMOKE, MINI, PAPER)}
