@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from datetime import datetime
 from pathlib import Path
 
@@ -182,6 +184,13 @@ def test_a_results_file_of_the_last_release_is_upgraded_without_losing_a_row(tmp
         # migration 8: the views' task is the scored one (for these single-task runs, the run's), no checkpoint scores yet
         assert con.execute("SELECT count(*) FROM rel_to_english v JOIN runs r USING (run_id) WHERE v.task <> r.task").fetchone() == (0,)
         assert con.execute("SELECT count(*) FROM checkpoint_metrics").fetchone() == (0,)
+        # migration 9: each run's validation losses as rows, the evaluated checkpoint marked
+        curves = con.execute("SELECT run_id, count(*), count(*) FILTER (WHERE best) FROM validation_losses GROUP BY run_id").fetchall()
+        stored = {rid: json.loads(v) for rid, v in con.execute("SELECT run_id, validation_losses FROM runs").fetchall()}
+        assert sorted(curves) == sorted((rid, len(v), 1) for rid, v in stored.items())
+        rid, losses = next(iter(stored.items()))
+        assert con.execute("SELECT step, loss FROM validation_losses WHERE run_id = ? ORDER BY step", [rid]).fetchall() == \
+            sorted((int(step), loss) for step, loss in losses.items())
 
 
 def test_a_run_folder_of_the_last_release_is_ingested_with_the_study_axes(tmp_path: Path) -> None:

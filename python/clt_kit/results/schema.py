@@ -262,4 +262,15 @@ MIGRATIONS: list[str] = [
     WHERE r.status = 'done'
     GROUP BY ALL;
     """,
+    # 9: every checkpoint's validation loss as rows (the loss curve of a run is one query); `best`
+    # marks the checkpoint that was evaluated.
+    """
+    CREATE VIEW validation_losses AS
+    SELECT r.run_id, r.scale, r.model, r.task, r.k, r.seed,
+           CAST(j.key AS INTEGER) AS step, CAST(j.value AS DOUBLE) AS loss,
+           CAST(j.key AS INTEGER) = r.best_step AS best,
+           r.setting, r.mixture
+    FROM runs r, json_each(r.validation_losses) j
+    WHERE r.status = 'done';
+    """,
 ]
