@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -193,3 +194,38 @@ def test_the_cache_key_includes_the_endpoint_and_rows_name_the_judge(endpoint: s
     item = {"lang": "es", "prompt": "Escribe una frase.", "response": "x", "instructions": []}
     row = score("IF", item, "Una frase corta.", "es", first)
     assert row["judge"] == {"model": "judge-model", "temperature": 0.0, "prompt_sha256": PROMPT_SHA256, "base_url": endpoint}
+
+
+class Slow(Stub):
+    """The stub's ratings, each after 0.2 s, counting the requests in flight at once."""
+
+    lock = threading.Lock()
+    now = 0
+    most = 0
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        with Slow.lock:
+            Slow.now += 1
+            Slow.most = max(Slow.most, Slow.now)
+        time.sleep(0.2)
+        try:
+            super().do_POST()
+        finally:
+            with Slow.lock:
+                Slow.now -= 1
+
+
+def test_ratings_go_out_many_at_once_and_come_back_in_order(tmp_path: Path) -> None:
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        judge = Judge(f"http://127.0.0.1:{server.server_port}/v1", "judge-model", tmp_path, in_flight=4)
+        answers = ["a" * n for n in range(1, 9)]
+        ratings = judge.rate_all([("Write.", a) for a in answers])
+        assert [r.rating for r in ratings] == [1 + len(a) % 5 for a in answers]
+        assert Slow.most >= 2  # several requests in flight at once (4 allowed)
+        assert all(r.cached for r in judge.rate_all([("Write.", a) for a in answers]))  # the second time, from the cache
+    finally:
+        server.shutdown()

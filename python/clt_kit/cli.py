@@ -239,9 +239,10 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
 @click.option("--judge-url", default=None, help="IF only: rate with an LLM judge at this OpenAI-compatible endpoint (e.g. http://localhost:8000/v1; key from $OPENAI_API_KEY) instead of the checkers.")
 @click.option("--judge-model", default="gpt-4o", show_default=True, help="The judge's model name (the paper used GPT-4o).")
 @click.option("--judge-cache", type=click.Path(path_type=Path), default=Path("results/judge-cache"), show_default=True, help="Where judgments are cached.")
+@click.option("--judge-in-flight", type=click.IntRange(min=1), default=16, show_default=True, help="Judge requests sent at once.")
 @click.option("--judge-allow-http", is_flag=True, help="Send the API key over plain http to a judge on another machine (refused otherwise; https or a local server need no flag).")
 def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, judge_url: str | None, judge_model: str, judge_cache: Path,
-          judge_allow_http: bool) -> None:
+          judge_in_flight: int, judge_allow_http: bool) -> None:
     """Generate greedily on a test set and score every example; print per-language means."""
     from clt_kit.evaluate.generate import place
     from clt_kit.pieces import SFT_RECORD, save_eval
@@ -250,7 +251,7 @@ def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, j
     from clt_kit.jsonio import write_jsonl
     from clt_kit.train.pretrain import load_base
 
-    judge = Judge(judge_url, judge_model, judge_cache, allow_http=judge_allow_http) if judge_url else None
+    judge = Judge(judge_url, judge_model, judge_cache, allow_http=judge_allow_http, in_flight=judge_in_flight) if judge_url else None
     config = get_scale(scale).eval
     model, tokenizer = load_base(model_dir)
     started = time.perf_counter()

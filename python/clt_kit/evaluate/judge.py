@@ -108,6 +108,7 @@ class Judge:
     timeout: float = 120.0
     allow_http: bool = False  # send credentials over plain http to a host other than this machine
     backoff: float = 1.0  # seconds before the first retry; doubled each time (or the server's Retry-After)
+    in_flight: int = 16  # requests sent at once by rate_all
 
     def describe(self) -> dict[str, Any]:
         """What is stored with a run: everything that determines a judgment but the texts (the
@@ -141,6 +142,14 @@ class Judge:
         judgment = Judgment(rating=rating, raw=raw, cached=False)
         write_json(path, {"rating": judgment.rating, "raw": raw, **self.describe()})
         return judgment
+
+    def rate_all(self, pairs: list[tuple[str, str]]) -> list[Judgment]:
+        """`rate` of every (prompt, answer), up to `in_flight` requests at once; in order. The first
+        failure stops the rest and is raised (the ratings already made stay cached)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=max(1, self.in_flight)) as pool:
+            return list(pool.map(lambda pair: self.rate(*pair), pairs))
 
     def _ask(self, content: str) -> str:
         body = {"model": self.model, "temperature": self.temperature, "messages": [{"role": "user", "content": content}]}

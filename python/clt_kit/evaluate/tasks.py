@@ -99,6 +99,9 @@ def evaluate_items(model: Any, tokenizer: Any, tests: list[dict[str, Any]], task
     torch.set_num_threads(config.cpu_threads)  # as in training: CPU results depend on the thread count
     outputs = generate(model, tokenizer, [t["prompt"] for t in tests], config.max_new_tokens, config.batch, config.seq_len)
     detected, confidence = identify_languages(outputs)
+    if judge is not None and task == "IF":  # the judge's ratings, many requests at once (cached; the rows read them)
+        judge.rate_all([(t["prompt"], out) for t, out, lang, conf in zip(tests, outputs, detected, confidence)
+                        if out.strip() and not switched(out, t["lang"], lang, float(conf))])
     return [
         {"example_id": t["id"], "task": task, "lang": t["lang"], "prompt": t["prompt"], "output": out,
          "detected_lang": lang, **score(task, t, out, lang, judge, float(conf))}
