@@ -69,6 +69,29 @@ def test_the_paper_recipe_on_cpu_with_gradient_accumulation(tmp_path: Path) -> N
     assert {k: record["recipe"][k] for k in ("steps", "global_batch", "micro_batch", "lr")} == {"steps": 2, "global_batch": 64, "micro_batch": 16, "lr": 1e-5}
     assert record["recipe"]["seq_len"] <= 256 and record["determinism"]["mixed_precision"] == "no"
     assert "2 steps of 64 examples (micro-batches of 16)" in done.stdout
+    # the losses went to accelerate's TensorBoard tracker: event files TensorBoard reads
+    scalars = _tensorboard_scalars(tmp_path / "tuned" / "logs")
+    assert [step for step, _ in scalars["train_loss"]] == [1, 2]
+    assert {step: pytest.approx(v, rel=1e-6) for step, v in scalars["validation_loss"]} == {int(k): v for k, v in record["validation_losses"].items()}
+
+
+def _tensorboard_scalars(logs: Path) -> dict[str, list[tuple[int, float]]]:
+    """The scalars of the TensorBoard event files under `logs` (records: length, its CRC, an Event, its CRC)."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    found: dict[str, list[tuple[int, float]]] = {}
+    for path in sorted(logs.rglob("events.out.tfevents.*")):
+        data = path.read_bytes()
+        at = 0
+        while at < len(data):
+            (length,) = struct.unpack("<Q", data[at : at + 8])
+            event = event_pb2.Event.FromString(data[at + 12 : at + 12 + length])
+            at += 12 + length + 4
+            for value in event.summary.value:
+                found.setdefault(value.tag, []).append((event.step, value.simple_value))
+    return found
 
 
 def test_a_run_made_with_train_and_eval_is_ingested_into_duckdb(tmp_path: Path) -> None:

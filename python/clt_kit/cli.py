@@ -198,9 +198,10 @@ def pretrain(seed: int, scale: str, results: Path, from_scratch: bool) -> None:
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None, help="Passes over the training examples (instead of the scale's steps or epochs).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Constant learning rate (instead of the scale's).")
 @click.option("--seq-len", type=click.IntRange(min=2), default=None, help="Cut examples to this many tokens (instead of the scale's; counted when it cuts).")
+@click.option("--log-with", default="tensorboard", show_default=True, help="An accelerate tracker for the training and validation losses (tensorboard: event files under OUT/logs; wandb, mlflow, ... where installed; none: no tracker).")
 @click.option("--model-name", default=None, help="The model's name in the results (7b, 35b or 8b puts the run in the paper's figures of that model; default: the base's folder or hub name).")
 def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: bool, lora_rank: int, micro_batch: int | None,
-          steps: int | None, epochs: float | None, lr: float | None, seq_len: int | None, model_name: str | None) -> None:
+          steps: int | None, epochs: float | None, lr: float | None, seq_len: int | None, log_with: str, model_name: str | None) -> None:
     """Fine-tune a base model on a mixture (best checkpoint by validation loss).
 
     Several processes or GPUs: `accelerate launch [--config_file configs/accelerate/...] -m clt_kit.cli train ...`.
@@ -221,7 +222,9 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
     recipe = dataclasses.replace(recipe, micro_batch=micro_batch or recipe.micro_batch, lr=lr or recipe.lr, seq_len=seq_len or recipe.seq_len)
     about = run_about(scale, seed, model_name or base.rstrip("/").split("/")[-1], base, mixture)
     started = time.perf_counter()
-    result = sft(base, read_jsonl(mixture / "mixture.jsonl"), recipe, seed, progress=True, packing=packing, lora=lora)
+    tracker = None if log_with == "none" else log_with
+    result = sft(base, read_jsonl(mixture / "mixture.jsonl"), recipe, seed, progress=True, packing=packing, lora=lora,
+                 log_with=tracker, logging_dir=out / "logs")
     if result.is_main_process:  # under `accelerate launch`, one process writes
         save_result(result, out, about, time.perf_counter() - started)
         click.echo(f"{result.recipe['steps']} steps of {result.recipe['global_batch']} examples (micro-batches of"

@@ -194,11 +194,14 @@ OnCheckpoint = Callable[[PreTrainedModel, PreTrainedTokenizerBase, int], None]
 def sft(
     base_dir: Path | str, records: Sequence[dict[str, Any]], recipe: SFTConfig, seed: int, progress: bool = False,
     packing: bool = False, lora: LoraSpec | None = None, on_checkpoint: OnCheckpoint | None = None,
+    log_with: str | None = None, logging_dir: Path | None = None,
 ) -> SFTResult:
     """Fine-tunes the base model in `base_dir` on `records`; returns the best checkpoint.
     `packing`: pack each batch's examples into rows of `recipe.seq_len` tokens (see the module doc);
     `lora`: train LoRA adapters instead of every weight (the paper fine-tuned fully);
-    `on_checkpoint`: called at each checkpoint after its validation loss (training dynamics)."""
+    `on_checkpoint`: called at each checkpoint after its validation loss (training dynamics);
+    `log_with`: an accelerate tracker ("tensorboard", "wandb", ...) that gets every step's training
+    loss and every checkpoint's validation loss (TensorBoard's event files under `logging_dir`)."""
     flags = set_determinism(seed, recipe.cpu_threads)
     model, tokenizer = load_base(base_dir)
     base_weights = weights_hash(model)
@@ -220,16 +223,24 @@ def sft(
         log.warning("%d of %d examples are longer than %d tokens and lose their end in training", truncated, len(records), seq_len)
     steps = recipe.steps or max(1, math.ceil((recipe.epochs or 1.0) * len(train) / recipe.batch))
     pad = tokenizer.pad_token_id
-    accelerator = Accelerator(mixed_precision="bf16" if recipe.precision == "bf16" and torch.cuda.is_available() else "no")
+    accelerator = Accelerator(mixed_precision="bf16" if recipe.precision == "bf16" and torch.cuda.is_available() else "no",
+                              log_with=log_with, project_dir=logging_dir)
+    if log_with is not None:
+        accelerator.init_trackers("clt-kit-sft", config={"lr": recipe.lr, "global_batch": recipe.batch, "steps": steps,
+                                                          "seq_len": seq_len, "seed": seed, "examples": len(train)})
 
     best: dict[str, Any] = {"loss": float("inf"), "step": 0, "state": None}
     val_losses: dict[int, float] = {}
 
-    def checkpoint(step: int, _loss: float) -> None:
+    def checkpoint(step: int, train_loss: float) -> None:
+        if log_with is not None:
+            accelerator.log({"train_loss": train_loss}, step=step)
         if step % recipe.eval_every and step != steps:
             return
         loss = validation_loss(model, encoded_val, pad, accelerator.device)
         val_losses[step] = loss
+        if log_with is not None:
+            accelerator.log({"validation_loss": loss}, step=step)
         if loss < best["loss"]:
             best.update(loss=loss, step=step, state=copy.deepcopy(accelerator.unwrap_model(model).state_dict()))
         if on_checkpoint is not None:
@@ -242,6 +253,8 @@ def sft(
     losses = optimize(
         model, batches, steps, recipe.lr, accelerator, on_step=checkpoint, desc="sft", progress=progress,
     )
+    if log_with is not None:
+        accelerator.end_training()
     model = accelerator.unwrap_model(model)
     model.load_state_dict(best["state"])
     if lora is not None:
