@@ -24,7 +24,9 @@ NOT_RUN = {
     "docker ": "the container: `make docker-test` builds the image and runs these",
     "mkdir -p results && chmod": "the container's results volume (make docker-test)",
     "accelerate launch": "the paper scale: a hub model and GPUs",
-    "clt-kit prep --task MR --pool my-": "the paper scale: the user's own data files",
+    "clt-kit data data.yaml": "the paper scale: the study's datasets (tests/test_sources.py runs every adapter on its fixture)",
+    "clt-kit prep --task MR --pool data/": "the paper scale: the data `clt-kit data` writes",
+    "clt-kit ingest runs/": "the paper scale: folders of fine-tuned hub models (tests/test_any_model.py ingests a tiny one)",
     "clt-kit eval ": "the paper scale: a fine-tuned hub model and a judge endpoint",
     ".venv/bin/clt-kit verify data_manifests/": "the committed manifests describe the default scale's data:"
                                                 " tests/test_data_manifests.py checks them against a rebuild at that scale",
