@@ -80,16 +80,16 @@ def _lengths(tokenizer: PreTrainedTokenizerBase, records: Sequence[dict[str, Any
     return [len(encode(tokenizer, r["prompt"], r["response"], 1 << 30)[0]) for r in records]
 
 
-def longest_example(tokenizer: PreTrainedTokenizerBase, records: Sequence[dict[str, Any]], model: PreTrainedModel) -> int:
+def longest_example(lengths: Sequence[int], model: PreTrainedModel) -> int:
     """The sequence length a recipe that leaves it open gets: the longest example's, up to the
     model's context (examples longer than that are cut, and counted)."""
     context = getattr(model.config, "max_position_embeddings", None) or 1 << 30
-    return min(max(_lengths(tokenizer, records), default=1), context)
+    return min(max(lengths, default=1), context)
 
 
-def count_truncated(tokenizer: PreTrainedTokenizerBase, records: Sequence[dict[str, Any]], seq_len: int) -> int:
+def count_truncated(lengths: Sequence[int], seq_len: int) -> int:
     """How many examples are longer than `seq_len` tokens (their ends are cut off in training)."""
-    return sum(n > seq_len for n in _lengths(tokenizer, records))
+    return sum(n > seq_len for n in lengths)
 
 
 def collate(examples: Sequence[tuple[list[int], list[int]]], pad_id: int) -> Batch:
@@ -212,13 +212,14 @@ def sft(
         model = get_peft_model(model, adapters)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     train, val = split_validation(records, recipe.validation_share, seed)
-    seq_len = recipe.seq_len or longest_example(tokenizer, records, model)
+    lengths = _lengths(tokenizer, records)  # tokenized once for both the open length and the count of cut examples
+    seq_len = recipe.seq_len or longest_example(lengths, model)
     encoded_train = [encode(tokenizer, r["prompt"], r["response"], seq_len) for r in train]
     encoded_val = [encode(tokenizer, r["prompt"], r["response"], seq_len) for r in val]
     if not any(label != IGNORE for _, labels in encoded_val for label in labels[1:]):
         raise ValueError(f"every validation example is cut before its response at seq_len {seq_len}: there is no validation"
                          " loss to choose a checkpoint by; raise seq_len")
-    truncated = count_truncated(tokenizer, records, seq_len)
+    truncated = count_truncated(lengths, seq_len)
     if truncated:
         log.warning("%d of %d examples are longer than %d tokens and lose their end in training", truncated, len(records), seq_len)
     steps = recipe.steps or max(1, math.ceil((recipe.epochs or 1.0) * len(train) / recipe.batch))
