@@ -10,36 +10,21 @@ import sys
 from pathlib import Path
 
 import pytest
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
 from clt_kit.jsonio import read_jsonl
 from clt_kit.prep import MixtureSpec, build_mixture
 from clt_kit.scales import SMOKE
 from clt_kit.world import generate_world
+from tests.foreign_models import foreign_model
 
 pytestmark = pytest.mark.slow
-
-
-def _foreign_model(texts: list[str], out: Path) -> Path:
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=600, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>")
-    assert tokenizer.pad_token is None
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=256, n_embd=32, n_layer=1, n_head=2,
-                        eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id)
-    GPT2LMHeadModel(config).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
 
 
 def test_a_saved_gpt2_model_trains_and_evaluates_through_the_cli(tmp_path: Path) -> None:
     world = generate_world(tmp_path / "world", 0, SMOKE.world, SMOKE.name)
     build_mixture(MixtureSpec("SM", SMOKE.english_train, 4, 0), world.train("SM"), world.test("SM"), tmp_path / "mix", lenient=True)
     texts = [r["prompt"] + " " + r["response"] for r in read_jsonl(tmp_path / "mix" / "mixture.jsonl")]
-    base = _foreign_model(texts, tmp_path / "gpt2")
+    base = foreign_model(texts, tmp_path / "gpt2")
 
     cli = [sys.executable, "-m", "clt_kit.cli"]
     done = subprocess.run([*cli, "train", "--base", str(base), "--mixture", str(tmp_path / "mix"), "--scale", "smoke",
@@ -60,7 +45,7 @@ def test_the_paper_recipe_on_cpu_with_gradient_accumulation(tmp_path: Path) -> N
     world = generate_world(tmp_path / "world", 0, SMOKE.world, SMOKE.name)
     build_mixture(MixtureSpec("SM", SMOKE.english_train, 4, 0), world.train("SM"), world.test("SM"), tmp_path / "mix", lenient=True)
     records = read_jsonl(tmp_path / "mix" / "mixture.jsonl")
-    base = _foreign_model([r["prompt"] + " " + r["response"] for r in records], tmp_path / "gpt2")
+    base = foreign_model([r["prompt"] + " " + r["response"] for r in records], tmp_path / "gpt2")
     done = subprocess.run([sys.executable, "-m", "clt_kit.cli", "train", "--base", str(base), "--mixture", str(tmp_path / "mix"),
                            "--scale", "paper", "--steps", "2", "--micro-batch", "16", "--out", str(tmp_path / "tuned")],
                           capture_output=True, text=True, timeout=600)
@@ -101,7 +86,7 @@ def test_a_run_made_with_train_and_eval_is_ingested_into_duckdb(tmp_path: Path) 
 
     world = generate_world(tmp_path / "world", 0, SMOKE.world, SMOKE.name)
     build_mixture(MixtureSpec("SM", SMOKE.english_train, 4, 0), world.train("SM"), world.test("SM"), tmp_path / "mix", lenient=True)
-    base = _foreign_model([r["prompt"] + " " + r["response"] for r in read_jsonl(tmp_path / "mix" / "mixture.jsonl")], tmp_path / "gpt2")
+    base = foreign_model([r["prompt"] + " " + r["response"] for r in read_jsonl(tmp_path / "mix" / "mixture.jsonl")], tmp_path / "gpt2")
     cli = [sys.executable, "-m", "clt_kit.cli"]
     for args in (["train", "--base", str(base), "--mixture", str(tmp_path / "mix"), "--scale", "smoke", "--steps", "10",
                   "--model-name", "8b", "--out", str(tmp_path / "tuned")],

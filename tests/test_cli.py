@@ -69,9 +69,18 @@ def test_reproduce_asks_for_a_figure_a_table_or_all(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "'1' is not one of" in result.output
 
 
-def test_the_paper_scale_says_which_steps_run_and_which_do_not_yet(tmp_path: Path) -> None:
+def test_the_paper_scale_asks_for_its_data_and_takes_real_models_only_there(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["reproduce", "--figure", "2", "--scale", "paper", "--results", str(tmp_path)])
-    assert result.exit_code == 2 and "does not run sweeps of real models yet" in result.output and "train --scale paper" in result.output
+    assert result.exit_code == 2 and "give them with --data" in result.output
+    result = CliRunner().invoke(main, ["reproduce", "--figure", "2", "--scale", "mini", "--base", "7b=x", "--results", str(tmp_path)])
+    assert result.exit_code == 2 and "--base: for the paper scale" in result.output
+    result = CliRunner().invoke(main, ["reproduce", "--figure", "2", "--scale", "paper", "--base", "9b=x", "--dry-run"])
+    assert result.exit_code == 2 and "MODEL one of 7b, 35b, 8b" in result.output
+    result = CliRunner().invoke(main, ["reproduce", "--figure", "2", "--scale", "paper", "--k", "0,x", "--dry-run"])
+    assert result.exit_code == 2 and "separated by commas" in result.output
+    # the dry run follows the given bases and k grid: 2 models x 3 tasks x 2 k
+    result = CliRunner().invoke(main, ["reproduce", "--figure", "2", "--scale", "paper", "--base", "7b=my/model", "--k", "0,100", "--dry-run"])
+    assert result.exit_code == 0 and "my/model" in result.output and "12 runs" in result.output, result.output
     result = CliRunner().invoke(main, ["world", "--scale", "paper", "--out", str(tmp_path / "w")])
     assert result.exit_code != 0 and "its data comes from `clt-kit data`" in result.output
 

@@ -32,18 +32,18 @@ K = 50
 
 @pytest.fixture(scope="module")
 def mini_runs(tmp_path_factory: pytest.TempPathFactory):
-    plans = [p for p in plan_figure(2, MINI) if p.model.name == "7b" and p.k == K]
+    plans = [p for p in plan_figure(2, MINI) if p.model == "7b" and p.k == K]
     layout = Layout(tmp_path_factory.mktemp("mini"))
-    world, runs = prepare(plans, MINI, 0, layout, progress=False)
-    return world, {run.plan.task: run for run in runs}
+    setup, runs = prepare(plans, MINI, 0, layout, progress=False)
+    return setup, {run.plan.task: run for run in runs}
 
 
 @pytest.mark.parametrize("task", ["IF", "SM", "MR"])
 def test_english_scores_are_clearly_above_the_trivial_baselines(mini_runs, task: str) -> None:
-    world, runs = mini_runs
+    setup, runs = mini_runs
     run = runs[task]
-    record = _execute(run.plan, run.spec, run.base, world, run.mixture, MINI, 0)
-    tests = read_jsonl(world.test(task))
+    record = _execute(run, setup)
+    tests = read_jsonl(setup.world.test(task))
     assert len(record.examples) == len(tests) and {r["lang"] for r in record.examples} == set(PAPER_LANGUAGES)
     english = [r["score"] for r in record.examples if r["lang"] == "en"]
     score = sum(english) / len(english)

@@ -24,6 +24,8 @@ NOT_RUN = {
     "docker ": "the container: `make docker-test` builds the image and runs these",
     "mkdir -p results && chmod": "the container's results volume (make docker-test)",
     "accelerate launch": "the paper scale: a hub model and GPUs",
+    "clt-kit reproduce --scale paper --figure 2 --data": "the paper scale: hub models, GPUs and a judge (tests/test_paper_scale.py"
+                                                         " runs it over the dataset fixtures with tiny local models and a judge stub)",
     "clt-kit data data.yaml": "the paper scale: the study's datasets (tests/test_sources.py runs every adapter on its fixture)",
     "clt-kit prep --task MR --pool data/": "the paper scale: the data `clt-kit data` writes",
     "clt-kit ingest runs/": "the paper scale: folders of fine-tuned hub models (tests/test_any_model.py ingests a tiny one)",

@@ -16,7 +16,7 @@ from clt_kit import pipeline
 from clt_kit.cli import main
 from clt_kit.integrity import CorruptArtifact, hash_files
 from clt_kit.jsonio import read_json
-from clt_kit.pipeline import Layout, PreparedRun, RunPlan, prepare
+from clt_kit.pipeline import Layout, PreparedRun, RunPlan, Setup, prepare
 from clt_kit.prep.core import sha256_file
 from clt_kit.results import db, runs as run_store
 from clt_kit.scales import SMOKE
@@ -24,7 +24,7 @@ from clt_kit.train.pretrain import stored_weights_hash
 from clt_kit.world.generate import WorldPaths
 
 SEED = 1
-PLAN = RunPlan(SMOKE.models[0], "single", "all", "SM", 0)
+PLAN = RunPlan("7b", "single", "all", "SM", 0)
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +39,8 @@ def _prepared(made: Path, tmp_path: Path) -> tuple[Layout, WorldPaths, PreparedR
     """A private copy of `made`, prepared again (everything reused from the cache)."""
     shutil.copytree(made, tmp_path / "r")
     layout = Layout(tmp_path / "r")
-    world, runs = prepare([PLAN], SMOKE, SEED, layout, progress=False)
-    return layout, world, runs[0]
+    setup, runs = prepare([PLAN], SMOKE, SEED, layout, progress=False)
+    return layout, setup.world, runs[0]
 
 
 def _flip(path: Path, at: int = 40) -> None:
@@ -50,7 +50,7 @@ def _flip(path: Path, at: int = 40) -> None:
 
 
 def _execute(layout: Layout, world: WorldPaths, run: PreparedRun) -> db.RunRecord:
-    return pipeline._execute(run.plan, run.spec, run.base, world, run.mixture, SMOKE, SEED)
+    return pipeline._execute(run, Setup(world, SMOKE, SEED))
 
 
 @pytest.mark.parametrize("name", ["model.safetensors", "config.json", "tokenizer.json", "generation_config.json"])
@@ -124,7 +124,7 @@ def test_a_reader_holding_the_database_costs_no_trained_run(made: Path, tmp_path
     holder = _hold(layout.db)
     try:
         with caplog.at_level(logging.WARNING, logger="clt_kit"):
-            assert pipeline._claim_and_execute(run, world, SMOKE, SEED, layout, wait=False) is True
+            assert pipeline._claim_and_execute(run, Setup(world, SMOKE, SEED), layout, wait=False) is True
         assert f"PID {holder.pid}" in caplog.text and "kept in" in caplog.text
         assert run_store.is_finished(layout.run_dir(run.run_id))
         assert pipeline._missing([run], layout) == []  # finished: never trained again

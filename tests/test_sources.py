@@ -74,7 +74,7 @@ def test_xlsum_from_the_hubs_parquet_layout(tmp_path: Path) -> None:
 def test_mcot_math_reads_the_language_from_lang_id_and_skips_other_languages(tmp_path: Path) -> None:
     out, record = _build(tmp_path, SourceSpec("mcot_math", "train", str(FIXTURES / "mcot_math")))
     items = read_jsonl(out / "MR" / "train.jsonl")
-    assert sorted(i["lang"] for i in items) == ["en", "es", "ja", "zh"]
+    assert sorted(i["lang"] for i in items) == ["en", "en", "es", "fr", "ja", "zh"]
     assert record["sources"][0]["skipped"] == {"other_language": 1}  # de is not a language of the study
     assert next(i for i in items if i["lang"] == "ja")["response"].endswith("答えは: 12")
 
@@ -122,7 +122,7 @@ def test_aya_dolly_from_the_hubs_parquet_layout_maps_iso_639_3(tmp_path: Path) -
 def test_sharegpt_takes_the_first_user_turn_and_its_reply_and_identifies_the_language(tmp_path: Path) -> None:
     out, record = _build(tmp_path, SourceSpec("sharegpt", "train", str(FIXTURES / "sharegpt" / "sharegpt.json")))
     items = {i["lang"]: i for i in read_jsonl(out / "IF" / "train.jsonl")}
-    assert sorted(items) == ["en", "es", "ja"]
+    assert sorted(items) == ["en", "es", "fr", "ja", "zh"]
     assert items["es"]["prompt"].startswith("Escribe una lista") and items["es"]["response"] == "- Naranjas\n- Limones\n- Higos"
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps([{"id": "x", "conversations": [{"from": "human", "value": "Hello there, how are you?"}]}]))

@@ -42,7 +42,7 @@ def test_a_multi_task_figure_plans_one_joint_run_per_model_and_k_whatever_tasks_
 def test_figures_that_show_the_same_runs_plan_the_same_runs() -> None:
     assert plan_figure(2, SMOKE) == plan_figure(3, SMOKE)
     assert len(plan_figure(2, SMOKE)) == 2 * 3 * len(study().k_grid("single", "smoke"))
-    assert {p.model.name for p in plan_figure(10, MINI)} == {"8b"}
+    assert {p.model for p in plan_figure(10, MINI)} == {"8b"}
 
 
 def test_script_mixtures_share_the_english_only_run() -> None:

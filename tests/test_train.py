@@ -11,7 +11,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from clt_kit.jsonio import read_jsonl
+from clt_kit.jsonio import InputError, read_jsonl
 from clt_kit.prep import MixtureSpec, build_mixture
 from clt_kit.scales import SMOKE, ModelSize
 from clt_kit.train.loop import cosine_factor, labelled_loss
@@ -237,3 +237,13 @@ def test_the_batch_must_split_over_processes_and_micro_batches() -> None:
         _share(64, 3, None)
     with pytest.raises(ValueError, match="needs steps or epochs"):
         dataclasses.replace(SMOKE.sft, steps=None)
+
+
+def test_a_mixture_too_small_to_hold_out_validation_is_a_clear_error_not_an_endless_loop() -> None:
+    """One example: it went to validation, and the batch loop waited forever for training examples."""
+    from clt_kit.train.sft import split_validation
+
+    with pytest.raises(InputError, match=r"1 training example\(s\): none left to train on after holding out 1"):
+        split_validation([{"id": "a", "prompt": "p", "response": "r"}], 0.05, 0)
+    train, val = split_validation([{"id": i, "prompt": "p", "response": "r"} for i in "ab"], 0.05, 0)
+    assert len(train) == len(val) == 1

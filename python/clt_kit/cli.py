@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
@@ -15,14 +16,40 @@ import click
 from clt_kit import __version__
 from clt_kit.jsonio import InputError
 from clt_kit.study import TASKS, study
-from clt_kit.scales import SCALES, get_scale
+from clt_kit.scales import SCALES, Scale, get_scale
 
 if TYPE_CHECKING:
+    from clt_kit.evaluate.judge import Judge
     from clt_kit.results.figures import FigureFiles
+    from clt_kit.sources import DataSpec
 
-SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default="mini", show_default=True, help="Size of everything: smoke (seconds, tests), mini (the embedded default) or paper (the paper's recipe for real models and data: train, eval).")
+SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default="mini", show_default=True, help="Size of everything: smoke (seconds, tests), mini (the embedded default) or paper (the paper's recipe for real models and data: reproduce with --data and --base, or train, eval, ingest).")
 SEED = click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="The one seed every random stream derives from.")
 RESULTS = click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True, envvar="CLT_KIT_RESULTS", show_envvar=True, help="Folder for the DuckDB file, figures and cached work.")
+
+
+
+
+def judge_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The LLM judge's options (eval and reproduce): the judge rates IF answers when a URL is given."""
+    for option in reversed([
+        click.option("--judge-url", default=None, help="IF: rate with an LLM judge at this OpenAI-compatible endpoint (e.g. http://localhost:8000/v1; key from $OPENAI_API_KEY) instead of the checkers; needed for IF items without verifiable instructions (Aya Dolly)."),
+        click.option("--judge-model", default="gpt-4o", show_default=True, help="The judge's model name (the paper used GPT-4o)."),
+        click.option("--judge-cache", type=click.Path(path_type=Path), default=None, help="Where judgments are cached (default: RESULTS/judge-cache; for eval, results/judge-cache)."),
+        click.option("--judge-in-flight", type=click.IntRange(min=1), default=16, show_default=True, help="Judge requests sent at once."),
+        click.option("--judge-allow-http", is_flag=True, help="Send the API key over plain http to a judge on another machine (refused otherwise; https or a local server need no flag)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def make_judge(judge_url: str | None, judge_model: str, judge_cache: Path, judge_in_flight: int, judge_allow_http: bool) -> Judge | None:
+    """The judge the judge options describe; None without a URL."""
+    from clt_kit.evaluate.judge import Judge
+
+    if judge_url is None:
+        return None
+    return Judge(judge_url, judge_model, judge_cache, allow_http=judge_allow_http, in_flight=judge_in_flight)
 
 
 # OS errors that are the machine's state, not the kit's bug: one line saying what happened.
@@ -107,12 +134,20 @@ def data(config: Path, out: Path) -> None:
     mapping) as a data config (YAML or TOML) says, into <task>/train.jsonl and test.jsonl with
     data.json (sources, field mappings, language codes, seed, counts, sha256 of every file).
     Hub ids are downloaded by `datasets`; local copies are read as they are."""
+    from clt_kit.sources import DATA_RECORD, read_data_spec
+
+    _build_data(read_data_spec(config), out)
+    click.echo(f"data written to {out} (record {out / DATA_RECORD})")
+
+
+def _build_data(spec: DataSpec, out: Path) -> None:
+    """Builds a data folder, naming every source (and what is downloaded) before reading any, and
+    its counts after."""
     from clt_kit.jsonio import read_json
-    from clt_kit.sources import DATA_RECORD, build_data, read_data_spec
+    from clt_kit.sources import DATA_RECORD, build_data
     from clt_kit.sources.read import is_local
 
-    spec = read_data_spec(config)
-    for source in spec.sources:  # what will be read, downloads named, before any starts
+    for source in spec.sources:
         where = source.where or source.adapter().hub
         click.echo(f"{source.dataset} ({source.role}): {where}{'' if where is None or is_local(where) else ' (downloaded from the Hugging Face hub)'}")
     build_data(spec, out, progress=True)
@@ -120,7 +155,6 @@ def data(config: Path, out: Path) -> None:
         kept = ", ".join(f"{lang} {c['kept']}" for lang, c in record["counts"].items())
         click.echo(f"{record['task']} {record['role']} from {record['dataset']}: {kept}"
                    + (f"; skipped {record['skipped']}" if record["skipped"] else ""))
-    click.echo(f"data written to {out} (record {out / DATA_RECORD})")
 
 
 @main.command()
@@ -239,22 +273,17 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
 @click.option("--task", type=click.Choice(TASKS), required=True)
 @SCALE
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write one JSON row per example here.")
-@click.option("--judge-url", default=None, help="IF only: rate with an LLM judge at this OpenAI-compatible endpoint (e.g. http://localhost:8000/v1; key from $OPENAI_API_KEY) instead of the checkers.")
-@click.option("--judge-model", default="gpt-4o", show_default=True, help="The judge's model name (the paper used GPT-4o).")
-@click.option("--judge-cache", type=click.Path(path_type=Path), default=Path("results/judge-cache"), show_default=True, help="Where judgments are cached.")
-@click.option("--judge-in-flight", type=click.IntRange(min=1), default=16, show_default=True, help="Judge requests sent at once.")
-@click.option("--judge-allow-http", is_flag=True, help="Send the API key over plain http to a judge on another machine (refused otherwise; https or a local server need no flag).")
-def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, judge_url: str | None, judge_model: str, judge_cache: Path,
-          judge_in_flight: int, judge_allow_http: bool) -> None:
+@judge_options
+def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, judge_url: str | None, judge_model: str,
+          judge_cache: Path | None, judge_in_flight: int, judge_allow_http: bool) -> None:
     """Generate greedily on a test set and score every example; print per-language means."""
     from clt_kit.evaluate.generate import place
     from clt_kit.pieces import SFT_RECORD, save_eval
-    from clt_kit.evaluate.judge import Judge
     from clt_kit.evaluate.tasks import evaluate_task, language_means
     from clt_kit.jsonio import write_jsonl
     from clt_kit.train.pretrain import load_base
 
-    judge = Judge(judge_url, judge_model, judge_cache, allow_http=judge_allow_http, in_flight=judge_in_flight) if judge_url else None
+    judge = make_judge(judge_url, judge_model, judge_cache or Path("results/judge-cache"), judge_in_flight, judge_allow_http)
     config = get_scale(scale).eval
     model, tokenizer = load_base(model_dir)
     started = time.perf_counter()
@@ -278,15 +307,24 @@ def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, j
 @SEED
 @SCALE
 @RESULTS
-@click.option("--jobs", type=click.IntRange(min=0), default=0, show_default=True, help="Runs executed at once, in separate processes (0: one per CPU core). Results do not depend on it.")
-@click.option("--data-only", is_flag=True, help="Only build the world and the mixtures (with manifests), for `clt-kit verify data_manifests/`.")
+@click.option("--jobs", type=click.IntRange(min=0), default=0, show_default=True, help="Runs executed at once, in separate processes (0: one per CPU core; at the paper scale, one). Results do not depend on it.")
+@click.option("--data-only", is_flag=True, help="Only build the world (or read --data) and the mixtures (with manifests), for `clt-kit verify data_manifests/`.")
 @click.option("--dry-run", is_flag=True, help="Print the plan (every run, its examples and steps; at the paper scale an estimate of tokens and GPU-hours, and what would be downloaded) and do nothing.")
+@click.option("--data", "data", type=click.Path(path_type=Path, exists=True), default=None, help="Paper scale: the real datasets, as a data config (YAML or TOML; read into RESULTS/work/data/) or a folder that `clt-kit data` wrote.")
+@click.option("--base", "bases", multiple=True, metavar="MODEL=ID", help="Paper scale: the base model of one of the study's models (7b, 35b, 8b), a hub id or a saved model's folder, in place of the scale's (repeat for more).")
+@click.option("--english", type=click.IntRange(min=1), default=None, help="Paper scale: English examples per mixture, in place of the scale's (for data smaller than the paper's).")
+@click.option("--k", "k_grid", default=None, metavar="K,K,...", help="Another k grid for every setting, in place of study.toml's (a small trial: --k 0,100).")
+@judge_options
 def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: bool, seed: int, scale: str, results: Path,
-              jobs: int, data_only: bool, dry_run: bool) -> None:
+              jobs: int, data_only: bool, dry_run: bool, data: Path | None, bases: tuple[str, ...], english: int | None,
+              k_grid: str | None, judge_url: str | None, judge_model: str, judge_cache: Path | None, judge_in_flight: int,
+              judge_allow_http: bool) -> None:
     """Run everything the chosen figures and tables need (reusing finished runs) and draw them
     from the DuckDB results.
 
-    Safe to interrupt (a rerun resumes) and to start twice on the same results folder."""
+    At the paper scale the runs fine-tune real base models (--base, or the scale's) on real
+    datasets (--data), one after another. Safe to interrupt (a rerun resumes) and to start twice
+    on the same results folder."""
     from clt_kit.pipeline import default_jobs, reproduce_data
     from clt_kit.pipeline import reproduce as run
     from clt_kit.results.figures import FigureFiles
@@ -296,22 +334,31 @@ def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: boo
     if not figures and not tables:
         raise click.UsageError("choose what to reproduce: --figure N, --table N (each may repeat) or --all")
     targets = [study().figure(int(n)) for n in figures] + [study().table(int(n)) for n in tables]
-    s = get_scale(scale)
+    s = _given_scale(get_scale(scale), bases, english, data)
+    ks = _k_grid(k_grid)
     if dry_run:
         from clt_kit.estimate import describe, plan_runs
 
-        click.echo("\n".join(describe(plan_runs(targets, s), s)))
+        click.echo("\n".join(describe(plan_runs(targets, s, ks), s)))
         return
-    if s.world is None:
-        raise click.UsageError(f"`reproduce --scale {scale}` does not run sweeps of real models yet; run its steps with"
-                               " `clt-kit data`, `prep`, `train --scale paper` and `eval --scale paper` (README, The paper scale)")
+    if s.world is None and data is None:
+        raise click.UsageError(f"--scale {scale} runs real models on real datasets: give them with --data (a data config, or a"
+                               " folder from `clt-kit data`); README, The paper scale")
+    folder = _data_folder(data, results) if data is not None else None
     if data_only:
-        world, mixtures = reproduce_data(targets, s, seed, results)
-        click.echo(f"world: {world.manifest}")
+        world, mixtures = reproduce_data(targets, s, seed, results, folder, ks)
+        click.echo(f"{'world' if folder is None else 'data'}: {world.manifest}")
         click.echo(f"mixtures: {len(mixtures)} under {mixtures[0].parent} (each with manifest.json)")
-        click.echo(f"check them against the committed manifests: clt-kit verify data_manifests/ --results {results}")
+        if folder is None:
+            click.echo(f"check them against the committed manifests: clt-kit verify data_manifests/ --results {results}")
         return
-    result = run(targets, s, seed, results, jobs=jobs or default_jobs(s))
+    from clt_kit.pipeline import plan
+
+    planned = {p.model for p in plan(targets, s, ks)}
+    if downloads := sorted(b for name, b in s.bases.items() if name in planned and not Path(b).is_dir()):
+        click.echo(f"base models downloaded by transformers from the Hugging Face hub where not cached: {', '.join(downloads)}")
+    judge = make_judge(judge_url, judge_model, judge_cache or results / "judge-cache", judge_in_flight, judge_allow_http)
+    result = run(targets, s, seed, results, jobs=jobs or default_jobs(s), data=folder, judge=judge, ks=ks)
     click.echo(f"runs: {result.runs_done} new, {result.runs_reused} reused; {result.seconds:.1f} s")
     for output in result.outputs:
         if isinstance(output, FigureFiles):
@@ -325,6 +372,51 @@ def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: boo
         report = write_report(result.outputs, study(), results / "clt.duckdb", results / "report.md", s.name, seed)
         click.echo(f"report: {report} (every figure and table on one page)")
     click.echo(f"results: {results / 'clt.duckdb'}")
+
+
+def _given_scale(s: Scale, bases: tuple[str, ...], english: int | None, data: Path | None) -> Scale:
+    """The scale with the base models and English count given on the command line (a scale
+    without a world only: the others make their own data and base models)."""
+    if s.world is not None:
+        if given := [name for name, value in (("--data", data), ("--base", bases), ("--english", english)) if value]:
+            raise click.UsageError(f"{', '.join(given)}: for the paper scale (real data and models); --scale {s.name} makes its own")
+        return s
+    chosen = dict(s.bases)
+    for entry in bases:
+        name, sep, base = entry.partition("=")
+        if not sep or not base or name not in s.bases:
+            raise click.UsageError(f"--base {entry}: give MODEL=ID with MODEL one of {', '.join(s.bases)} (e.g. --base 8b=meta-llama/Llama-3.1-8B)")
+        chosen[name] = base
+    return dataclasses.replace(s, bases=chosen, english_train=english or s.english_train)
+
+
+def _k_grid(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        ks = tuple(sorted({int(k) for k in text.split(",")}))
+    except ValueError:
+        raise click.UsageError(f"--k {text}: give k values separated by commas, e.g. --k 0,100,1000") from None
+    if not ks or ks[0] < 0:
+        raise click.UsageError(f"--k {text}: k values are 0 or more")
+    return ks
+
+
+def _data_folder(data: Path, results: Path) -> Path:
+    """The data folder of --data: the folder itself, or the one a config makes under RESULTS/work/data/
+    (named by the config's sha256; made once)."""
+    import hashlib
+
+    from clt_kit.pipeline import Layout
+    from clt_kit.sources import DATA_RECORD, read_data_spec
+
+    if data.is_dir():
+        return data
+    spec = read_data_spec(data)
+    out = Layout(results).work / "data" / f"{data.stem}-{hashlib.sha256(data.read_bytes()).hexdigest()[:12]}"
+    if not (out / DATA_RECORD).is_file():
+        _build_data(spec, out)
+    return out
 
 
 def _echo_figure(figure: FigureFiles) -> None:

@@ -43,11 +43,11 @@ def _examples(key: RunKey, scale: Scale) -> dict[str, int]:
     return {task: english + key.k * seen for task in study().tasks_of(key.setting, key.task)}
 
 
-def plan_runs(targets: list[RunSet], scale: Scale) -> list[PlannedRun]:
-    """Every run `targets` need at `scale`, with its examples and steps."""
+def plan_runs(targets: list[RunSet], scale: Scale, ks: tuple[int, ...] | None = None) -> list[PlannedRun]:
+    """Every run `targets` need at `scale` (`ks`: another k grid for every setting), with its examples and steps."""
     recipe = scale.sft
     runs = []
-    for key in study().plan(targets, scale.name, scale.model_names):
+    for key in study().plan(targets, scale.name, scale.model_names, ks):
         examples = _examples(key, scale)
         train = sum(examples.values()) * (1 - recipe.validation_share)
         steps = recipe.steps or max(1, math.ceil((recipe.epochs or 1.0) * train / recipe.batch))

@@ -2,6 +2,9 @@
 
 Every stage is cached or skipped by content: the world and base models by the hash of their
 inputs, and each run by its run id (the hash of its spec), so a rerun recomputes nothing.
+A scale without a world (the paper scale) is given its data instead (a data folder that
+`clt-kit data` wrote, in the world's layout) and its base models (scale.bases: real models, hub
+ids or folders); everything after that is the same code.
 """
 
 from __future__ import annotations
@@ -24,15 +27,18 @@ from transformers.utils import logging as hf_logging
 
 from clt_kit import __version__
 from clt_kit.evaluate.checkpoints import CheckpointScores
-from clt_kit.evaluate.tasks import evaluate_task
+from clt_kit.evaluate.generate import place
+from clt_kit.evaluate.judge import Judge
+from clt_kit.evaluate.tasks import evaluate_task, is_checkable
 from clt_kit.integrity import CorruptArtifact, hash_files
-from clt_kit.jsonio import canonical, file_lock, read_json, read_jsonl
+from clt_kit.jsonio import InputError, canonical, file_lock, read_json, read_jsonl
 from clt_kit.prep.joint import JointSpec, build_joint_mixture, part_dir
 from clt_kit.prep.mixture import MANIFEST, MixtureSpec, build_mixture, mixture_problems, output_files
 from clt_kit.results import db, runs as run_store
 from clt_kit.results.figures import FigureFiles, draw_figure
 from clt_kit.results.tables import TableFiles, draw_table
 from clt_kit.scales import ModelSize, PretrainConfig, Scale
+from clt_kit.sources import DATA_RECORD, data_paths
 from clt_kit.study import ENGLISH_ONLY_MIXTURE, FigureSpec, RunSet, TableSpec, study
 from clt_kit.train.pretrain import BASE_RECORD, base_files_problems, ensure_base_model
 from clt_kit.train.sft import sft
@@ -53,7 +59,7 @@ class RunPlan:
     """One run of the study at a scale: a base model fine-tuned on one mixture (study.toml). `task`
     is the task it trains on, or for a joint (multi-task) setting the setting's name."""
 
-    model: ModelSize
+    model: str  # the study's model name (7b, 35b, 8b)
     setting: str
     mixture: str
     task: str
@@ -95,11 +101,12 @@ class Layout:
     def models(self) -> Path:
         return self.work / "models"
 
-    def mixture(self, scale: Scale, seed: int, task: str, k: int, mixture: str = ENGLISH_ONLY_MIXTURE) -> Path:
+    def mixture(self, scale: Scale, seed: int, task: str, k: int, mixture: str = ENGLISH_ONLY_MIXTURE, data: str = "") -> Path:
         """`<task>-k<k>` for the mixture of all seen languages (and every k=0 one: English only),
-        `<task>-<mixture>-k<k>` for the others; a joint (multi-task) mixture's task is its setting's name."""
+        `<task>-<mixture>-k<k>` for the others; a joint (multi-task) mixture's task is its setting's
+        name. `data` names the data folder they are drawn from ("": the scale's world)."""
         name = f"{task}-k{k}" if mixture == ENGLISH_ONLY_MIXTURE or k == 0 else f"{task}-{mixture}-k{k}"
-        return self.work / "mixtures" / f"{scale.name}-s{seed}" / name
+        return self.work / "mixtures" / f"{scale.name}-s{seed}{'-' + data if data else ''}" / name
 
     @property
     def prepare_lock(self) -> Path:
@@ -119,12 +126,12 @@ class Layout:
         return self.runs / run_id
 
 
-def plan(targets: list[RunSet], scale: Scale) -> list[RunPlan]:
-    """The runs the figures and tables `targets` need at `scale`, as study.toml declares them,
-    each once (figures that share runs, such as 2 and 3, plan the same ones)."""
-    sizes = {size.name: size for size in scale.models}
-    return [RunPlan(sizes[key.model], key.setting, key.mixture, key.task, key.k)
-            for key in study().plan(targets, scale.name, tuple(sizes))]
+def plan(targets: list[RunSet], scale: Scale, ks: tuple[int, ...] | None = None) -> list[RunPlan]:
+    """The runs the figures and tables `targets` need at `scale`, as study.toml declares them
+    (`ks`: another k grid for every setting), each once (figures that share runs, such as 2 and 3,
+    plan the same ones)."""
+    return [RunPlan(key.model, key.setting, key.mixture, key.task, key.k)
+            for key in study().plan(targets, scale.name, scale.model_names, ks)]
 
 
 def plan_figure(figure: int, scale: Scale) -> list[RunPlan]:
@@ -166,45 +173,61 @@ def run_id(spec: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(spec).encode()).hexdigest()[:16]
 
 
-def _checked_inputs(base: Path, world: WorldPaths, mixture_dir: Path, tasks: tuple[str, ...]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Setup:
+    """What every run of one sweep shares: its data (the scale's world, or a data folder), the
+    scale, the seed, and the LLM judge that rates IF answers (None: the world's checkers)."""
+
+    world: WorldPaths
+    scale: Scale
+    seed: int
+    judge: Judge | None = None
+
+
+def _checked_inputs(run: PreparedRun, world: WorldPaths) -> dict[str, Any]:
     """The hashes of every file a run is about to read (base model, mixture, the test sets of its
     tasks), each checked against its record first: a cached artifact changed since it was made
     stops the run (CorruptArtifact) instead of being trained or scored on."""
-    problems = base_files_problems(base) + mixture_problems(mixture_dir)
+    local_base = Path(run.base).is_dir()
+    problems = (base_files_problems(Path(run.base)) if local_base else []) + mixture_problems(run.mixture)
     recorded = read_json(world.manifest)["files"]
     tests = {}
-    for task in tasks:
+    for task in run.plan.tasks:
         name = world.test(task).relative_to(world.root).as_posix()
         if (actual := hash_files(world.root, [name])[name]) != recorded[name]:
-            problems.append(f"{world.test(task)}: sha256 {actual}, but the world records {recorded[name]}; the file changed since it was written")
+            problems.append(f"{world.test(task)}: sha256 {actual}, but {world.manifest.name} records {recorded[name]}; the file changed since it was written")
         tests[task] = {"path": str(world.test(task)), "sha256": recorded[name]}
+    if "base_sha256" in run.spec and (actual := _files_digest(Path(run.base))) != run.spec["base_sha256"]:
+        problems.append(f"{run.base}: its files changed since the sweep was planned (sha256 {actual}, planned {run.spec['base_sha256']})")
     if problems:
         raise CorruptArtifact(problems)
-    base_record = read_json(base / BASE_RECORD) if (base / BASE_RECORD).is_file() else {}
-    single = {"test": tests[tasks[0]]} if len(tasks) == 1 else {"tests": tests}
+    base_record = read_json(Path(run.base) / BASE_RECORD) if local_base and (Path(run.base) / BASE_RECORD).is_file() else {}
+    single = {"test": tests[run.plan.tasks[0]]} if len(run.plan.tasks) == 1 else {"tests": tests}
     return {
-        "base": {"path": str(base), "files": base_record.get("files", {})},
-        "mixture": {"path": str(mixture_dir), "files": output_files(read_json(mixture_dir / MANIFEST))},
+        "base": {"path": str(run.base), "files": base_record.get("files") or (hash_files(Path(run.base)) if local_base else {})},
+        "mixture": {"path": str(run.mixture), "files": output_files(read_json(run.mixture / MANIFEST))},
         **single,
     }
 
 
-def _execute(plan: RunPlan, spec: dict[str, Any], base: Path, world: WorldPaths, mixture_dir: Path, scale: Scale, seed: int) -> db.RunRecord:
+def _execute(run: PreparedRun, setup: Setup) -> db.RunRecord:
     """Fine-tunes and evaluates one run on inputs checked just before; returns what goes into the database."""
-    inputs = _checked_inputs(base, world, mixture_dir, plan.tasks)
+    plan, spec, scale, world = run.plan, run.spec, setup.scale, setup.world
+    inputs = _checked_inputs(run, world)
     t0 = time.perf_counter()
-    dynamics = CheckpointScores.of({task: read_jsonl(world.test(task)) for task in plan.tasks}, scale.eval, seed)
-    result = sft(base, read_jsonl(mixture_dir / "mixture.jsonl"), scale.sft, seed, on_checkpoint=dynamics)
-    if result.base_weights_sha256 != spec["base_weights_sha256"]:
-        raise CorruptArtifact([f"{base}: the weights loaded hash to {result.base_weights_sha256}, {BASE_RECORD} records"
+    dynamics = CheckpointScores.of({task: read_jsonl(world.test(task)) for task in plan.tasks}, scale.eval, setup.seed, setup.judge)
+    result = sft(run.base, read_jsonl(run.mixture / "mixture.jsonl"), scale.sft, setup.seed, on_checkpoint=dynamics)
+    if "base_weights_sha256" in spec and result.base_weights_sha256 != spec["base_weights_sha256"]:
+        raise CorruptArtifact([f"{run.base}: the weights loaded hash to {result.base_weights_sha256}, {BASE_RECORD} records"
                                f" {spec['base_weights_sha256']}; remove the folder to make it again"])
     t1 = time.perf_counter()
-    examples = [row for task in plan.tasks for row in evaluate_task(result.model, result.tokenizer, world.test(task), task, scale.eval)]
+    model = place(result.model, scale.eval.precision)
+    examples = [row for task in plan.tasks
+                for row in evaluate_task(model, result.tokenizer, world.test(task), task, scale.eval, setup.judge)]
     t2 = time.perf_counter()
-    manifest = read_json(mixture_dir / MANIFEST)
-    rid = run_id(spec)
-    run = {
-        "run_id": rid, "scale": scale.name, "model": plan.model.name, "task": plan.task, "k": plan.k, "seed": seed,
+    manifest = read_json(run.mixture / MANIFEST)
+    rec = {
+        "run_id": run.run_id, "scale": scale.name, "model": plan.model, "task": plan.task, "k": plan.k, "seed": setup.seed,
         "setting": plan.setting, "mixture": plan.mixture, "tasks": list(plan.tasks),
         "status": "done", "spec": spec, "environment": {**environment(), "determinism": result.determinism},
         "base_weights_sha256": result.base_weights_sha256, "weights_sha256": result.weights_sha256,
@@ -213,7 +236,7 @@ def _execute(plan: RunPlan, spec: dict[str, Any], base: Path, world: WorldPaths,
         "train_seconds": t1 - t0, "eval_seconds": t2 - t1, "finished_at": datetime.now(timezone.utc).replace(tzinfo=None),
         "inputs": inputs,
     }
-    return db.RunRecord(run=run, manifest=manifest, manifest_sha256=spec["mixture_manifest_sha256"], examples=examples,
+    return db.RunRecord(run=rec, manifest=manifest, manifest_sha256=spec["mixture_manifest_sha256"], examples=examples,
                         checkpoints=dynamics.rows)
 
 
@@ -223,7 +246,7 @@ class PreparedRun:
 
     plan: RunPlan
     spec: dict[str, Any]
-    base: Path
+    base: Path | str  # a folder, or a hub id (a real base model the scale names)
     mixture: Path
 
     @property
@@ -231,13 +254,26 @@ class PreparedRun:
         return run_id(self.spec)
 
 
-def prepare_data(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout) -> tuple[WorldPaths, list[Path]]:
-    """The world and the mixtures the plans need (the data data_manifests/ records); returns the
-    world and the mixture folders."""
-    world = ensure_world(layout.world(scale, seed), seed, scale.generated()[0], scale.name)
+def data_tag(world: WorldPaths, scale: Scale) -> str:
+    """The name of the mixtures drawn from a data folder (its record's sha256 and the English
+    count); "" for the scale's own world."""
+    if world.record != DATA_RECORD:
+        return ""
+    return f"{hashlib.sha256(world.manifest.read_bytes()).hexdigest()[:10]}-e{scale.english_train}"
+
+
+def prepare_data(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout, data: Path | None = None) -> tuple[WorldPaths, list[Path]]:
+    """The data the plans train and test on: the scale's world (generated, or reused), or the data
+    folder `data` (checked), and the mixtures drawn from it (the data data_manifests/ records for
+    a world); returns the world or data folder and the mixture folders."""
+    if data is None:
+        world = ensure_world(layout.world(scale, seed), seed, scale.generated()[0], scale.name)
+    else:
+        world = data_paths(data, sorted({task for p in plans for task in p.tasks}))
+    tag = data_tag(world, scale)
     mixtures = []
     for setting, task, mixture, k in sorted({(p.setting, p.task, p.mixture, p.k) for p in plans}):
-        mixtures.append(layout.mixture(scale, seed, task, k, mixture))
+        mixtures.append(layout.mixture(scale, seed, task, k, mixture, tag))
         seen, declared = study().mixtures[mixture].seen, study().settings[setting]
         if declared.joint:  # the world breaks some pool lines on purpose: lenient
             english = round(scale.english_train * declared.english_share)
@@ -274,25 +310,59 @@ def _in_processes(fn: Callable[[T], R], args: list[T], jobs: int) -> list[R]:
         return list(pool.map(fn, args))
 
 
-def prepare(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout, progress: bool, jobs: int = 1) -> tuple[WorldPaths, list[PreparedRun]]:
-    """The world, the mixtures and the base models the plans need (each reused when present),
-    made by one process at a time (the base models in up to `jobs` processes)."""
+def _files_digest(folder: Path) -> str:
+    """One sha256 of every file of a model folder and its own sha256 (the identity of a real base model)."""
+    return hashlib.sha256(canonical(hash_files(folder)).encode()).hexdigest()
+
+
+def _base_identity(base: Path | str, generated: bool) -> dict[str, Any]:
+    """What a run's spec says of its base model: a kit base's recorded weights hash; a folder's
+    files' sha256; a hub id as it is (the hub's copy of that name, downloaded by transformers)."""
+    if generated:
+        return {"base_weights_sha256": read_json(Path(base) / BASE_RECORD)["weights_sha256"]}
+    if Path(base).is_dir():
+        return {"base": str(base), "base_sha256": _files_digest(Path(base))}
+    return {"base": str(base)}
+
+
+def _refuse_unrateable(world: WorldPaths) -> None:
+    """Stops before any training when IF test items need a judge and none is given."""
+    open_ended = [item["id"] for item in read_jsonl(world.test("IF")) if not is_checkable(item)]
+    if open_ended:
+        raise InputError(f"{world.test('IF')}: {len(open_ended)} IF test item(s) without verifiable instructions (first:"
+                         f" {open_ended[0]}): an LLM judge must rate them; pass --judge-url (an OpenAI-compatible endpoint)")
+
+
+def prepare(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout, progress: bool, jobs: int = 1,
+            data: Path | None = None, judge: Judge | None = None) -> tuple[Setup, list[PreparedRun]]:
+    """The data, the mixtures and the base models the plans need (each reused when present),
+    made by one process at a time (the kit's base models in up to `jobs` processes): the scale's
+    world and pretrained analogues, or the data folder `data` and the scale's real bases."""
     with file_lock(layout.prepare_lock):
-        world, _ = prepare_data(plans, scale, seed, layout)
-        sizes = [size for size in scale.models if size.name in {p.model.name for p in plans}]
-        bases = ensure_bases(sizes, world, scale, seed, layout, progress, jobs)
-    runs = []
+        world, _ = prepare_data(plans, scale, seed, layout, data)
+        if judge is None and any("IF" in p.tasks for p in plans):
+            _refuse_unrateable(world)
+        names = {p.model for p in plans}
+        if scale.world is not None:
+            bases: dict[str, Path | str] = dict(ensure_bases([m for m in scale.models if m.name in names], world, scale, seed, layout, progress, jobs))
+        else:
+            bases = {name: scale.bases[name] for name in sorted(names)}
+        identities = {name: _base_identity(base, scale.world is not None) for name, base in bases.items()}
+    tag, runs = data_tag(world, scale), []
     for plan in plans:
-        base, mixture = bases[plan.model.name], layout.mixture(scale, seed, plan.task, plan.k, plan.mixture)
+        mixture = layout.mixture(scale, seed, plan.task, plan.k, plan.mixture, tag)
         spec = {
-            "scale": scale.to_dict(), "model": plan.model.name, "setting": plan.setting, "mixture": plan.mixture,
-            "task": plan.task, "k": plan.k, "seed": seed,
-            "base_weights_sha256": read_json(base / "base.json")["weights_sha256"],
+            "scale": scale.to_dict(), "model": plan.model, "setting": plan.setting, "mixture": plan.mixture,
+            "task": plan.task, "k": plan.k, "seed": seed, **identities[plan.model],
             "mixture_manifest_sha256": hashlib.sha256((mixture / "manifest.json").read_bytes()).hexdigest(),
             "code": __version__,
         }
-        runs.append(PreparedRun(plan, spec, base, mixture))
-    return world, runs
+        if tag:
+            spec["data_sha256"] = hashlib.sha256(world.manifest.read_bytes()).hexdigest()
+        if judge is not None and "IF" in plan.tasks:
+            spec["judge"] = judge.describe()
+        runs.append(PreparedRun(plan, spec, bases[plan.model], mixture))
+    return Setup(world, scale, seed, judge), runs
 
 
 def _missing(runs: list[PreparedRun], layout: Layout) -> list[PreparedRun]:
@@ -321,7 +391,7 @@ def _load_into_db(run_dirs: list[Path], layout: Layout, wait: float) -> None:
                     e, len(run_dirs), layout.runs)
 
 
-def _claim_and_execute(run: PreparedRun, world: WorldPaths, scale: Scale, seed: int, layout: Layout, wait: bool) -> bool | None:
+def _claim_and_execute(run: PreparedRun, setup: Setup, layout: Layout, wait: bool) -> bool | None:
     """Executes `run` unless its folder says it is finished (by another sweep, meanwhile); None
     when another process holds its claim (and `wait` is False). The claim dies with its process, so a killed sweep leaves no stale claim
     and its unfinished runs are simply executed again. A finished run is first published as its
@@ -332,14 +402,13 @@ def _claim_and_execute(run: PreparedRun, world: WorldPaths, scale: Scale, seed: 
             return None
         if run_store.is_finished(layout.run_dir(run.run_id)):
             return False
-        record = _execute(run.plan, run.spec, run.base, world, run.mixture, scale, seed)
+        record = _execute(run, setup)
         run_store.save_run(record, layout.run_dir(run.run_id))
         _load_into_db([layout.run_dir(run.run_id)], layout, INGEST_WAIT_SECONDS)
         return True
 
 
-def sweep(runs: list[PreparedRun], world: WorldPaths, scale: Scale, seed: int, results: Path, progress: bool = True,
-          worker: int = 0, workers: int = 1) -> int:
+def sweep(runs: list[PreparedRun], setup: Setup, results: Path, progress: bool = True, worker: int = 0, workers: int = 1) -> int:
     """Executes whichever of `runs` has no finished run folder yet; returns how many this process executed.
 
     Any number of sweeps (processes) may share one results folder: each run is claimed by one
@@ -352,14 +421,14 @@ def sweep(runs: list[PreparedRun], world: WorldPaths, scale: Scale, seed: int, r
     bar = runs_bar(len(order), "runs", progress)
     busy = []
     for run in order:
-        outcome = _claim_and_execute(run, world, scale, seed, layout, wait=False)
+        outcome = _claim_and_execute(run, setup, layout, wait=False)
         if outcome is None:
             busy.append(run)
             continue
         done += outcome
         bar.update()
     for run in busy:
-        done += bool(_claim_and_execute(run, world, scale, seed, layout, wait=True))
+        done += bool(_claim_and_execute(run, setup, layout, wait=True))
         bar.update()
     bar.close()
     return done
@@ -371,19 +440,18 @@ def runs_bar(total: int, desc: str, progress: bool, **options: Any) -> tqdm:
     return tqdm(total=total, desc=desc, disable=not progress, smoothing=0, **options)
 
 
-def _sweep_worker(args: tuple[list[PreparedRun], WorldPaths, Scale, int, Path, bool, int, int]) -> int:
+def _sweep_worker(args: tuple[list[PreparedRun], Setup, Path, bool, int, int]) -> int:
     hf_logging.disable_progress_bar()
     return sweep(*args)
 
 
-def _sweep_in_processes(todo: list[PreparedRun], world: WorldPaths, scale: Scale, seed: int, layout: Layout, progress: bool,
-                        jobs: int) -> int:
+def _sweep_in_processes(todo: list[PreparedRun], setup: Setup, layout: Layout, progress: bool, jobs: int) -> int:
     """Sweeps `todo` in `jobs` worker processes (each with scale.cpu_threads threads; claims keep
     them off each other's runs) under one progress bar: the finished run folders of `todo`, done of
     total, counted here while the workers run. Returns how many runs the workers executed."""
     if jobs == 1 or len(todo) <= 1:
-        return sweep(todo, world, scale, seed, layout.results, progress)
-    args = [(todo, world, scale, seed, layout.results, False, w, jobs) for w in range(jobs)]
+        return sweep(todo, setup, layout.results, progress)
+    args = [(todo, setup, layout.results, False, w, jobs) for w in range(jobs)]
     with _spawned_pool(min(jobs, len(todo))) as pool:
         futures = [pool.submit(_sweep_worker, a) for a in args]
         with runs_bar(len(todo), f"runs ({jobs} at once)", progress) as bar:
@@ -413,13 +481,14 @@ def ingest_finished(layout: Layout, wait: float = db.LOCK_WAIT_SECONDS) -> run_s
                                 " `clt-kit ingest` (or the same `reproduce` again) loads them") from e
 
 
-def reproduce_data(targets: list[RunSet], scale: Scale, seed: int, results: Path) -> tuple[WorldPaths, list[Path]]:
-    """Only the data the runs of `targets` (figures, tables) train and test on: the world and the
-    mixtures, with their manifests (what `clt-kit verify data_manifests/` compares with the
-    committed ones)."""
+def reproduce_data(targets: list[RunSet], scale: Scale, seed: int, results: Path, data: Path | None = None,
+                   ks: tuple[int, ...] | None = None) -> tuple[WorldPaths, list[Path]]:
+    """Only the data the runs of `targets` (figures, tables) train and test on: the world (or the
+    data folder `data`) and the mixtures, with their manifests (for a world: what `clt-kit verify
+    data_manifests/` compares with the committed ones)."""
     layout = Layout(results)
     with file_lock(layout.prepare_lock):
-        return prepare_data(plan(targets, scale), scale, seed, layout)
+        return prepare_data(plan(targets, scale, ks), scale, seed, layout, data)
 
 
 def draw(target: RunSet, layout: Layout, scale: str, seed: int) -> FigureFiles | TableFiles:
@@ -431,21 +500,26 @@ def draw(target: RunSet, layout: Layout, scale: str, seed: int) -> FigureFiles |
 
 
 def default_jobs(scale: Scale) -> int:
-    """As many runs at once as the CPU cores this process may use allow."""
+    """As many runs at once as the CPU cores this process may use allow; one at a time for real
+    models (each run takes the GPUs it is given)."""
+    if scale.world is None:
+        return 1
     return max(1, len(os.sched_getaffinity(0)) // scale.cpu_threads)
 
 
-def reproduce(targets: list[RunSet], scale: Scale, seed: int, results: Path, progress: bool = True, jobs: int = 1) -> ReproduceResult:
+def reproduce(targets: list[RunSet], scale: Scale, seed: int, results: Path, progress: bool = True, jobs: int = 1,
+              data: Path | None = None, judge: Judge | None = None, ks: tuple[int, ...] | None = None) -> ReproduceResult:
     """Runs whatever the figures and tables `targets` still need, in `jobs` processes at once,
-    and draws each from the database."""
+    and draws each from the database. A scale without a world takes its data from the data
+    folder `data` and rates IF with `judge`; `ks` replaces the study's k grids."""
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     start = time.perf_counter()
     hf_logging.disable_progress_bar()
     layout = Layout(results)
-    world, runs = prepare(plan(targets, scale), scale, seed, layout, progress, jobs)
+    setup, runs = prepare(plan(targets, scale, ks), scale, seed, layout, progress, jobs, data, judge)
     todo = _missing(runs, layout)
-    done = _sweep_in_processes(todo, world, scale, seed, layout, progress, jobs)
+    done = _sweep_in_processes(todo, setup, layout, progress, jobs)
     ingest_finished(layout)
     outputs = [draw(target, layout, scale.name, seed) for target in targets]
     return ReproduceResult(outputs=outputs, runs_done=done, runs_reused=len(runs) - len(todo), seconds=time.perf_counter() - start)

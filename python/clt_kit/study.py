@@ -147,10 +147,11 @@ class Study:
         """The task label of the run of `setting` that a figure or table showing `task` needs."""
         return setting if self.settings[setting].joint else task
 
-    def plan(self, targets: list[RunSet], scale: str, models: tuple[str, ...]) -> list[RunKey]:
+    def plan(self, targets: list[RunSet], scale: str, models: tuple[str, ...], ks: tuple[int, ...] | None = None) -> list[RunKey]:
         """The runs the figures and tables `targets` show at `scale`, for those of their models
         the scale has (`models`: the scale's analogues, in order), each once (figures that share
-        runs plan them once; the k=0 run is shared by the mixtures), in a fixed order."""
+        runs plan them once; the k=0 run is shared by the mixtures), in a fixed order. `ks`, when
+        given, is the k grid of every setting in place of the declared ones (a small trial run)."""
         keys: set[RunKey] = set()
         for runs in targets:
             present = [m for m in runs.models if m in models]
@@ -158,7 +159,7 @@ class Study:
                 raise ValueError(f"scale {scale!r} has no analogue of the models of {_name(runs)} ({', '.join(runs.models)})")
             keys |= {
                 RunKey(runs.setting, ENGLISH_ONLY_MIXTURE if k == 0 else mixture, model, self.run_task(runs.setting, task), k)
-                for model in present for task in runs.tasks for mixture in runs.mixtures for k in self.k_grid(runs.setting, scale)
+                for model in present for task in runs.tasks for mixture in runs.mixtures for k in (ks or self.k_grid(runs.setting, scale))
             }
         order = [*self.tasks, *self.settings]
         return sorted(keys, key=lambda r: (models.index(r.model), list(self.settings).index(r.setting), order.index(r.task),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from clt_kit.evaluate.judge import Judge
 from clt_kit.evaluate.tasks import evaluate_items, language_means
 from clt_kit.scales import EvalConfig
 from clt_kit.seeding import derive_seed
@@ -30,21 +31,23 @@ def subsample(items: list[dict[str, Any]], per_lang: int, seed: int) -> list[dic
 @dataclass
 class CheckpointScores:
     """An `on_checkpoint` for sft(): scores the subsample of each task's test items at each
-    checkpoint and keeps the checkpoint_metrics rows ({"step", "task", "lang", "score", "n"})."""
+    checkpoint and keeps the checkpoint_metrics rows ({"step", "task", "lang", "score", "n"}).
+    IF answers are rated by `judge` where there is one, as in the full evaluation."""
 
     tests: dict[str, list[dict[str, Any]]]  # task -> its subsample
     config: EvalConfig
+    judge: Judge | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, tests: dict[str, list[dict[str, Any]]], config: EvalConfig, seed: int) -> CheckpointScores:
-        return cls({task: subsample(items, config.dynamics_per_lang, seed) for task, items in tests.items()}, config)
+    def of(cls, tests: dict[str, list[dict[str, Any]]], config: EvalConfig, seed: int, judge: Judge | None = None) -> CheckpointScores:
+        return cls({task: subsample(items, config.dynamics_per_lang, seed) for task, items in tests.items()}, config, judge)
 
     def __call__(self, model: Any, tokenizer: Any, step: int) -> None:
         for task, items in self.tests.items():
             if not items:
                 continue
-            scored = evaluate_items(model, tokenizer, items, task, self.config)
+            scored = evaluate_items(model, tokenizer, items, task, self.config, self.judge)
             counts = {lang: sum(r["lang"] == lang for r in scored) for lang in {r["lang"] for r in scored}}
             self.rows += [{"step": step, "task": task, "lang": lang, "score": mean, "n": counts[lang]}
                           for lang, mean in language_means(scored).items()]

@@ -49,10 +49,15 @@ def _sm_row(item: dict[str, Any], output: str, detected_lang: str, judge: Judge 
     return {"reference": item["response"], "extracted": None, "rule": "rougeL", "score": rouge_l(output, item["response"])}
 
 
+def is_checkable(item: dict[str, Any]) -> bool:
+    """Whether the world's checkers can rate answers to IF item `item` (it lists verifiable instructions)."""
+    return "instructions" in item
+
+
 def _if_row(item: dict[str, Any], output: str, detected_lang: str, judge: Judge | None, confidence: float) -> dict[str, Any]:
     """Items with verifiable `instructions` (the world's) are rated by the checkers, or by the judge
     when there is one; items without (open-ended prompts such as Aya Dolly's) only by the judge."""
-    checkable = "instructions" in item
+    checkable = is_checkable(item)
     if not checkable and judge is None:
         raise InputError(f"IF item {item.get('id')!r} has no verifiable instructions: an LLM judge must rate it;"
                          " pass --judge-url (an OpenAI-compatible endpoint)")

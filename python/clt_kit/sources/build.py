@@ -27,6 +27,7 @@ from typing import Any
 from tqdm import tqdm
 
 from clt_kit import __version__
+from clt_kit.integrity import check_files
 from clt_kit.jsonio import InputError, publish_dir, read_json, write_json, write_jsonl
 from clt_kit.languages import PAPER_LANGUAGES
 from clt_kit.prep.core import identify_languages, sha256_file
@@ -34,6 +35,7 @@ from clt_kit.seeding import derive_seed
 from clt_kit.sources.adapters import Adapter, Item, few_shot_prompt, generic_adapter, get_adapter
 from clt_kit.sources.read import Row, file_rows, hub_rows, is_local, local_files
 from clt_kit.study import TASKS
+from clt_kit.world.generate import WorldPaths
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -262,3 +264,21 @@ def build_data(spec: DataSpec, out: Path, progress: bool = False) -> Path:
             "sources": records, "files": {p.relative_to(tmp).as_posix(): sha256_file(str(p)) for p in sorted(tmp.rglob("*.jsonl"))},
         })
     return out
+
+
+def data_paths(folder: Path, tasks: list[str]) -> WorldPaths:
+    """A data folder that `build_data` wrote, checked before use: its record is there, its files are
+    as recorded, and it has a train pool and a test set for each of `tasks`."""
+    paths = WorldPaths(folder, DATA_RECORD)
+    if not paths.manifest.is_file():
+        raise InputError(f"{folder}: no {DATA_RECORD}; give a folder written by `clt-kit data CONFIG --out {folder}`, or the config itself")
+    record = read_json(paths.manifest)
+    if record.get("kind") != "clt-kit data":
+        raise InputError(f"{paths.manifest}: not a clt-kit data record; make the folder again with `clt-kit data`")
+    if problems := check_files(folder, record["files"], "data", DATA_RECORD):
+        raise InputError("; ".join(problems) + f"; make the folder again with `clt-kit data CONFIG --out {folder}`")
+    for task in tasks:
+        if missing := [p.relative_to(folder).as_posix() for p in (paths.train(task), paths.test(task)) if not p.is_file()]:
+            raise InputError(f"{folder}: no {' or '.join(missing)}; the runs asked for train and test on {task}: add a train"
+                             f" and a test source of {task} to the data config")
+    return paths

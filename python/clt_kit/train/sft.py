@@ -26,6 +26,7 @@ import torch
 from accelerate import Accelerator
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from clt_kit.jsonio import InputError, write_json
 from clt_kit.scales import SFTConfig
 from clt_kit.seeding import derive_seed
 from clt_kit.train.loop import IGNORE, Batch, labelled_loss, optimize
@@ -137,6 +138,9 @@ def split_validation(records: Sequence[dict[str, Any]], share: float, seed: int)
     """(train, validation): the validation share is the records with the smallest seeded tickets."""
     ranked = sorted(records, key=lambda r: (derive_seed(seed, "validation", r["id"]), r["id"]))
     n_val = max(1, round(len(ranked) * share))
+    if len(ranked) <= n_val:
+        raise InputError(f"{len(ranked)} training example(s): none left to train on after holding out {n_val} for validation;"
+                         " give a mixture of at least 2 examples (a larger --english or k)")
     return ranked[n_val:], ranked[:n_val]
 
 
@@ -277,8 +281,6 @@ def sft(
 def save_result(result: SFTResult, out: Path, about: dict[str, Any] | None = None, seconds: float | None = None) -> None:
     """Saves the evaluated checkpoint, its tokenizer and a record of the training (with `about`:
     what the run was, for `clt-kit ingest`; pieces.run_about)."""
-    from clt_kit.jsonio import write_json
-
     result.model.save_pretrained(out, safe_serialization=True)
     result.tokenizer.save_pretrained(out)
     write_json(out / "sft.json", {

@@ -44,11 +44,14 @@ log = logging.getLogger("clt_kit")
 
 @dataclass(frozen=True)
 class WorldPaths:
+    """The files of a world, or of a data folder in the world's layout (`clt-kit data`: its record is data.json)."""
+
     root: Path
+    record: str = "world.json"
 
     @property
     def manifest(self) -> Path:
-        return self.root / "world.json"
+        return self.root / self.record
 
     @property
     def corpus(self) -> Path:
