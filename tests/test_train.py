@@ -247,3 +247,20 @@ def test_a_mixture_too_small_to_hold_out_validation_is_a_clear_error_not_an_endl
         split_validation([{"id": "a", "prompt": "p", "response": "r"}], 0.05, 0)
     train, val = split_validation([{"id": i, "prompt": "p", "response": "r"} for i in "ab"], 0.05, 0)
     assert len(train) == len(val) == 1
+
+
+def test_the_best_checkpoint_is_kept_as_a_whole_copy_on_the_cpu() -> None:
+    """best_state copies the weights (later steps do not change it) to the CPU, through
+    accelerate's gather (get_state_dict: the whole weights where a model is sharded)."""
+    import torch
+    from accelerate import Accelerator
+
+    from clt_kit.train.sft import best_state
+
+    accelerator = Accelerator(cpu=True)
+    model = accelerator.prepare(torch.nn.Linear(3, 2))
+    kept = best_state(accelerator, model)
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    assert set(kept) == {"weight", "bias"} and all(t.device.type == "cpu" for t in kept.values())
+    assert torch.equal(kept["weight"] + 1.0, model.weight.detach())

@@ -14,9 +14,9 @@ fewer padding tokens.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
+from accelerate.utils import DistributedType
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from clt_kit.jsonio import InputError, write_json
@@ -191,6 +192,18 @@ def validation_loss(model: torch.nn.Module, examples: list[tuple[list[int], list
     return total / max(tokens, 1)
 
 
+def _fsdp_launched() -> bool:
+    """Whether this process was launched for FSDP (accelerate launch with an FSDP config)."""
+    return os.environ.get("ACCELERATE_USE_FSDP", "false").lower() in ("1", "true")
+
+
+def best_state(accelerator: Accelerator, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the model's weights on the CPU, whole: gathered from every process where the
+    model is sharded (FSDP; every process must call this, and the main one gets the weights),
+    and off the GPU, so that keeping the best checkpoint costs host memory, not GPU memory."""
+    return {name: tensor.detach().to("cpu", copy=True) for name, tensor in accelerator.get_state_dict(model).items()}
+
+
 # Called at every checkpoint with the model (in eval mode, not to be changed), its tokenizer and the step.
 OnCheckpoint = Callable[[PreTrainedModel, PreTrainedTokenizerBase, int], None]
 
@@ -207,6 +220,8 @@ def sft(
     `log_with`: an accelerate tracker ("tensorboard", "wandb", ...) that gets every step's training
     loss and every checkpoint's validation loss (TensorBoard's event files under `logging_dir`)."""
     flags = set_determinism(seed, recipe.cpu_threads)
+    if lora is not None and _fsdp_launched():
+        raise InputError("LoRA adapters under FSDP are not supported: train them on one GPU or under DDP (configs/accelerate/1gpu.yaml)")
     model, tokenizer = load_base(base_dir)
     base_weights = weights_hash(model)
     if lora is not None:
@@ -247,7 +262,7 @@ def sft(
         if log_with is not None:
             accelerator.log({"validation_loss": loss}, step=step)
         if loss < best["loss"]:
-            best.update(loss=loss, step=step, state=copy.deepcopy(accelerator.unwrap_model(model).state_dict()))
+            best.update(loss=loss, step=step, state=best_state(accelerator, model))
         if on_checkpoint is not None:
             model.eval()
             on_checkpoint(accelerator.unwrap_model(model), tokenizer, step)
@@ -261,7 +276,10 @@ def sft(
     if log_with is not None:
         accelerator.end_training()
     model = accelerator.unwrap_model(model)
-    model.load_state_dict(best["state"])
+    if accelerator.distributed_type == DistributedType.FSDP and accelerator.is_main_process:
+        model = load_base(base_dir)[0]  # the trained parameters are shards: the whole model is the base's, given the gathered weights
+    if best["state"]:  # empty on FSDP's other processes: the main process alone gathers the weights (and saves them)
+        model.load_state_dict(best["state"])
     if lora is not None:
         model = model.merge_and_unload()
     model.eval()
