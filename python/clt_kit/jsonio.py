@@ -1,5 +1,6 @@
-"""Canonical JSON and JSONL I/O with errors that name the file, the line and the fix; atomic
-writes, atomic folders and advisory file locks for processes that share a results folder."""
+"""Canonical JSON and JSONL I/O (and the rows of a Parquet file) with errors that name the file,
+the line and the fix; atomic writes, atomic folders and advisory file locks for processes that
+share a results folder."""
 
 from __future__ import annotations
 
@@ -127,6 +128,18 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise InputError(f"{path}:{e.lineno}: not valid JSON ({e.msg}); fix or regenerate the file") from e
+
+
+def iter_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yields (row number from 0, row) for each row of a Parquet file; an unreadable file raises
+    InputError naming it."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as e:  # noqa: BLE001 - any failure means an unreadable file
+        raise InputError(f"{path}: not a readable Parquet file ({e})") from e
+    yield from enumerate(table.to_pylist())
 
 
 def iter_jsonl(path: Path, on_error: ErrorHandler | None = None, fix: str = "fix or regenerate the file") -> Iterator[tuple[int, dict[str, Any]]]:

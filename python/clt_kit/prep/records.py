@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clt_kit.jsonio import InputError, iter_jsonl
+from clt_kit.jsonio import InputError, iter_jsonl, iter_parquet
 from clt_kit.world.lexicon import available
 
 REQUIRED_FIELDS = ("id", "lang", "prompt", "response")
@@ -58,13 +58,7 @@ def _rows(path: Path, on_error: Any, fix: str) -> Iterator[tuple[str, dict[str, 
         for i, row in enumerate(ds):
             yield f"row {i}", row
     elif path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            table = pq.read_table(path)
-        except Exception as e:  # noqa: BLE001
-            raise InputError(f"{path}: not a readable Parquet file ({e})") from e
-        for i, row in enumerate(table.to_pylist()):
+        for i, row in iter_parquet(path):
             yield f"row {i}", row
     else:
         for lineno, obj in iter_jsonl(path, on_error=on_error, fix=fix):

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from clt_kit.jsonio import InputError, iter_jsonl
+from clt_kit.jsonio import InputError, iter_jsonl, iter_parquet
 
 Row = tuple[str, dict[str, Any]]  # (where, row)
 DATA_SUFFIXES = (".jsonl", ".json", ".parquet", ".tsv")
@@ -42,13 +42,7 @@ def file_rows(path: Path, tsv_columns: Sequence[str] = ()) -> Iterator[Row]:
     elif path.suffix == ".json":
         yield from _json_rows(path)
     elif path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            table = pq.read_table(path)
-        except Exception as e:  # noqa: BLE001 - any failure means an unreadable file
-            raise InputError(f"{path}: not a readable Parquet file ({e})") from e
-        for i, row in enumerate(table.to_pylist()):
+        for i, row in iter_parquet(path):
             yield f"{path}:row {i}", row
     elif path.suffix == ".tsv":
         if not tsv_columns:
