@@ -21,6 +21,7 @@ PROGRAMS = ("make ", ".venv/bin/", "clt-kit ", "duckdb ", "docker ", "accelerate
 NOT_RUN = {
     "make reproduce": "the main job at the default scale (half an hour); its smoke twin runs here",
     "make test": "this test suite itself",
+    ".venv/bin/python scripts/gpu_check.py": "the GPU check: tests/test_gpu_check.py runs it on the CPU at a tiny size",
     "docker ": "the container: `make docker-test` builds the image and runs these",
     "mkdir -p results && chmod": "the container's results volume (make docker-test)",
     "accelerate launch": "the paper scale: a hub model and GPUs",

@@ -1,0 +1,105 @@
+"""A short check of the paper scale's path on a GPU machine, in a few minutes: a few steps of the
+paper's recipe (global batch 64, LR 1e-5, bf16) on a small model of a real architecture (Llama,
+built from its config: nothing is downloaded), then batched greedy generation in bf16 with the
+prompts whole, as `reproduce --scale paper` and `clt-kit eval` run them. It prints the device,
+tokens per second of training and of generation, and the peak GPU memory.
+
+    .venv/bin/python scripts/gpu_check.py                    # one GPU (or the CPU, slowly)
+    accelerate launch --config_file configs/accelerate/8gpu-fsdp.yaml scripts/gpu_check.py
+
+The data is the smoke world's (generated in seconds); the tokenizer is the bundled Llama
+analogue's. vLLM is reported as installed or not: the kit has no vLLM backend yet, so nothing is
+compared with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+from clt_kit.evaluate.generate import generate, place
+from clt_kit.jsonio import read_jsonl
+from clt_kit.prep import MixtureSpec, build_mixture
+from clt_kit.scales import PAPER, SMOKE
+from clt_kit.train.pretrain import BUNDLED
+from clt_kit.train.sft import sft
+from clt_kit.world import generate_world
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hidden", type=int, default=1024, help="hidden size of the model (default: 1024, about 100M parameters with --layers 8)")
+    parser.add_argument("--layers", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=20, help="optimizer steps of the paper's global batch of 64")
+    parser.add_argument("--micro-batch", type=int, default=16, help="examples per forward pass and process")
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    return parser.parse_args()
+
+
+def _model(folder: Path, hidden: int, layers: int) -> Path:
+    """A randomly initialized Llama model with the bundled Llama analogue's tokenizer, saved in `folder`."""
+    tokenizer = AutoTokenizer.from_pretrained(next(BUNDLED.glob("base-8b-*")))
+    heads = max(1, hidden // 64)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
+                         num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=2048,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def main() -> None:
+    args = _arguments()
+    work = Path(tempfile.mkdtemp(prefix="clt-gpu-check-"))
+    try:
+        world = generate_world(work / "world", 0, SMOKE.world, SMOKE.name)
+        build_mixture(MixtureSpec("SM", 16, 8, 0), world.train("SM"), world.test("SM"), work / "mix", lenient=True)
+        base = _model(work / "base", args.hidden, args.layers)
+        records = read_jsonl(work / "mix" / "mixture.jsonl")
+        recipe = dataclasses.replace(PAPER.sft, steps=args.steps, micro_batch=args.micro_batch, eval_every=args.steps)
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        started = time.perf_counter()
+        result = sft(base, records, recipe, seed=0)
+        train_seconds = time.perf_counter() - started
+        if not result.is_main_process:
+            return
+        tokenizer = result.tokenizer
+        tokens_per_example = sum(len(tokenizer(r["prompt"] + r["response"])["input_ids"]) for r in records) / len(records)
+        report = {
+            "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+            "processes": result.determinism["processes"], "precision": result.determinism["mixed_precision"],
+            "parameters": sum(p.numel() for p in result.model.parameters()),
+            "train": {"steps": args.steps, "seconds": round(train_seconds, 2), "seq_len": result.recipe["seq_len"],
+                      "tokens_per_second": round(args.steps * recipe.batch * tokens_per_example / train_seconds)},
+        }
+        model = place(result.model, PAPER.eval.precision)
+        prompts = [item["prompt"] for item in read_jsonl(world.test("SM"))]
+        started = time.perf_counter()
+        answers = generate(model, tokenizer, prompts, args.max_new_tokens, PAPER.eval.batch, PAPER.eval.seq_len)
+        seconds = time.perf_counter() - started
+        # the answers' tokens, counted by tokenizing the answers again (about the tokens generated)
+        answer_tokens = sum(len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers)
+        report["generate"] = {"prompts": len(prompts), "answer_tokens": answer_tokens, "seconds": round(seconds, 2),
+                              "tokens_per_second": round(answer_tokens / seconds), "dtype": str(next(model.parameters()).dtype)}
+        if torch.cuda.is_available():
+            report["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        report["vllm"] = "installed (the kit has no vLLM backend yet: not compared)" if importlib.util.find_spec("vllm") else "not installed"
+        for name, value in report.items():
+            print(f"{name}: {json.dumps(value)}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
