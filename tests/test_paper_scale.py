@@ -6,6 +6,7 @@ a figure, a table and the claims."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import duckdb
 import pytest
 
 from clt_kit.jsonio import read_json, read_jsonl
+from clt_kit.study import study
 from tests.foreign_models import foreign_model
 from tests.test_judge import Stub
 
@@ -112,3 +114,24 @@ def test_the_paper_sweep_refuses_open_ended_if_items_without_a_judge(tmp_path: P
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 2 and "an LLM judge must rate them; pass --judge-url" in done.stderr, done.stderr[-2000:]
     assert not (tmp_path / "r" / "work" / "runs").exists()  # nothing trained
+
+
+def test_a_real_base_folder_changed_after_planning_stops_its_run(tmp_path: Path) -> None:
+    """A run's spec holds the sha256 of its base folder's files; a file changed since (a model
+    saved again into the same folder) is named before anything trains on it."""
+    from clt_kit import pipeline
+    from clt_kit.integrity import CorruptArtifact
+    from clt_kit.scales import PAPER
+    from clt_kit.sources import build_data, read_data_spec
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted((FIXTURES / "xlsum").glob("*.jsonl"))]
+    base = foreign_model(texts, tmp_path / "small", context=1024)
+    data = build_data(read_data_spec(data_config(tmp_path / "data.yaml")), tmp_path / "data")
+    scale = dataclasses.replace(PAPER, bases={**PAPER.bases, "7b": str(base)}, english_train=2)
+    layout = pipeline.Layout(tmp_path / "results")
+    plans = [p for p in pipeline.plan([study().figure(2)], scale, (0,)) if p.model == "7b" and p.task == "SM"]
+    setup, runs = pipeline.prepare(plans, scale, 0, layout, progress=False, data=data)
+    assert runs[0].spec["base"] == str(base) and len(runs[0].spec["base_sha256"]) == 64
+    (base / "config.json").write_text((base / "config.json").read_text().replace("}", ', "note": 1}', 1))
+    with pytest.raises(CorruptArtifact, match="its files changed since the sweep was planned"):
+        pipeline._execute(runs[0], setup)
