@@ -189,6 +189,9 @@ def _checked_inputs(run: PreparedRun, world: WorldPaths) -> dict[str, Any]:
     tasks), each checked against its record first: a cached artifact changed since it was made
     stops the run (CorruptArtifact) instead of being trained or scored on."""
     local_base = Path(run.base).is_dir()
+    base_record = read_json(Path(run.base) / BASE_RECORD) if local_base and (Path(run.base) / BASE_RECORD).is_file() else {}
+    # a kit base is checked against its record; any other folder is hashed once, against the planned digest
+    base_files = base_record.get("files") or (hash_files(Path(run.base)) if local_base else {})
     problems = (base_files_problems(Path(run.base)) if local_base else []) + mixture_problems(run.mixture)
     recorded = read_json(world.manifest)["files"]
     tests = {}
@@ -197,14 +200,13 @@ def _checked_inputs(run: PreparedRun, world: WorldPaths) -> dict[str, Any]:
         if (actual := hash_files(world.root, [name])[name]) != recorded[name]:
             problems.append(f"{world.test(task)}: sha256 {actual}, but {world.manifest.name} records {recorded[name]}; the file changed since it was written")
         tests[task] = {"path": str(world.test(task)), "sha256": recorded[name]}
-    if "base_sha256" in run.spec and (actual := _files_digest(Path(run.base))) != run.spec["base_sha256"]:
+    if "base_sha256" in run.spec and (actual := _digest(base_files)) != run.spec["base_sha256"]:
         problems.append(f"{run.base}: its files changed since the sweep was planned (sha256 {actual}, planned {run.spec['base_sha256']})")
     if problems:
         raise CorruptArtifact(problems)
-    base_record = read_json(Path(run.base) / BASE_RECORD) if local_base and (Path(run.base) / BASE_RECORD).is_file() else {}
     single = {"test": tests[run.plan.tasks[0]]} if len(run.plan.tasks) == 1 else {"tests": tests}
     return {
-        "base": {"path": str(run.base), "files": base_record.get("files") or (hash_files(Path(run.base)) if local_base else {})},
+        "base": {"path": str(run.base), "files": base_files},
         "mixture": {"path": str(run.mixture), "files": output_files(read_json(run.mixture / MANIFEST))},
         **single,
     }
@@ -254,12 +256,16 @@ class PreparedRun:
         return run_id(self.spec)
 
 
+def data_sha256(world: WorldPaths) -> str | None:
+    """The sha256 of a data folder's record; None for the scale's own world."""
+    return hashlib.sha256(world.manifest.read_bytes()).hexdigest() if world.record == DATA_RECORD else None
+
+
 def data_tag(world: WorldPaths, scale: Scale) -> str:
     """The name of the mixtures drawn from a data folder (its record's sha256 and the English
     count); "" for the scale's own world."""
-    if world.record != DATA_RECORD:
-        return ""
-    return f"{hashlib.sha256(world.manifest.read_bytes()).hexdigest()[:10]}-e{scale.english_train}"
+    sha = data_sha256(world)
+    return "" if sha is None else f"{sha[:10]}-e{scale.english_train}"
 
 
 def prepare_data(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout, data: Path | None = None) -> tuple[WorldPaths, list[Path]]:
@@ -310,9 +316,9 @@ def _in_processes(fn: Callable[[T], R], args: list[T], jobs: int) -> list[R]:
         return list(pool.map(fn, args))
 
 
-def _files_digest(folder: Path) -> str:
-    """One sha256 of every file of a model folder and its own sha256 (the identity of a real base model)."""
-    return hashlib.sha256(canonical(hash_files(folder)).encode()).hexdigest()
+def _digest(files: dict[str, str]) -> str:
+    """One sha256 of a model folder's files ({name: sha256}, from hash_files): the identity of a real base model."""
+    return hashlib.sha256(canonical(files).encode()).hexdigest()
 
 
 def _base_identity(base: Path | str, generated: bool) -> dict[str, Any]:
@@ -321,7 +327,7 @@ def _base_identity(base: Path | str, generated: bool) -> dict[str, Any]:
     if generated:
         return {"base_weights_sha256": read_json(Path(base) / BASE_RECORD)["weights_sha256"]}
     if Path(base).is_dir():
-        return {"base": str(base), "base_sha256": _files_digest(Path(base))}
+        return {"base": str(base), "base_sha256": _digest(hash_files(Path(base)))}
     return {"base": str(base)}
 
 
@@ -357,8 +363,8 @@ def prepare(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout, progr
             "mixture_manifest_sha256": hashlib.sha256((mixture / "manifest.json").read_bytes()).hexdigest(),
             "code": __version__,
         }
-        if tag:
-            spec["data_sha256"] = hashlib.sha256(world.manifest.read_bytes()).hexdigest()
+        if (sha := data_sha256(world)) is not None:
+            spec["data_sha256"] = sha
         if judge is not None and "IF" in plan.tasks:
             spec["judge"] = judge.describe()
         runs.append(PreparedRun(plan, spec, bases[plan.model], mixture))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,11 +191,6 @@ def validation_loss(model: torch.nn.Module, examples: list[tuple[list[int], list
     return total / max(tokens, 1)
 
 
-def _fsdp_launched() -> bool:
-    """Whether this process was launched for FSDP (accelerate launch with an FSDP config)."""
-    return os.environ.get("ACCELERATE_USE_FSDP", "false").lower() in ("1", "true")
-
-
 def best_state(accelerator: Accelerator, model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """A copy of the model's weights on the CPU, whole: gathered from every process where the
     model is sharded (FSDP; every process must call this, and the main one gets the weights),
@@ -220,8 +214,6 @@ def sft(
     `log_with`: an accelerate tracker ("tensorboard", "wandb", ...) that gets every step's training
     loss and every checkpoint's validation loss (TensorBoard's event files under `logging_dir`)."""
     flags = set_determinism(seed, recipe.cpu_threads)
-    if lora is not None and _fsdp_launched():
-        raise InputError("LoRA adapters under FSDP are not supported: train them on one GPU or under DDP (configs/accelerate/1gpu.yaml)")
     model, tokenizer = load_base(base_dir)
     base_weights = weights_hash(model)
     if lora is not None:
@@ -245,6 +237,8 @@ def sft(
     pad = tokenizer.pad_token_id
     accelerator = Accelerator(mixed_precision="bf16" if recipe.precision == "bf16" and torch.cuda.is_available() else "no",
                               log_with=log_with, project_dir=logging_dir)
+    if lora is not None and accelerator.distributed_type == DistributedType.FSDP:
+        raise InputError("LoRA adapters under FSDP are not supported: train them on one GPU or under DDP (configs/accelerate/1gpu.yaml)")
     if log_with is not None:
         accelerator.init_trackers("clt-kit-sft", config={"lr": recipe.lr, "global_batch": recipe.batch, "steps": steps,
                                                           "seq_len": seq_len, "seed": seed, "examples": len(train)})
