@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from clt_kit.study import TASKS, FigureSpec, is_point_of, study  # noqa: E402
 from clt_kit.results.db import connect  # noqa: E402
-from clt_kit.scales import PAPER_MODELS  # noqa: E402
+from clt_kit.scales import PAPER_MODELS, SCALES  # noqa: E402
 
 # Each plot's rows, ours and the paper's: model, a series (the task, or for script_groups the
 # mixture), k, the plotted values, then the run id (ours) or the table they come from (the
@@ -180,6 +180,13 @@ def _tables(paper: list[tuple]) -> str:
     return ("Table " if len(numbers) == 1 else "Tables ") + ", ".join(map(str, numbers))
 
 
+def _ours(model: str, scale: str) -> str:
+    """Our line's name for `model`: the kit's tiny analogue of it, or at a scale of real models
+    (no world: the paper scale) the user's own base model in its place."""
+    known = SCALES.get(scale)
+    return f"clt-kit {model.upper()}" + (" (your base model)" if known is not None and known.world is None else " analogue")
+
+
 def _paper_label(model: str) -> str:
     """The paper's name of the model our analogue `model` stands for."""
     return PAPER_NAMES.get(PAPER_MODELS.get(model, ""), model)
@@ -201,14 +208,14 @@ def rel_to_english(db: Path, out_dir: Path, scale: str, seed: int, figure: Figur
         paper_model = PAPER_MODELS.get(model)
         for task in TASKS:
             if ours := _columns(rows, model, task, 2, 3):
-                label = f"{task}: clt-kit {model.upper()} analogue"
+                label = f"{task}: {_ours(model, scale)}"
                 if all(v is None for v in ours[1]):
                     label += " (undefined, English score is 0)"
                 ax.plot(ours[0], _nan(ours[1]), marker="o", color=TASK_COLORS[task], label=label)
             if theirs := _columns(paper, paper_model, task, 2, 3):
                 ax.plot(theirs[0], _nan(theirs[1]), marker="x", linestyle="--", alpha=0.6, color=TASK_COLORS[task],
                         label=f"{task}: paper, {_paper_label(model)}")
-        ax.set_title(f"{model.upper()}: clt-kit analogue vs paper's {_paper_label(model)}")
+        ax.set_title(f"{_ours(model, scale)} vs paper's {_paper_label(model)}")
         _k_axis(ax)
     axes[0][0].set_ylabel("mean of 7 non-English languages / English")
     for ax in axes[0]:
@@ -255,7 +262,7 @@ def script_groups(db: Path, out_dir: Path, scale: str, seed: int, figure: Figure
     model = _models(rows)[0]
     task = figure.tasks[0]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), squeeze=False, sharey=True)
-    for ax, source, points, label in ((axes[0][0], OURS, rows, f"clt-kit {model.upper()} analogue"),
+    for ax, source, points, label in ((axes[0][0], OURS, rows, _ours(model, scale)),
                                       (axes[0][1], PAPER, paper, f"paper, {_paper_label(model)}")):
         for mixture in figure.mixtures:
             for col, group in ((3, "latin"), (4, "non_latin")):
@@ -286,7 +293,7 @@ def gap(db: Path, out_dir: Path, scale: str, seed: int, figure: FigureSpec) -> F
     for ax, task in zip(axes[0], figure.tasks):
         for color, model in zip(MODEL_COLORS, models):
             if ours := _columns(rows, model, task, 2, 3):
-                ax.plot(ours[0], _nan(ours[1]), marker="o", color=color, label=f"clt-kit {model.upper()} analogue")
+                ax.plot(ours[0], _nan(ours[1]), marker="o", color=color, label=_ours(model, scale))
             if theirs := _columns(paper, PAPER_MODELS.get(model), task, 2, 3):
                 ax.plot(theirs[0], _nan(theirs[1]), marker="x", linestyle="--", alpha=0.6, color=color, label=f"paper, {_paper_label(model)}")
         ax.axhline(0, color="grey", linewidth=0.6)
