@@ -45,3 +45,23 @@ def test_two_cpu_processes_match_one(smoke_world, tmp_path: Path) -> None:
     assert a.keys() == b.keys()
     assert max(float((a[k] - b[k]).abs().max()) for k in a) <= TOLERANCE
     assert one["best_step"] == two["best_step"]
+
+
+def test_a_job_in_two_processes_is_written_once_by_the_main_one(tmp_path: Path) -> None:
+    """`clt-kit execute` under a multi-process launch (what a Slurm job with several GPUs runs):
+    both processes train, the main one alone evaluates and publishes the run folder."""
+    from clt_kit.cluster.jobs import write_job
+    from clt_kit.pipeline import Layout, RunPlan, prepare
+    from clt_kit.results import runs as run_store
+
+    layout = Layout(tmp_path / "results")
+    setup, (run,) = prepare([RunPlan("7b", "single", "all", "SM", 4)], SMOKE, 1, layout, progress=False)
+    job = write_job(run, setup, layout)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29534"]
+    done = subprocess.run([*torchrun, "-m", "clt_kit.cli", "execute", str(job)], capture_output=True, text=True, timeout=600,
+                          cwd=ROOT, env={**os.environ, "ACCELERATE_USE_CPU": "true"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("clt-kit: run finished") == 1
+    stored = run_store.load_run(layout.run_dir(run.run_id))
+    assert stored.run["environment"]["determinism"]["processes"] == 2 and stored.examples
+    assert [p.name for p in layout.runs.iterdir()] == [run.run_id]  # nothing half-written beside it

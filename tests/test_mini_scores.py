@@ -22,7 +22,7 @@ import pytest
 from clt_kit.evaluate.baselines import best_baseline
 from clt_kit.jsonio import read_jsonl
 from clt_kit.languages import PAPER_LANGUAGES
-from clt_kit.pipeline import Layout, _execute, plan_figure, prepare
+from clt_kit.pipeline import Layout, execute, plan_figure, prepare
 from clt_kit.scales import MINI
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ def mini_runs(tmp_path_factory: pytest.TempPathFactory):
 def test_english_scores_are_clearly_above_the_trivial_baselines(mini_runs, task: str) -> None:
     setup, runs = mini_runs
     run = runs[task]
-    record = _execute(run, setup)
+    record = execute(run, setup)
     tests = read_jsonl(setup.world.test(task))
     assert len(record.examples) == len(tests) and {r["lang"] for r in record.examples} == set(PAPER_LANGUAGES)
     english = [r["score"] for r in record.examples if r["lang"] == "en"]

@@ -134,4 +134,4 @@ def test_a_real_base_folder_changed_after_planning_stops_its_run(tmp_path: Path)
     assert runs[0].spec["base"] == str(base) and len(runs[0].spec["base_sha256"]) == 64
     (base / "config.json").write_text((base / "config.json").read_text().replace("}", ', "note": 1}', 1))
     with pytest.raises(CorruptArtifact, match="its files changed since the sweep was planned"):
-        pipeline._execute(runs[0], setup)
+        pipeline.execute(runs[0], setup)

@@ -27,6 +27,10 @@ NOT_RUN = {
     "accelerate launch": "the paper scale: a hub model and GPUs",
     "clt-kit reproduce --scale paper --figure 2 --data": "the paper scale: hub models, GPUs and a judge (tests/test_paper_scale.py"
                                                          " runs it over the dataset fixtures with tiny local models and a judge stub)",
+    "clt-kit reproduce --all --scale paper --executor slurm": "a Slurm cluster with GPUs (tests/test_slurm.py runs a smoke"
+                                                             " sweep through a one-node Slurm cluster it starts)",
+    "clt-kit status --results /shared": "the Slurm sweep above (tests/test_slurm.py runs `clt-kit status` on its cluster)",
+    "clt-kit resubmit ": "a failed Slurm job (tests/test_slurm.py resubmits one it cancelled)",
     "clt-kit data data.yaml": "the paper scale: the study's datasets (tests/test_sources.py runs every adapter on its fixture)",
     "clt-kit prep --task MR --pool data/": "the paper scale: the data `clt-kit data` writes",
     "clt-kit ingest runs/": "the paper scale: folders of fine-tuned hub models (tests/test_any_model.py ingests a tiny one)",

@@ -50,7 +50,7 @@ def _flip(path: Path, at: int = 40) -> None:
 
 
 def _execute(layout: Layout, world: WorldPaths, run: PreparedRun) -> db.RunRecord:
-    return pipeline._execute(run, Setup(world, SMOKE, SEED))
+    return pipeline.execute(run, Setup(world, SMOKE, SEED))
 
 
 @pytest.mark.parametrize("name", ["model.safetensors", "config.json", "tokenizer.json", "generation_config.json"])
@@ -127,7 +127,7 @@ def test_a_reader_holding_the_database_costs_no_trained_run(made: Path, tmp_path
             assert pipeline._claim_and_execute(run, Setup(world, SMOKE, SEED), layout, wait=False) is True
         assert f"PID {holder.pid}" in caplog.text and "kept in" in caplog.text
         assert run_store.is_finished(layout.run_dir(run.run_id))
-        assert pipeline._missing([run], layout) == []  # finished: never trained again
+        assert pipeline.missing([run], layout) == []  # finished: never trained again
         with pytest.raises(db.DatabaseLocked, match=rf"PID {holder.pid}.*Nothing is lost"):
             pipeline.ingest_finished(layout, wait=0.2)
     finally:

@@ -19,8 +19,10 @@ from clt_kit.study import TASKS, study
 from clt_kit.scales import SCALES, Scale, get_scale
 
 if TYPE_CHECKING:
+    from clt_kit.cluster.slurm import SlurmOptions, SlurmSweep
     from clt_kit.evaluate.judge import Judge
     from clt_kit.results.figures import FigureFiles
+    from clt_kit.results.tables import TableFiles
     from clt_kit.sources import DataSpec
 
 SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default="mini", show_default=True, help="Size of everything: smoke (seconds, tests), mini (the embedded default) or paper (the paper's recipe for real models and data: reproduce with --data and --base, or train, eval, ingest).")
@@ -36,6 +38,26 @@ def judge_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--judge-cache", type=click.Path(path_type=Path), default=None, help="Where judgments are cached (default: RESULTS/judge-cache; for eval, results/judge-cache)."),
         click.option("--judge-in-flight", type=click.IntRange(min=1), default=16, show_default=True, help="Judge requests sent at once."),
         click.option("--judge-allow-http", is_flag=True, help="Send the API key over plain http to a judge on another machine (refused otherwise; https or a local server need no flag)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def slurm_options(command: Callable[..., None]) -> Callable[..., None]:
+    """reproduce's executor options: where the runs are executed, and what a Slurm job asks for."""
+    for option in reversed([
+        click.option("--executor", type=click.Choice(["local", "slurm"]), default="local", show_default=True, help="Where runs are executed: here, in --jobs processes, or as Slurm jobs (one per run; submitted, then this command returns unless --wait)."),
+        click.option("--slurm-config", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="Slurm: a YAML file of the options below (partition, account, time, gpus_per_run, cpus_per_run, mem, accelerate_config, sbatch_lines); the command line overrides it."),
+        click.option("--partition", default=None, help="Slurm: the partition of every job."),
+        click.option("--account", default=None, help="Slurm: the account the jobs are charged to."),
+        click.option("--time", "time_limit", default=None, help="Slurm: each job's time limit (sbatch --time, e.g. 24:00:00)."),
+        click.option("--gpus-per-run", type=click.IntRange(min=0), default=None, help="Slurm: GPUs of each run's job, on one node (0: a CPU job; more than 1: FSDP under accelerate launch)."),
+        click.option("--cpus-per-run", type=click.IntRange(min=1), default=None, help="Slurm: CPUs of each job (default: the scale's threads for a CPU job)."),
+        click.option("--mem", default=None, help="Slurm: memory of each job (sbatch --mem, e.g. 200G)."),
+        click.option("--accelerate-config", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="Slurm: the accelerate config of runs with GPUs (configs/accelerate/); its process count is --gpus-per-run."),
+        click.option("--sbatch-line", "sbatch_lines", multiple=True, help="Slurm: one more sbatch option for every job, e.g. --sbatch-line=--qos=high (repeat for more)."),
+        click.option("--wait", "wait_jobs", is_flag=True, help="Slurm: wait for the jobs (loading each finished run), then draw."),
+        click.option("--poll", type=click.FloatRange(min=0.1), default=30.0, show_default=True, help="Slurm, with --wait: seconds between looks at the queue."),
     ]):
         command = option(command)
     return command
@@ -313,10 +335,12 @@ def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, j
 @click.option("--english", type=click.IntRange(min=1), default=None, help="Paper scale: English examples per mixture, in place of the scale's (for data smaller than the paper's).")
 @click.option("--k", "k_grid", default=None, metavar="K,K,...", help="Another k grid for every setting, in place of study.toml's (a small trial: --k 0,100).")
 @judge_options
+@slurm_options
 def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: bool, seed: int, scale: str, results: Path,
               jobs: int, data_only: bool, dry_run: bool, data: Path | None, bases: tuple[str, ...], english: int | None,
               k_grid: str | None, judge_url: str | None, judge_model: str, judge_cache: Path | None, judge_in_flight: int,
-              judge_allow_http: bool) -> None:
+              judge_allow_http: bool, executor: str, slurm_config: Path | None, wait_jobs: bool, poll: float,
+              **slurm_given: object) -> None:
     """Run everything the chosen figures and tables need (reusing finished runs) and draw them
     from the DuckDB results.
 
@@ -325,7 +349,6 @@ def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: boo
     on the same results folder."""
     from clt_kit.pipeline import default_jobs, reproduce_data
     from clt_kit.pipeline import reproduce as run
-    from clt_kit.results.figures import FigureFiles
 
     if everything:
         figures, tables = tuple(map(str, study().figures)), tuple(map(str, study().tables))
@@ -356,9 +379,27 @@ def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: boo
     if downloads := sorted(b for name, b in s.bases.items() if name in planned and not Path(b).is_dir()):
         click.echo(f"base models downloaded by transformers from the Hugging Face hub where not cached: {', '.join(downloads)}")
     judge = make_judge(judge_url, judge_model, judge_cache or results / "judge-cache", judge_in_flight, judge_allow_http)
+    options = _slurm_options(executor, slurm_config, jobs, wait_jobs, slurm_given)
+    if options is not None:
+        from clt_kit.cluster.slurm import reproduce_on_slurm
+
+        sweep = reproduce_on_slurm(targets, s, seed, results, options, data=folder, judge=judge, ks=ks, wait=wait_jobs, poll_seconds=poll)
+        if not _echo_sweep(sweep, results):
+            sys.exit(1)
+        _echo_outputs(sweep.outputs, everything, results, s, seed)
+        return
     result = run(targets, s, seed, results, jobs=jobs or default_jobs(s), data=folder, judge=judge, ks=ks)
     click.echo(f"runs: {result.runs_done} new, {result.runs_reused} reused; {result.seconds:.1f} s")
-    for output in result.outputs:
+    _echo_outputs(result.outputs, everything, results, s, seed)
+
+
+def _echo_outputs(outputs: list[FigureFiles | TableFiles], everything: bool, results: Path, s: Scale, seed: int) -> None:
+    """Prints each figure's values and each table, and with --all writes the report."""
+    from clt_kit.results.figures import FigureFiles
+
+    if not outputs:
+        return
+    for output in outputs:
         if isinstance(output, FigureFiles):
             _echo_figure(output)
         else:
@@ -367,9 +408,42 @@ def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: boo
     if everything:
         from clt_kit.results.report import write_report
 
-        report = write_report(result.outputs, study(), results / "clt.duckdb", results / "report.md", s.name, seed)
+        report = write_report(outputs, study(), results / "clt.duckdb", results / "report.md", s.name, seed)
         click.echo(f"report: {report} (every figure and table on one page)")
     click.echo(f"results: {results / 'clt.duckdb'}")
+
+
+def _slurm_options(executor: str, config: Path | None, jobs: int, wait_jobs: bool, given: dict[str, object]) -> SlurmOptions | None:
+    """The Slurm options of reproduce's command line over those of --slurm-config; None for the local executor."""
+    from clt_kit.cluster.slurm import SlurmOptions
+
+    named = {"partition": given["partition"], "account": given["account"], "time": given["time_limit"], "mem": given["mem"],
+             "gpus_per_run": given["gpus_per_run"], "cpus_per_run": given["cpus_per_run"],
+             "accelerate_config": given["accelerate_config"] and str(given["accelerate_config"]),
+             "sbatch_lines": tuple(given["sbatch_lines"]) or None}  # type: ignore[arg-type]
+    if executor == "local":
+        if used := [name for name, value in named.items() if value is not None] + (["--slurm-config"] if config else []) + (["--wait"] if wait_jobs else []):
+            raise click.UsageError(f"{', '.join(used)}: Slurm options; add --executor slurm")
+        return None
+    if jobs:
+        raise click.UsageError("--jobs: for the local executor; under Slurm every run is a job of its own")
+    chosen = {**(SlurmOptions.read(config) if config else {}), **{k: v for k, v in named.items() if v is not None}}
+    return SlurmOptions(**chosen)  # type: ignore[arg-type]
+
+
+def _echo_sweep(sweep: SlurmSweep, results: Path) -> bool:
+    """Prints what was submitted and where the sweep stands; False when a run failed and nothing is left to wait for."""
+    from clt_kit.cluster.slurm import FAILED, FINISHED, QUEUED, RUNNING
+
+    click.echo(f"submitted {len(sweep.submitted.submitted)} run(s) as Slurm jobs"
+               + (f" ({', '.join(sorted(sweep.submitted.submitted.values(), key=int))})" if sweep.submitted.submitted else ""))
+    click.echo(f"runs: {sweep.count(FINISHED)} finished, {sweep.count(RUNNING)} running, {sweep.count(QUEUED)} queued,"
+               f" {sweep.count(FAILED)} failed, of {len(sweep.runs)}")
+    for failed in (s for s in sweep.runs if s.state == FAILED):
+        click.echo(f"  failed: run {failed.run_id} (job {failed.job_id}; log {failed.log})", err=True)
+    if sweep.count(RUNNING) or sweep.count(QUEUED):
+        click.echo(f"follow them with `clt-kit status --results {results}`; the same command again (or with --wait) loads and draws")
+    return not sweep.count(FAILED) or bool(sweep.count(RUNNING) or sweep.count(QUEUED))
 
 
 def _given_scale(s: Scale, bases: tuple[str, ...], english: int | None, data: Path | None) -> Scale:
@@ -473,6 +547,55 @@ def ingest(trained: tuple[Path, ...], results: Path) -> None:
                + (f", {len(done.damaged)} damaged (listed above, not loaded)" if done.damaged else ""))
     if done.damaged:
         sys.exit(1)
+
+
+@main.command()
+@RESULTS
+@click.option("--tail", "tail_lines", type=click.IntRange(min=0), default=5, show_default=True, help="Lines of each failed job's log to show.")
+def status(results: Path, tail_lines: int) -> None:
+    """Where a sweep stands: its runs finished, running, queued and failed (Slurm jobs: each
+    failed one with its log and the log's last lines; resubmit it with `clt-kit resubmit`)."""
+    from clt_kit.cluster.slurm import FAILED, FINISHED, NOT_SUBMITTED, QUEUED, RUNNING, known_runs, log_tail, statuses
+    from clt_kit.pipeline import Layout
+
+    found = statuses(Layout(results), known_runs(Layout(results)))
+    for state in (RUNNING, QUEUED, FAILED, NOT_SUBMITTED):
+        for run in (r for r in found if r.state == state):
+            click.echo(f"{state}: run {run.run_id}" + (f" (job {run.job_id}, log {run.log})" if run.job_id else ""))
+            if state == FAILED:
+                for line in log_tail(run.log, tail_lines):
+                    click.echo(f"    {line}")
+    counts = {state: sum(r.state == state for r in found) for state in (FINISHED, RUNNING, QUEUED, FAILED)}
+    click.echo(f"runs in {results}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+    if counts[FAILED]:
+        click.echo(f"submit the failed ones again: `clt-kit resubmit RUN_ID... --results {results}`, or the same `reproduce --executor slurm`")
+
+
+@main.command()
+@click.argument("run_ids", nargs=-1, required=True)
+@RESULTS
+def resubmit(run_ids: tuple[str, ...], results: Path) -> None:
+    """Submit failed runs (by run id, as `clt-kit status` names them) again as Slurm jobs, with
+    the job scripts they were first submitted with."""
+    from clt_kit.cluster.slurm import resubmit as submit_again
+    from clt_kit.pipeline import Layout
+
+    for run, job in submit_again(Layout(results), list(run_ids)).items():
+        click.echo(f"run {run}: job {job}")
+
+
+@main.command()
+@click.argument("job_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def execute(job_file: Path) -> None:
+    """Execute the one run of a job file (what each Slurm job runs; under `accelerate launch`,
+    every process trains and the main one evaluates and writes the run folder)."""
+    import socket
+
+    from clt_kit.cluster.jobs import execute_job
+
+    click.echo(f"clt-kit: executing {job_file} on {socket.gethostname()}")
+    if (folder := execute_job(job_file)) is not None:
+        click.echo(f"clt-kit: run finished: {folder}")
 
 
 @main.command()

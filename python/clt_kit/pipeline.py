@@ -118,6 +118,14 @@ class Layout:
         return self.work / "locks" / f"run-{run_id}.lock"
 
     @property
+    def jobs(self) -> Path:
+        """One folder per run submitted to a cluster (cluster/): its job file, script, submissions and logs."""
+        return self.work / "jobs"
+
+    def job_dir(self, run_id: str) -> Path:
+        return self.jobs / run_id
+
+    @property
     def runs(self) -> Path:
         """Finished runs, one folder each (results/runs.py), the durable copy of what DuckDB holds."""
         return self.work / "runs"
@@ -212,8 +220,11 @@ def _checked_inputs(run: PreparedRun, world: WorldPaths) -> dict[str, Any]:
     }
 
 
-def _execute(run: PreparedRun, setup: Setup) -> db.RunRecord:
-    """Fine-tunes and evaluates one run on inputs checked just before; returns what goes into the database."""
+def execute(run: PreparedRun, setup: Setup) -> db.RunRecord | None:
+    """Fine-tunes and evaluates one run on inputs checked just before; returns what goes into the
+    database. Under `accelerate launch` with several processes every process trains (and scores
+    the checkpoints: a sharded model needs them all), and the main one alone, on the whole
+    model, evaluates and returns the record (None on the others)."""
     plan, spec, scale, world = run.plan, run.spec, setup.scale, setup.world
     inputs = _checked_inputs(run, world)
     t0 = time.perf_counter()
@@ -222,6 +233,8 @@ def _execute(run: PreparedRun, setup: Setup) -> db.RunRecord:
     if "base_weights_sha256" in spec and result.base_weights_sha256 != spec["base_weights_sha256"]:
         raise CorruptArtifact([f"{run.base}: the weights loaded hash to {result.base_weights_sha256}, {BASE_RECORD} records"
                                f" {spec['base_weights_sha256']}; remove the folder to make it again"])
+    if not result.is_main_process:
+        return None
     t1 = time.perf_counter()
     model = place(result.model, scale.eval.precision)
     examples = [row for task in plan.tasks
@@ -371,7 +384,7 @@ def prepare(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout, progr
     return Setup(world, scale, seed, judge), runs
 
 
-def _missing(runs: list[PreparedRun], layout: Layout) -> list[PreparedRun]:
+def missing(runs: list[PreparedRun], layout: Layout) -> list[PreparedRun]:
     """The runs that are neither in a finished run folder nor in the database, asked once before
     a sweep. The database is asked only about runs without a folder (stored by a kit from before
     run folders), read-only (other readers may hold it too), and not for long: a database held
@@ -387,7 +400,7 @@ def _missing(runs: list[PreparedRun], layout: Layout) -> list[PreparedRun]:
         return missing
 
 
-def _load_into_db(run_dirs: list[Path], layout: Layout, wait: float) -> None:
+def load_into_db(run_dirs: list[Path], layout: Layout, wait: float) -> None:
     """Loads finished run folders into the database; when it stays locked for `wait` seconds, a
     warning names the holder and the folders stay, for a later load."""
     try:
@@ -408,9 +421,10 @@ def _claim_and_execute(run: PreparedRun, setup: Setup, layout: Layout, wait: boo
             return None
         if run_store.is_finished(layout.run_dir(run.run_id)):
             return False
-        record = _execute(run, setup)
+        record = execute(run, setup)
+        assert record is not None, "a local sweep runs in one process per run"
         run_store.save_run(record, layout.run_dir(run.run_id))
-        _load_into_db([layout.run_dir(run.run_id)], layout, INGEST_WAIT_SECONDS)
+        load_into_db([layout.run_dir(run.run_id)], layout, INGEST_WAIT_SECONDS)
         return True
 
 
@@ -524,7 +538,7 @@ def reproduce(targets: list[RunSet], scale: Scale, seed: int, results: Path, pro
     hf_logging.disable_progress_bar()
     layout = Layout(results)
     setup, runs = prepare(plan(targets, scale, ks), scale, seed, layout, progress, jobs, data, judge)
-    todo = _missing(runs, layout)
+    todo = missing(runs, layout)
     done = _sweep_in_processes(todo, setup, layout, progress, jobs)
     ingest_finished(layout)
     outputs = [draw(target, layout, scale.name, seed) for target in targets]

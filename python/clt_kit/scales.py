@@ -168,6 +168,16 @@ class Scale:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Scale:
+        """The scale `to_dict` gave `d` (read back from JSON: lists where the scale had tuples)."""
+        world = d["world"] and WorldConfig(**{**d["world"], "mr_changes": tuple(d["world"]["mr_changes"])})
+        return cls(
+            name=d["name"], world=world, english_train=d["english_train"],
+            models=tuple(ModelSize(**m) for m in d["models"]), pretrain=d["pretrain"] and PretrainConfig(**d["pretrain"]),
+            sft=SFTConfig(**d["sft"]), eval=EvalConfig(**d["eval"]), bases=dict(d["bases"]),
+        )
+
 
 SMOKE_SEQ_LEN = 160
 

@@ -1,0 +1,76 @@
+"""Job files: one planned run, written down whole, so that another process (a cluster job, on
+another machine of a shared file system) can execute it without planning the sweep again.
+
+A job file (`work/jobs/<run_id>/job.json`) holds the run's plan, its spec (the scale inside it),
+the paths of its base model, mixture and data folder (absolute), the seed, and the LLM judge's
+settings (never a credential: the API key is read from the job's environment). `execute_job`
+executes it as a local sweep executes a run: the same `pipeline.execute`, the same run folder,
+published whole or not at all. It never writes the database: the submitting command or
+`clt-kit ingest` loads finished run folders, one process at a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from clt_kit.evaluate.judge import Judge
+from clt_kit.jsonio import InputError, read_json, write_json
+from clt_kit.pipeline import Layout, PreparedRun, RunPlan, Setup, execute
+from clt_kit.results import runs as run_store
+from clt_kit.scales import Scale
+from clt_kit.world.generate import WorldPaths
+
+JOB_FILE = "job.json"
+
+
+def _judge_fields(judge: Judge) -> dict[str, Any]:
+    parts = urllib.parse.urlsplit(judge.base_url)
+    if parts.username is not None or parts.password is not None or parts.query:
+        raise InputError(f"{judge.base_url.split('@')[-1]}: a judge URL with credentials in it would be written into every job"
+                         " file; give the key in $" + judge.api_key_env + " instead (the jobs read it from their environment)")
+    return {**dataclasses.asdict(judge), "cache": str(Path(judge.cache).resolve())}
+
+
+def write_job(run: PreparedRun, setup: Setup, layout: Layout) -> Path:
+    """Writes the job file of `run` (atomically) into its job folder; returns its path."""
+    path = layout.job_dir(run.run_id) / JOB_FILE
+    write_json(path, {
+        "run_id": run.run_id, "results": str(layout.results.resolve()),
+        "plan": dataclasses.asdict(run.plan), "spec": run.spec,
+        "base": str(Path(run.base).resolve()) if Path(run.base).is_dir() else str(run.base),
+        "mixture": str(run.mixture.resolve()),
+        "data": {"root": str(setup.world.root.resolve()), "record": setup.world.record},
+        "seed": setup.seed, "judge": None if setup.judge is None else _judge_fields(setup.judge),
+    })
+    return path
+
+
+def read_job(path: Path) -> tuple[PreparedRun, Setup, Layout]:
+    """The run, its sweep's setup and the results folder of a job file."""
+    job = read_json(path)
+    try:
+        judge = None if job["judge"] is None else Judge(**{**job["judge"], "cache": Path(job["judge"]["cache"])})
+        setup = Setup(WorldPaths(Path(job["data"]["root"]), job["data"]["record"]), Scale.from_dict(job["spec"]["scale"]), job["seed"], judge)
+        run = PreparedRun(RunPlan(**job["plan"]), job["spec"], job["base"], Path(job["mixture"]))
+    except (KeyError, TypeError) as e:
+        raise InputError(f"{path}: not a job file of this kit ({e!r}); write it again with the same `reproduce --executor slurm`") from e
+    if run.run_id != job["run_id"]:
+        raise InputError(f"{path}: its spec hashes to run {run.run_id}, not {job['run_id']}: the file was changed; submit the run again")
+    return run, setup, Layout(Path(job["results"]))
+
+
+def execute_job(path: Path) -> Path | None:
+    """Executes the run of a job file unless its run folder is finished; returns the run folder
+    on the process that wrote it (the main one), None on the others."""
+    run, setup, layout = read_job(path)
+    folder = layout.run_dir(run.run_id)
+    if run_store.is_finished(folder):
+        return folder
+    record = execute(run, setup)
+    if record is None:
+        return None
+    run_store.save_run(record, folder)
+    return folder
