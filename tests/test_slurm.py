@@ -3,6 +3,7 @@ through a real one-node Slurm cluster started by the test (tests/slurm_cluster.p
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -181,3 +182,18 @@ def test_a_smoke_sweep_through_a_real_slurm_cluster(tmp_path: Path) -> None:
     slurm_rows, local_rows = _rows(Layout(results).db), _rows(Layout(local).db)
     assert len(slurm_rows[1]) == 6 and len(slurm_rows[0]) > 100
     assert slurm_rows == local_rows
+
+
+def test_the_queue_is_matched_by_job_id_and_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recorded job id that the queue now gives to another job (a cluster whose job ids started
+    again) does not keep the run from being submitted."""
+    layout = Layout(tmp_path)
+    for run in ("a" * 16, "b" * 16):
+        layout.job_dir(run).mkdir(parents=True)
+        (layout.job_dir(run) / slurm.SUBMISSIONS).write_text(json.dumps({"job_id": "7" if run[0] == "a" else "8"}) + "\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "squeue").write_text(f"#!/bin/sh\necho '7|clt-{'a' * 16}|RUNNING'\necho '8|someone-else|PENDING'\n")
+    (bin_dir / "squeue").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    assert [s.state for s in slurm.statuses(layout, ["a" * 16, "b" * 16])] == [slurm.RUNNING, slurm.FAILED]

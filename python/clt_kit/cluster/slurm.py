@@ -43,6 +43,7 @@ QUEUED, RUNNING, FINISHED, FAILED, NOT_SUBMITTED = "queued", "running", "finishe
 # squeue's job states of a job still in the system (anything else: it has ended)
 _RUNNING_STATES = {"RUNNING", "COMPLETING", "CONFIGURING", "RESIZING", "SIGNALING", "STAGE_OUT", "SUSPENDED"}
 _QUEUED_STATES = {"PENDING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESV_DEL_HOLD", "SPECIAL_EXIT"}
+_STATES = {**dict.fromkeys(_RUNNING_STATES, RUNNING), **dict.fromkeys(_QUEUED_STATES, QUEUED)}
 # the FSDP settings of configs/accelerate/8gpu-fsdp.yaml, for a run on several GPUs without an accelerate config
 _FSDP_FLAGS = ("--use_fsdp", "--fsdp_version", "2", "--fsdp_auto_wrap_policy", "TRANSFORMER_BASED_WRAP",
                "--fsdp_state_dict_type", "SHARDED_STATE_DICT", "--fsdp_cpu_ram_efficient_loading", "true",
@@ -107,10 +108,14 @@ def _command(args: list[str]) -> str:
     return done.stdout
 
 
-def queue() -> dict[str, str]:
-    """This user's jobs in Slurm's queue: {job id: state}."""
-    lines = _command(["squeue", "--me", "--noheader", "--format=%i|%T"]).splitlines()
-    return dict(line.strip().split("|", 1) for line in lines if line.strip())
+def queue() -> dict[str, tuple[str, str]]:
+    """This user's jobs in Slurm's queue: {job id: (job name, state)}."""
+    lines = _command(["squeue", "--me", "--noheader", "--format=%i|%j|%T"]).splitlines()
+    return {job: (name, state) for job, name, state in (line.strip().split("|", 2) for line in lines if line.strip())}
+
+
+def job_name(run_id: str) -> str:
+    return f"clt-{run_id}"
 
 
 def _last_job(job_dir: Path) -> str | None:
@@ -133,8 +138,9 @@ def statuses(layout: Layout, run_ids: list[str]) -> list[RunStatus]:
             state = FINISHED
         elif job is None:
             state = NOT_SUBMITTED
-        else:
-            state = {**dict.fromkeys(_RUNNING_STATES, RUNNING), **dict.fromkeys(_QUEUED_STATES, QUEUED)}.get(in_queue.get(job, ""), FAILED)
+        else:  # a job id of another job (a cluster whose ids started again) is not this run's
+            name, queued = in_queue.get(job, ("", ""))
+            state = _STATES.get(queued, FAILED) if name == job_name(run) else FAILED
         found.append(RunStatus(run, state, job, log))
     return found
 
@@ -149,7 +155,7 @@ def job_script(job_dir: Path, run_id: str, options: SlurmOptions, cpu_threads: i
     """The sbatch script of one run: one task on one node; under accelerate launch with GPUs."""
     given = {"partition": options.partition, "account": options.account, "time": options.time, "mem": options.mem}
     cpus = options.cpus_per_run or (cpu_threads if options.gpus_per_run == 0 else None)
-    lines = ["#!/bin/bash", f"#SBATCH --job-name=clt-{run_id}", f"#SBATCH --output={log_path(job_dir, '%j')}",
+    lines = ["#!/bin/bash", f"#SBATCH --job-name={job_name(run_id)}", f"#SBATCH --output={log_path(job_dir, '%j')}",
              "#SBATCH --nodes=1", "#SBATCH --ntasks=1"]
     lines += [f"#SBATCH --{name}={value}" for name, value in given.items() if value]
     lines += [f"#SBATCH --cpus-per-task={cpus}"] if cpus else []
