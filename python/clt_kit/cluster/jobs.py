@@ -16,7 +16,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from clt_kit.evaluate.judge import Judge
+from clt_kit.evaluate.judge import Judge, public_url
 from clt_kit.jsonio import InputError, read_json, write_json
 from clt_kit.pipeline import Layout, PreparedRun, RunPlan, Setup, execute
 from clt_kit.results import runs as run_store
@@ -29,7 +29,7 @@ JOB_FILE = "job.json"
 def _judge_fields(judge: Judge) -> dict[str, Any]:
     parts = urllib.parse.urlsplit(judge.base_url)
     if parts.username is not None or parts.password is not None or parts.query:
-        raise InputError(f"{judge.base_url.split('@')[-1]}: a judge URL with credentials in it would be written into every job"
+        raise InputError(f"{public_url(judge.base_url)}: a judge URL with credentials in it would be written into every job"
                          " file; give the key in $" + judge.api_key_env + " instead (the jobs read it from their environment)")
     return {**dataclasses.asdict(judge), "cache": str(Path(judge.cache).resolve())}
 

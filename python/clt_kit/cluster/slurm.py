@@ -31,7 +31,7 @@ from typing import Any
 from clt_kit.cluster.jobs import JOB_FILE, write_job
 from clt_kit.evaluate.judge import Judge
 from clt_kit.jsonio import InputError, read_jsonl, write_text_atomic
-from clt_kit.pipeline import Layout, PreparedRun, Setup, draw, ingest_finished, load_into_db, missing, plan, prepare, runs_bar
+from clt_kit.pipeline import INGEST_WAIT_SECONDS, Layout, PreparedRun, Setup, draw, ingest_finished, load_into_db, missing, plan, prepare, runs_bar
 from clt_kit.results import runs as run_store
 from clt_kit.results.figures import FigureFiles
 from clt_kit.results.tables import TableFiles
@@ -218,7 +218,7 @@ def wait_for(layout: Layout, run_ids: list[str], poll_seconds: float, progress: 
             now = statuses(layout, run_ids)
             new = [s.run_id for s in now if s.state == FINISHED and s.run_id not in loaded]
             if new:
-                load_into_db([layout.run_dir(run) for run in new], layout, wait=10.0)
+                load_into_db([layout.run_dir(run) for run in new], layout, wait=INGEST_WAIT_SECONDS)
                 loaded |= set(new)
             bar.update(len(loaded) - bar.n)
             if not any(s.state in (QUEUED, RUNNING) for s in now):
@@ -253,11 +253,12 @@ def reproduce_on_slurm(targets: list[RunSet], scale: Scale, seed: int, results: 
     and tables once every run is finished; with `wait`, first waits for the jobs to end."""
     layout = Layout(results)
     setup, runs = prepare(plan(targets, scale, ks), scale, seed, layout, progress, 1, data, judge)
-    submitted = submit(missing(runs, layout), setup, layout, options)
-    stored = {r.run_id for r in runs} - set(submitted.submitted) - set(submitted.skipped)  # finished before, in a folder or the database
-    ids = [r.run_id for r in runs if r.run_id not in stored]
+    todo = missing(runs, layout)
+    submitted = submit(todo, setup, layout, options)
+    ids = [r.run_id for r in todo]
     now = wait_for(layout, ids, poll_seconds, progress) if wait else statuses(layout, ids)
     ingest_finished(layout)
-    found = [RunStatus(r, FINISHED) for r in sorted(stored)] + now
+    stored = sorted({r.run_id for r in runs} - set(ids))  # finished before, in a folder or the database
+    found = [RunStatus(r, FINISHED) for r in stored] + now
     outputs = [draw(target, layout, scale.name, seed) for target in targets] if all(s.state == FINISHED for s in found) else []
     return SlurmSweep(submitted, found, outputs)
