@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+import pytest
+
 from clt_kit import _prep
+from clt_kit.chat import ASSISTANT, USER
 from clt_kit.languages import PAPER_LANGUAGES
 from clt_kit.study import TASKS
 from clt_kit.prep.records import read_records
@@ -88,3 +92,20 @@ def test_a_world_from_other_settings_of_its_scale_is_made_again_and_verify_names
     assert read_json(again.manifest)["counts"]["IF"]["en"]["clean"] == larger.world.pool_per_lang
     problems = verify_world(tmp_path / "stale-world.json", stale).problems
     assert any("made with other settings of scale 'smoke'" in p and "pool_per_lang differ" in p for p in problems), problems
+
+
+def test_the_corpus_writes_its_task_items_in_the_format_the_config_names(tmp_path: Path) -> None:
+    """"chat": each task item as fine-tuning's chat turn (a request, then the answer in its
+    language), in every language; "plain": the request, a line break, the answer, no chat token."""
+    chat = generate_world(tmp_path / "chat", 7, dataclasses.replace(SMOKE.world, corpus_item_format="chat"), SMOKE.name)
+    plain = generate_world(tmp_path / "plain", 7, dataclasses.replace(SMOKE.world, corpus_item_format="plain"), SMOKE.name)
+    rows = [json.loads(line) for line in chat.corpus.read_text().splitlines()]
+    turns = [r for r in rows if r["text"].startswith(USER)]
+    assert {r["lang"] for r in turns} == set(PAPER_LANGUAGES)
+    assert all(r["text"].count(ASSISTANT) == 1 and r["text"].index(ASSISTANT) > len(USER) for r in turns)
+    assert ASSISTANT not in plain.corpus.read_text() and USER not in plain.corpus.read_text()
+    # the same items, only written otherwise: as many lines, the same languages, the same pools
+    assert len(rows) == len(plain.corpus.read_text().splitlines())
+    assert chat.train("MR").read_bytes() == plain.train("MR").read_bytes()
+    with pytest.raises(ValueError, match="corpus_item_format 'markdown'"):
+        dataclasses.replace(SMOKE.world, corpus_item_format="markdown")

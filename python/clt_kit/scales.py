@@ -35,6 +35,9 @@ class ModelSize:
 PAPER_MODELS: dict[str, str] = {"7b": "aya23-7b", "35b": "aya23-35b", "8b": "llama3.1-8b"}
 
 
+CORPUS_ITEM_FORMATS = ("chat", "plain")
+
+
 @dataclass(frozen=True)
 class WorldConfig:
     """What the world is generated from (world/generate.py), recorded in its manifest."""
@@ -62,6 +65,14 @@ class WorldConfig:
     # Still, the tiny models do not copy a word from their prompt (IF's keyword and phrase
     # instructions; see tests/test_mini_scores.py).
     corpus_repeat_share: float = 0.5
+    # How the corpus writes its task items: "chat", in the chat format fine-tuning and evaluation use
+    # (clt_kit/chat.py: a request, then the assistant's answer in the request's language), or "plain"
+    # (the request, a line break, the answer). docs/world.md says why the mini world uses "chat".
+    corpus_item_format: str = "plain"
+
+    def __post_init__(self) -> None:
+        if self.corpus_item_format not in CORPUS_ITEM_FORMATS:
+            raise ValueError(f"corpus_item_format {self.corpus_item_format!r}: use one of {', '.join(CORPUS_ITEM_FORMATS)}")
 
     def corpus_share_of(self, langs: list[str]) -> dict[str, float]:
         """Each language's share of the pretraining corpus."""

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
+from clt_kit.chat import ASSISTANT, USER, chat_text
+
 PAD, BOS, EOS = "<pad>", "<s>", "</s>"
-USER, ASSISTANT = "<|user|>", "<|assistant|>"
 SPECIAL_TOKENS = [PAD, BOS, EOS, USER, ASSISTANT]
 # Bumped whenever training a tokenizer changes (it is part of every tokenizer's and base model's key).
 TOKENIZER_FORMAT = 2
@@ -39,7 +40,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenize
 
 def prompt_text(prompt: str) -> str:
     """What the kit's own models see before they answer."""
-    return f"{USER}{prompt}{ASSISTANT}"
+    return chat_text(prompt)
 
 
 # The prompt templates, one per kind of tokenizer (prompt_template says which a tokenizer gets).

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from clt_kit import __version__
+from clt_kit.chat import chat_text
 from clt_kit._prep import normalize_text
 from clt_kit.integrity import check_files
 from clt_kit.jsonio import canonical, publish_dir, read_json, write_json, write_jsonl, write_text_atomic
@@ -173,10 +174,19 @@ def _inject_faults(
     return lines, faults
 
 
+def corpus_item_text(item: tasks.Item, item_format: str) -> str:
+    """A task item as pretraining text: in the chat format of fine-tuning ("chat"), or as the
+    request, a line break and the answer ("plain"). WorldConfig.corpus_item_format says which."""
+    if item_format == "chat":
+        return chat_text(item["prompt"], item["response"])
+    return item["prompt"] + "\n" + item["response"]
+
+
 def _corpus(seed: int, config: WorldConfig, langs: list[lexicon.Language]) -> list[dict[str, Any]]:
     """English-heavy monolingual sentences (shares per language from the config), some parallel
-    pairs, task-shaped text (a task item with its answer; shares per task from the config) and
-    passages written twice (a share of the monolingual lines, from the config)."""
+    pairs, task-shaped text (a task item with its answer, written as the config's
+    corpus_item_format says; shares per task from the config) and passages written twice (a share
+    of the monolingual lines, from the config)."""
     r = rng(seed, "world", "corpus")
     english = next(lang for lang in langs if lang.code == ENGLISH)
     rows = []
@@ -198,7 +208,7 @@ def _corpus(seed: int, config: WorldConfig, langs: list[lexicon.Language]) -> li
         elif (w := r.random()) < item_cumulative[-1]:
             task = item_tasks[next(j for j, c in enumerate(item_cumulative) if w < c)]
             item = _builder(task, config, "train")(lang, r)
-            text = item["prompt"] + "\n" + item["response"]
+            text = corpus_item_text(item, config.corpus_item_format)
         else:
             text = tasks.corpus_line(lang, r, config.max_number)
             if r.random() < config.corpus_repeat_share:

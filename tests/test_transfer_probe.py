@@ -1,0 +1,38 @@
+"""scripts/transfer_probe.py, the quick measure of a variant's cross-lingual transfer, runs at the
+smoke scale: a chat-format world, one base, a run per k, each scored and recorded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clt_kit.chat import ASSISTANT
+from clt_kit.languages import NON_ENGLISH, PAPER_LANGUAGES
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_probe_records_each_run_with_its_seen_unseen_and_in_language_shares(tmp_path: Path) -> None:
+    cmd = [sys.executable, str(ROOT / "scripts" / "transfer_probe.py"), "--out", str(tmp_path), "--scale", "smoke",
+           "--item-format", "chat", "--english-share", "0.2", "--size", "32,2,2,64", "--tasks", "SM", "--ks", "0,4",
+           "--per-lang", "2", "--steps", "5"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert [(r["task"], r["k"], r["steps"]) for r in runs] == [("SM", 0, 5), ("SM", 4, 5)]
+    for run in runs:
+        assert set(run["per_language"]) == set(PAPER_LANGUAGES) and set(run["in_language"]) == set(NON_ENGLISH)
+        assert run["model"]["layers"] == 2 and run["world"]["corpus_item_format"] == "chat"
+        assert run["world"]["corpus_english_share"] == 0.2
+    assert ASSISTANT in (tmp_path / "world" / "corpus.jsonl").read_text()
+    assert done.stdout.count("SM k=") == 2 and "pretrain 7b" in done.stderr
+    # the same variant again reuses its world and base model
+    again = subprocess.run(cmd[:-6] + ["--ks", "0", "--per-lang", "2", "--steps", "5"], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "pretrain" not in again.stderr
