@@ -101,7 +101,7 @@ def test_slurm_options_from_yaml_and_their_errors(tmp_path: Path) -> None:
 def test_executor_options_are_checked_before_anything_runs(tmp_path: Path) -> None:
     base = ["reproduce", "--figure", "2", "--scale", "smoke", "--results", str(tmp_path)]
     local = CliRunner().invoke(main, [*base, "--partition", "gpu"])
-    assert local.exit_code == 2 and "partition: Slurm options; add --executor slurm" in local.output
+    assert local.exit_code == 2 and "--partition: Slurm options; add --executor slurm" in local.output
     jobs = CliRunner().invoke(main, [*base, "--executor", "slurm", "--jobs", "2"])
     assert jobs.exit_code == 2 and "--jobs: for the local executor" in jobs.output
     assert not (tmp_path / "work").exists()

@@ -51,10 +51,10 @@ def slurm_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--partition", default=None, help="Slurm: the partition of every job."),
         click.option("--account", default=None, help="Slurm: the account the jobs are charged to."),
         click.option("--time", "time_limit", default=None, help="Slurm: each job's time limit (sbatch --time, e.g. 24:00:00)."),
-        click.option("--gpus-per-run", type=click.IntRange(min=0), default=None, help="Slurm: GPUs of each run's job, on one node (0: a CPU job; more than 1: FSDP under accelerate launch)."),
+        click.option("--gpus-per-run", type=click.IntRange(min=0), default=None, help="GPUs of each run, on one machine, under accelerate launch (more than 1: FSDP). Slurm: of each run's job (0: a CPU job). Local executor: of this machine, one run at a time."),
         click.option("--cpus-per-run", type=click.IntRange(min=1), default=None, help="Slurm: CPUs of each job (default: the scale's threads for a CPU job)."),
         click.option("--mem", default=None, help="Slurm: memory of each job (sbatch --mem, e.g. 200G)."),
-        click.option("--accelerate-config", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="Slurm: the accelerate config of runs with GPUs (configs/accelerate/); its process count is --gpus-per-run."),
+        click.option("--accelerate-config", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="The accelerate config of runs with GPUs (configs/accelerate/); its process count is --gpus-per-run."),
         click.option("--sbatch-line", "sbatch_lines", multiple=True, help="Slurm: one more sbatch option for every job, e.g. --sbatch-line=--qos=high (repeat for more)."),
         click.option("--wait", "wait_jobs", is_flag=True, help="Slurm: wait for the jobs (loading each finished run), then draw."),
         click.option("--poll", type=click.FloatRange(min=0.1), default=30.0, show_default=True, help="Slurm, with --wait: seconds between looks at the queue."),
@@ -388,7 +388,17 @@ def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: boo
             sys.exit(1)
         _echo_outputs(sweep.outputs, everything, results, s, seed)
         return
-    result = run(targets, s, seed, results, jobs=jobs or default_jobs(s), data=folder, judge=judge, ks=ks)
+    gpus = _local_gpus(slurm_given, jobs)
+    if gpus is None:
+        result = run(targets, s, seed, results, jobs=jobs or default_jobs(s), data=folder, judge=judge, ks=ks)
+    else:
+        from clt_kit.cluster.launch import RunsFailed, reproduce_launched
+
+        try:
+            result = reproduce_launched(targets, s, seed, results, gpus[0], gpus[1], data=folder, judge=judge, ks=ks)
+        except RunsFailed as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
     click.echo(f"runs: {result.runs_done} new, {result.runs_reused} reused; {result.seconds:.1f} s")
     _echo_outputs(result.outputs, everything, results, s, seed)
 
@@ -422,13 +432,28 @@ def _slurm_options(executor: str, config: Path | None, jobs: int, wait_jobs: boo
              "accelerate_config": given["accelerate_config"] and str(given["accelerate_config"]),
              "sbatch_lines": tuple(given["sbatch_lines"]) or None}  # type: ignore[arg-type]
     if executor == "local":
-        if used := [name for name, value in named.items() if value is not None] + (["--slurm-config"] if config else []) + (["--wait"] if wait_jobs else []):
+        slurm_only = ["--" + ("sbatch-line" if name == "sbatch_lines" else name.replace("_", "-")) for name, value in named.items()
+                      if value is not None and name not in ("gpus_per_run", "accelerate_config")]
+        if used := slurm_only + (["--slurm-config"] if config else []) + (["--wait"] if wait_jobs else []):
             raise click.UsageError(f"{', '.join(used)}: Slurm options; add --executor slurm")
         return None
     if jobs:
         raise click.UsageError("--jobs: for the local executor; under Slurm every run is a job of its own")
     chosen = {**(SlurmOptions.read(config) if config else {}), **{k: v for k, v in named.items() if v is not None}}
     return SlurmOptions(**chosen)  # type: ignore[arg-type]
+
+
+def _local_gpus(given: dict[str, object], jobs: int) -> tuple[int, str | None] | None:
+    """The local executor's GPUs (--gpus-per-run, and --accelerate-config): each run under
+    accelerate launch over that many of this machine's GPUs; None: runs in this machine's processes."""
+    gpus, config = given["gpus_per_run"], given["accelerate_config"]
+    if not gpus:
+        if config is not None:
+            raise click.UsageError("--accelerate-config: the config of runs with GPUs; add --gpus-per-run N")
+        return None
+    if jobs > 1:
+        raise click.UsageError("--jobs: with --gpus-per-run each run takes its GPUs, one run at a time")
+    return int(gpus), config and str(config)  # type: ignore[call-overload]
 
 
 def _echo_sweep(sweep: SlurmSweep, results: Path) -> bool:

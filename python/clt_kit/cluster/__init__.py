@@ -1,1 +1,2 @@
-"""Executing a sweep's runs elsewhere than in the planning process: job files (jobs.py) and Slurm (slurm.py)."""
+"""Executing a sweep's runs elsewhere than in the planning process: job files (jobs.py), accelerate
+launch over this machine's GPUs (launch.py) and Slurm (slurm.py)."""

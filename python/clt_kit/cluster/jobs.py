@@ -1,5 +1,6 @@
 """Job files: one planned run, written down whole, so that another process (a cluster job, on
-another machine of a shared file system) can execute it without planning the sweep again.
+another machine of a shared file system, or `accelerate launch`'s processes on this one) can
+execute it without planning the sweep again; and the command that executes one (launch_command).
 
 A job file (`work/jobs/<run_id>/job.json`) holds the run's plan, its spec (the scale inside it),
 the paths of its base model, mixture and data folder (absolute), the seed, and the LLM judge's
@@ -12,6 +13,7 @@ published whole or not at all. It never writes the database: the submitting comm
 from __future__ import annotations
 
 import dataclasses
+import sys
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,10 @@ from clt_kit.scales import Scale
 from clt_kit.world.generate import WorldPaths
 
 JOB_FILE = "job.json"
+# the FSDP settings of configs/accelerate/8gpu-fsdp.yaml, for a run on several GPUs without an accelerate config
+FSDP_FLAGS = ("--use_fsdp", "--fsdp_version", "2", "--fsdp_auto_wrap_policy", "TRANSFORMER_BASED_WRAP",
+              "--fsdp_state_dict_type", "SHARDED_STATE_DICT", "--fsdp_cpu_ram_efficient_loading", "true",
+              "--fsdp_reshard_after_forward", "true")
 
 
 def _judge_fields(judge: Judge) -> dict[str, Any]:
@@ -74,3 +80,17 @@ def execute_job(path: Path) -> Path | None:
         return None
     run_store.save_run(record, folder)
     return folder
+
+
+def launch_command(job_file: Path, gpus: int, accelerate_config: str | None = None) -> list[str]:
+    """The command that executes a job file: this Python on its own for a CPU job (`gpus` 0), else
+    under `accelerate launch` with one process per GPU of one machine (on several GPUs, FSDP with
+    the settings of configs/accelerate/8gpu-fsdp.yaml, unless `accelerate_config` gives others)."""
+    launch = [sys.executable]
+    if gpus:
+        launch += ["-m", "accelerate.commands.launch", "--num_machines", "1", "--num_processes", str(gpus)]
+        if accelerate_config:
+            launch += ["--config_file", str(Path(accelerate_config).resolve())]
+        elif gpus > 1:
+            launch += list(FSDP_FLAGS)
+    return [*launch, "-m", "clt_kit.cli", "execute", str(job_file.resolve())]

@@ -21,14 +21,13 @@ import json
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from clt_kit.cluster.jobs import JOB_FILE, write_job
+from clt_kit.cluster.jobs import JOB_FILE, launch_command, write_job
 from clt_kit.evaluate.judge import Judge
 from clt_kit.jsonio import InputError, read_jsonl, write_text_atomic
 from clt_kit.pipeline import INGEST_WAIT_SECONDS, Layout, PreparedRun, Setup, draw, ingest_finished, load_into_db, missing, plan, prepare, runs_bar
@@ -44,10 +43,7 @@ QUEUED, RUNNING, FINISHED, FAILED, NOT_SUBMITTED = "queued", "running", "finishe
 _RUNNING_STATES = {"RUNNING", "COMPLETING", "CONFIGURING", "RESIZING", "SIGNALING", "STAGE_OUT", "SUSPENDED"}
 _QUEUED_STATES = {"PENDING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESV_DEL_HOLD", "SPECIAL_EXIT"}
 _STATES = {**dict.fromkeys(_RUNNING_STATES, RUNNING), **dict.fromkeys(_QUEUED_STATES, QUEUED)}
-# the FSDP settings of configs/accelerate/8gpu-fsdp.yaml, for a run on several GPUs without an accelerate config
-_FSDP_FLAGS = ("--use_fsdp", "--fsdp_version", "2", "--fsdp_auto_wrap_policy", "TRANSFORMER_BASED_WRAP",
-               "--fsdp_state_dict_type", "SHARDED_STATE_DICT", "--fsdp_cpu_ram_efficient_loading", "true",
-               "--fsdp_reshard_after_forward", "true")
+
 
 
 @dataclass(frozen=True)
@@ -161,15 +157,9 @@ def job_script(job_dir: Path, run_id: str, options: SlurmOptions, cpu_threads: i
     lines += [f"#SBATCH --cpus-per-task={cpus}"] if cpus else []
     lines += [f"#SBATCH --gpus-per-node={options.gpus_per_run}"] if options.gpus_per_run else []
     lines += [f"#SBATCH {line if line.startswith('-') else '--' + line}" for line in options.sbatch_lines]
-    launch = [sys.executable]
-    if options.gpus_per_run:
-        launch += ["-m", "accelerate.commands.launch", "--num_machines", "1", "--num_processes", str(options.gpus_per_run)]
-        if options.accelerate_config:
-            launch += ["--config_file", str(Path(options.accelerate_config).resolve())]
-        elif options.gpus_per_run > 1:
-            launch += list(_FSDP_FLAGS)
+    command = launch_command(job_dir / JOB_FILE, options.gpus_per_run, options.accelerate_config)
     lines += ["set -euo pipefail", "export PYTHONUNBUFFERED=1  # the log shows each line as it is written", 'echo "clt-kit: run ' + run_id + ' as job $SLURM_JOB_ID on $(hostname)"',
-              "exec " + shlex.join([*launch, "-m", "clt_kit.cli", "execute", str(job_dir.resolve() / JOB_FILE)])]
+              "exec " + shlex.join(command)]
     return "\n".join(lines) + "\n"
 
 
