@@ -59,7 +59,7 @@ def test_launched_runs_are_the_local_sweeps_runs_and_a_failed_one_is_named_with_
     assert "runs: 2 new, 0 reused" in first.output and (launched / "tables" / "table3.md").is_file()
     layout = Layout(launched)
     logs = sorted(layout.jobs.glob("*/launch-*.log"))
-    assert len(logs) == 2 and all("clt-kit: run finished" in log.read_text() for log in logs)
+    assert len(logs) == 2 and all("clt-kit: run finished" in log.read_text() and f"output in {log}" in first.output for log in logs)
     again = CliRunner().invoke(main, [*SWEEP, "--results", str(launched), "--gpus-per-run", "1"])
     assert again.exit_code == 0 and "runs: 0 new, 2 reused" in again.output
 

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from clt_kit.cluster.jobs import launch_command, write_job
 from clt_kit.evaluate.judge import Judge
 from clt_kit.jsonio import file_lock
@@ -57,15 +59,18 @@ def _log(layout: Layout, run_id: str) -> Path:
     return folder / f"launch-{len(list(folder.glob('launch-*.log'))) + 1}.log"
 
 
-def launch_run(run: PreparedRun, setup: Setup, layout: Layout, gpus: int, accelerate_config: str | None) -> FailedRun | bool:
+def launch_run(run: PreparedRun, setup: Setup, layout: Layout, gpus: int, accelerate_config: str | None,
+               progress: bool = False) -> FailedRun | bool:
     """Executes one run under accelerate launch, holding its claim (waiting for another sweep
     that holds it), and loads it into the database: True when it ran here, False when its folder
-    was already finished, the FailedRun when it failed."""
+    was already finished, the FailedRun when it failed. `progress`: say where its output goes."""
     with file_lock(layout.claim(run.run_id), blocking=True):
         if run_store.is_finished(layout.run_dir(run.run_id)):
             return False
         job = write_job(run, setup, layout)
         log = _log(layout, run.run_id)
+        if progress:
+            tqdm.write(f"run {run.run_id} ({run.plan.model} {run.plan.task} k={run.plan.k}): output in {log}")
         with log.open("w", encoding="utf-8") as out:
             done = subprocess.run(launch_command(job, gpus, accelerate_config), stdout=out, stderr=subprocess.STDOUT,
                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -89,7 +94,7 @@ def reproduce_launched(targets: list[RunSet], scale: Scale, seed: int, results: 
     done = 0
     with runs_bar(len(todo), f"runs (accelerate launch, {gpus} GPU{'s' if gpus > 1 else ''} each)", progress) as bar:
         for run in todo:
-            outcome = launch_run(run, setup, layout, gpus, accelerate_config)
+            outcome = launch_run(run, setup, layout, gpus, accelerate_config, progress)
             if isinstance(outcome, FailedRun):
                 failed.append(outcome)
             else:
