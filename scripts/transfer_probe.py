@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from clt_kit.evaluate.checkpoints import subsample
-from clt_kit.evaluate.tasks import evaluate_items
+from clt_kit.evaluate.tasks import evaluate_items, language_means
 from clt_kit.jsonio import read_jsonl
 from clt_kit.languages import ENGLISH, NON_ENGLISH, SEEN, UNSEEN
 from clt_kit.prep import MixtureSpec, build_mixture
@@ -82,11 +82,9 @@ def variant(args: argparse.Namespace) -> Scale:
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """English, seen and unseen means, relative to English, and the in-language share per language."""
-    by_lang: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_lang.setdefault(row["lang"], []).append(row)
-    mean = {lang: sum(r["score"] for r in rs) / len(rs) for lang, rs in sorted(by_lang.items())}
-    in_language = {lang: round(sum(r["detected_lang"] == lang for r in by_lang[lang]) / len(by_lang[lang]), 2) for lang in NON_ENGLISH}
+    mean = language_means(rows)
+    answered_in = language_means([{"lang": r["lang"], "score": float(r["detected_lang"] == r["lang"])} for r in rows])
+    in_language = {lang: round(answered_in[lang], 2) for lang in NON_ENGLISH}
     english = mean[ENGLISH]
     return {
         "english": english, "seen": sum(mean[lang] for lang in SEEN) / len(SEEN), "unseen": sum(mean[lang] for lang in UNSEEN) / len(UNSEEN),

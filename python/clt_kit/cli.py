@@ -580,7 +580,8 @@ def ingest(trained: tuple[Path, ...], results: Path) -> None:
 def status(results: Path, tail_lines: int) -> None:
     """Where a sweep stands: its runs finished, running, queued and failed (Slurm jobs: each
     failed one with its log and the log's last lines; resubmit it with `clt-kit resubmit`)."""
-    from clt_kit.cluster.slurm import FAILED, FINISHED, NOT_SUBMITTED, QUEUED, RUNNING, known_runs, log_tail, statuses
+    from clt_kit.cluster.jobs import log_tail
+    from clt_kit.cluster.slurm import FAILED, FINISHED, NOT_SUBMITTED, QUEUED, RUNNING, known_runs, statuses
     from clt_kit.pipeline import Layout
 
     found = statuses(Layout(results), known_runs(Layout(results)))

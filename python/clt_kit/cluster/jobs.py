@@ -94,3 +94,10 @@ def launch_command(job_file: Path, gpus: int, accelerate_config: str | None = No
         elif gpus > 1:
             launch += list(FSDP_FLAGS)
     return [*launch, "-m", "clt_kit.cli", "execute", str(job_file.resolve())]
+
+
+def log_tail(path: Path | None, lines: int) -> list[str]:
+    """The last `lines` lines of a job's log ([] where there is none yet)."""
+    if path is None or not path.is_file():
+        return []
+    return path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]

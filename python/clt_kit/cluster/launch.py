@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from clt_kit.cluster.jobs import launch_command, write_job
+from clt_kit.cluster.jobs import launch_command, log_tail, write_job
 from clt_kit.evaluate.judge import Judge
 from clt_kit.jsonio import file_lock
 from clt_kit.pipeline import (INGEST_WAIT_SECONDS, Layout, PreparedRun, ReproduceResult, Setup, draw, ingest_finished, load_into_db,
@@ -39,8 +39,8 @@ class FailedRun:
     log: Path
 
     def describe(self) -> str:
-        tail = self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:] if self.log.is_file() else []
-        return "\n".join([f"run {self.run_id} failed (exit {self.returncode}); its log: {self.log}", *("    " + line for line in tail)])
+        return "\n".join([f"run {self.run_id} failed (exit {self.returncode}); its log: {self.log}",
+                          *("    " + line for line in log_tail(self.log, LOG_TAIL_LINES))])
 
 
 class RunsFailed(Exception):

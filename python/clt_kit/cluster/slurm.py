@@ -216,13 +216,6 @@ def wait_for(layout: Layout, run_ids: list[str], poll_seconds: float, progress: 
             time.sleep(poll_seconds)
 
 
-def log_tail(path: Path | None, lines: int) -> list[str]:
-    """The last `lines` lines of a job's log ([] where there is none yet)."""
-    if path is None or not path.is_file():
-        return []
-    return path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
-
-
 @dataclass
 class SlurmSweep:
     """What `reproduce --executor slurm` did and where the sweep stands."""
