@@ -263,11 +263,11 @@ MINI = Scale(
     # English accuracy (the commonest answer: 0.16): 60 steps at LR 5e-4 0.16-0.20 (the answer's
     # format learned, the prompt's numbers ignored); 300 steps 0.25 (5e-4) and 0.24 (2e-3); 600
     # steps 0.40 at LR 1e-3 and at 2e-3. Of the 600-step runs, IF's English rating was highest at
-    # 2e-3 (2.77, against 2.66 at 1e-3). A checkpoint every 50 steps, as the paper.
-    # A gentle constant LR, a tenth of pretraining's, as the paper's is far below its models'
-    # pretraining LR: at 2e-3 for 600 steps (this scale's recipe before) English-only fine-tuning
-    # taught the models to answer every language in English; at 2e-4 the larger bases keep the
-    # prompt's language (docs/transfer.md). A checkpoint every 50 steps, as the paper.
+    # 2e-3 (2.77, against 2.66 at 1e-3): this scale's recipe until it had to transfer. Now a gentle
+    # constant LR, a tenth of pretraining's, as the paper's is far below its models' pretraining LR:
+    # at 2e-3 for 600 steps English-only fine-tuning taught the models to answer every language in
+    # English; at 2e-4 the larger bases keep the prompt's language (docs/transfer.md). A checkpoint
+    # every 50 steps, as the paper.
     sft=SFTConfig(seq_len=MINI_SEQ_LEN, steps=400, batch=16, lr=2e-4, eval_every=50, validation_share=0.1),
     # max_new_tokens: room for the longest reference answer (136 tokens, Korean IF). With 64, 9 of
     # 200 English and up to 127 of 200 Korean IF references could not be written whole: the end
