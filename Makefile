@@ -12,7 +12,7 @@ BUILT := $(VENV)/.extension-built
 RUST_SOURCES := Cargo.toml Cargo.lock build.rs $(shell find rust/src rust/langid -type f)
 export PATH := $(abspath $(TOOLS))/bin:$(PATH)
 
-.PHONY: setup test test-fast reproduce bench docker-test clean
+.PHONY: setup test test-fast test-vllm vllm-env reproduce bench docker-test clean
 
 setup: $(BUILT)
 
@@ -39,6 +39,24 @@ test-fast: setup
 	cargo test --locked
 	$(VENV)/bin/python -m pytest -m "not slow"
 
+# vLLM in an environment of its own (its torch and transformers pins differ from uv.lock's), from
+# the pinned lists of configs/vllm/: the CUDA build where nvidia-smi sees a GPU, else the CPU build.
+# `clt-kit eval --backend vllm` runs it; test-vllm checks its answers against the kit's own.
+VLLM_VENV := .venv-vllm
+VLLM_BUILD := $(shell nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
+VLLM_INSTALLED := $(VLLM_VENV)/.installed-$(VLLM_BUILD)
+
+vllm-env: $(VLLM_INSTALLED)
+
+$(VLLM_INSTALLED): configs/vllm/$(VLLM_BUILD).txt | $(UV)
+	$(UV) venv --quiet --allow-existing --python 3.11 $(VLLM_VENV)
+	VIRTUAL_ENV=$(abspath $(VLLM_VENV)) $(UV) pip install --quiet --no-deps -r $<
+	rm -f $(VLLM_VENV)/.installed-*
+	touch $@
+
+test-vllm: setup vllm-env
+	$(VENV)/bin/python -m pytest tests/test_vllm.py
+
 reproduce: setup
 	$(VENV)/bin/clt-kit reproduce --figure 2
 
@@ -59,4 +77,4 @@ docker-test: setup
 	scripts/docker_test.sh
 
 clean:
-	rm -rf $(VENV) $(TOOLS) target results
+	rm -rf $(VENV) $(VLLM_VENV) $(TOOLS) target results

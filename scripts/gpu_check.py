@@ -8,26 +8,29 @@ tokens per second of training and of generation, and the peak GPU memory.
     accelerate launch --config_file configs/accelerate/8gpu-fsdp.yaml scripts/gpu_check.py
 
 The data is the smoke world's (generated in seconds); the tokenizer is the bundled Llama
-analogue's. vLLM is reported as installed or not: the kit has no vLLM backend yet, so nothing is
-compared with it.
+analogue's. Where vLLM's environment is (`make vllm-env`, or $CLT_KIT_VLLM_PYTHON), the same
+prompts are answered by the vLLM backend too (the fine-tuned model saved, then served), with its
+tokens per second and how many of its answers are the kit's, text for text (in bf16 the two
+backends' kernels may round differently, so a few greedy answers can part).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import json
 import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from clt_kit.evaluate.generate import generate, place
-from clt_kit.jsonio import read_jsonl
+from clt_kit.evaluate.vllm_backend import VllmModel, vllm_python
+from clt_kit.jsonio import InputError, read_jsonl
 from clt_kit.prep import MixtureSpec, build_mixture
 from clt_kit.scales import PAPER, SMOKE
 from clt_kit.train.pretrain import BUNDLED
@@ -94,11 +97,32 @@ def main() -> None:
                               "tokens_per_second": round(answer_tokens / seconds), "dtype": str(next(model.parameters()).dtype)}
         if torch.cuda.is_available():
             report["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
-        report["vllm"] = "installed (the kit has no vLLM backend yet: not compared)" if importlib.util.find_spec("vllm") else "not installed"
+        report["vllm"] = _vllm(result, tokenizer, prompts, answers, args.max_new_tokens, work)
         for name, value in report.items():
             print(f"{name}: {json.dumps(value)}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _vllm(result: Any, tokenizer: Any, prompts: list[str], answers: list[str], max_new_tokens: int, work: Path) -> Any:
+    """The vLLM backend on the same prompts: tokens per second and answers equal to the kit's."""
+    try:
+        python = vllm_python()
+    except InputError as e:
+        return f"not compared: {e}"
+    saved = work / "fine-tuned"
+    result.model.save_pretrained(saved)
+    tokenizer.save_pretrained(saved)
+    started = time.perf_counter()  # vLLM's start included: what an `eval --backend vllm` costs
+    try:
+        served = generate(VllmModel.placed(str(saved), python, PAPER.eval.precision), tokenizer, prompts, max_new_tokens, PAPER.eval.batch,
+                          PAPER.eval.seq_len)
+    except RuntimeError as e:  # reported with the rest, not in place of it
+        return f"failed: {str(e)[-1500:]}"
+    seconds = time.perf_counter() - started
+    tokens = sum(len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in served)
+    return {"seconds_with_start": round(seconds, 2), "tokens_per_second_with_start": round(tokens / seconds),
+            "answers_equal_to_the_kit": f"{sum(a == b for a, b in zip(served, answers))} of {len(answers)}"}
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ NOT_RUN = {
     "clt-kit prep --task MR --pool data/": "the paper scale: the data `clt-kit data` writes",
     "clt-kit ingest runs/": "the paper scale: folders of fine-tuned hub models (tests/test_any_model.py ingests a tiny one)",
     "clt-kit eval ": "the paper scale: a fine-tuned hub model and a judge endpoint",
+    "make test-vllm": "vLLM's own environment, several GB (tests/test_vllm.py: its check runs where that environment is)",
     ".venv/bin/clt-kit verify data_manifests/": "the committed manifests describe the default scale's data:"
                                                 " tests/test_data_manifests.py checks them against a rebuild at that scale",
 }

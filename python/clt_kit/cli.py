@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -293,25 +293,39 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
 @click.option("--task", type=click.Choice(TASKS), required=True)
 @SCALE
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write one JSON row per example here.")
+@click.option("--backend", type=click.Choice(["transformers", "vllm"]), default="transformers", show_default=True,
+              help="What runs the forward passes of greedy generation: the kit's loop over transformers, or vLLM in its own"
+                   " environment (`make vllm-env`; README, Generation with vLLM). Same prompts, same decoding.")
+@click.option("--vllm-python", type=click.Path(path_type=Path), default=None,
+              help="--backend vllm: the vLLM environment's interpreter (default: $CLT_KIT_VLLM_PYTHON, else .venv-vllm/bin/python).")
 @judge_options
-def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, judge_url: str | None, judge_model: str,
-          judge_cache: Path | None, judge_in_flight: int, judge_allow_http: bool) -> None:
+def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, backend: str, vllm_python: Path | None,
+          judge_url: str | None, judge_model: str, judge_cache: Path | None, judge_in_flight: int, judge_allow_http: bool) -> None:
     """Generate greedily on a test set and score every example; print per-language means."""
     from clt_kit.evaluate.generate import place
+    from clt_kit.evaluate.vllm_backend import VllmModel
+    from clt_kit.evaluate.vllm_backend import vllm_python as find_vllm
     from clt_kit.pieces import SFT_RECORD, save_eval
     from clt_kit.evaluate.tasks import evaluate_task, language_means
     from clt_kit.jsonio import write_jsonl
-    from clt_kit.train.pretrain import load_base
+    from clt_kit.train.pretrain import load_base, load_tokenizer
 
     judge = make_judge(judge_url, judge_model, judge_cache or Path("results/judge-cache"), judge_in_flight, judge_allow_http)
     config = get_scale(scale).eval
-    model, tokenizer = load_base(model_dir)
+    if backend == "vllm":
+        model: Any = VllmModel.placed(model_dir, find_vllm(vllm_python), config.precision)
+        tokenizer = load_tokenizer(model_dir)
+        generation = model.describe()
+    else:
+        loaded, tokenizer = load_base(model_dir)
+        model, generation = place(loaded, config.precision), {"backend": "transformers"}
     started = time.perf_counter()
-    rows = evaluate_task(place(model, config.precision), tokenizer, test, task, config, judge)
+    rows = evaluate_task(model, tokenizer, test, task, config, judge)
     if out is not None:
         write_jsonl(out, rows)
     if (Path(model_dir) / SFT_RECORD).is_file():  # a model `train` made: its evaluation is kept beside it, for `ingest`
-        kept = save_eval(Path(model_dir), task, rows, test, time.perf_counter() - started, judge.describe() if judge else None)
+        kept = save_eval(Path(model_dir), task, rows, test, time.perf_counter() - started, judge.describe() if judge else None,
+                         generation)
         click.echo(f"kept in {kept} (`clt-kit ingest {model_dir}` loads the run into the results)")
     for lang, mean in language_means(rows).items():
         click.echo(f"{lang}\t{mean:.4f}")

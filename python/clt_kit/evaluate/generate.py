@@ -4,7 +4,8 @@ A row leaves its batch, and the KV cache, as soon as it writes the end-of-sequen
 batch costs what its unfinished rows cost: with transformers' `generate`, every row of a batch is
 computed until the longest answer ends (or `max_new_tokens`), and a few long answers made a batch
 of 64 little faster than one prompt at a time (benchmarks/bench_train.py). The answers are those
-of `generate` with greedy decoding (tested).
+of `generate` with greedy decoding (tested). vLLM can run the forward passes instead
+(evaluate/vllm_backend.py): same prompt tokens, same decoding, its answers tested equal.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
+from clt_kit.evaluate.vllm_backend import VllmModel, greedy_vllm
 from clt_kit.train.loop import forward_takes
 from clt_kit.train.tokenizer import prompt_ids
 
@@ -24,7 +26,7 @@ log = logging.getLogger("clt_kit")
 
 @torch.no_grad()
 def generate(
-    model: PreTrainedModel,
+    model: PreTrainedModel | VllmModel,
     tokenizer: PreTrainedTokenizerBase,
     prompts: Sequence[str],
     max_new_tokens: int,
@@ -32,21 +34,32 @@ def generate(
     max_prompt_tokens: int | None,
 ) -> list[str]:
     """Greedy answers to `prompts`, in order. Prompts are batched by length to limit padding; a
-    prompt longer than `max_prompt_tokens` keeps its end (counted in a warning; None: never cut)."""
-    tokenizer.padding_side = "left"
+    prompt longer than `max_prompt_tokens` keeps its end (counted in a warning; None: never cut).
+    `model` is a transformers model, or a VllmModel: vLLM then runs the forward passes (in its
+    own environment, all prompts at once), on the same prompt tokens, decoded the same way."""
     encoded = [prompt_ids(tokenizer, p) for p in prompts]
     if max_prompt_tokens is not None and (cut := sum(len(e) > max_prompt_tokens for e in encoded)):
         log.warning("%d of %d prompts are longer than %d tokens and lose their beginning", cut, len(prompts), max_prompt_tokens)
         encoded = [e[-max_prompt_tokens:] for e in encoded]
-    order = sorted(range(len(prompts)), key=lambda i: (len(encoded[i]), i))
-    answers: list[str] = [""] * len(prompts)
+    if isinstance(model, VllmModel):
+        new = greedy_vllm(model, encoded, max_new_tokens)
+    else:
+        new = _batched(model, tokenizer, encoded, max_new_tokens, batch_size)
+    return [tokenizer.decode(tokens, skip_special_tokens=True).strip() for tokens in new]
+
+
+def _batched(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, encoded: list[list[int]], max_new_tokens: int,
+             batch_size: int) -> list[list[int]]:
+    """`greedy` over batches of prompts of similar length; the new tokens in the prompts' order."""
+    tokenizer.padding_side = "left"
+    order = sorted(range(len(encoded)), key=lambda i: (len(encoded[i]), i))
+    new: list[list[int]] = [[] for _ in encoded]
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt")
-        new = greedy(model, batch["input_ids"], batch["attention_mask"], max_new_tokens, tokenizer.eos_token_id)
-        for i, tokens in zip(idx, new):
-            answers[i] = tokenizer.decode(tokens, skip_special_tokens=True).strip()
-    return answers
+        for i, tokens in zip(idx, greedy(model, batch["input_ids"], batch["attention_mask"], max_new_tokens, tokenizer.eos_token_id)):
+            new[i] = tokens
+    return new
 
 
 def place(model: PreTrainedModel, precision: str) -> PreTrainedModel:

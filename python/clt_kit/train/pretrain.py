@@ -204,10 +204,14 @@ def load_base(path: Path | str) -> tuple[PreTrainedModel, PreTrainedTokenizerBas
     """Any causal LM transformers can load: a folder (the kit's base models, or any saved HF model)
     or, at the paper scale, a hub id (downloaded by transformers: the one path that uses the
     network). A tokenizer without a padding token pads with its end-of-sequence token."""
-    model = AutoModelForCausalLM.from_pretrained(path)
+    return AutoModelForCausalLM.from_pretrained(path), load_tokenizer(path)
+
+
+def load_tokenizer(path: Path | str) -> PreTrainedTokenizerBase:
+    """The tokenizer of the model at `path`, as `load_base` gives it."""
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.eos_token_id is None:
         raise ValueError(f"{path}: the tokenizer has no end-of-sequence token; the kit needs one to end answers")
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return model, tokenizer
+    return tokenizer
