@@ -91,8 +91,7 @@ def main() -> None:
         started = time.perf_counter()
         answers = generate(model, tokenizer, prompts, args.max_new_tokens, PAPER.eval.batch, PAPER.eval.seq_len)
         seconds = time.perf_counter() - started
-        # the answers' tokens, counted by tokenizing the answers again (about the tokens generated)
-        answer_tokens = sum(len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers)
+        answer_tokens = _answer_tokens(tokenizer, answers)
         report["generate"] = {"prompts": len(prompts), "answer_tokens": answer_tokens, "seconds": round(seconds, 2),
                               "tokens_per_second": round(answer_tokens / seconds), "dtype": str(next(model.parameters()).dtype)}
         if torch.cuda.is_available():
@@ -102,6 +101,11 @@ def main() -> None:
             print(f"{name}: {json.dumps(value)}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _answer_tokens(tokenizer: Any, answers: list[str]) -> int:
+    """The answers' tokens, counted by tokenizing the answers again (about the tokens generated)."""
+    return sum(len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers)
 
 
 def _vllm(result: Any, tokenizer: Any, prompts: list[str], answers: list[str], max_new_tokens: int, work: Path) -> Any:
@@ -115,12 +119,12 @@ def _vllm(result: Any, tokenizer: Any, prompts: list[str], answers: list[str], m
     tokenizer.save_pretrained(saved)
     started = time.perf_counter()  # vLLM's start included: what an `eval --backend vllm` costs
     try:
-        served = generate(VllmModel.placed(str(saved), python, PAPER.eval.precision), tokenizer, prompts, max_new_tokens, PAPER.eval.batch,
+        served = generate(place(VllmModel(str(saved), python), PAPER.eval.precision), tokenizer, prompts, max_new_tokens, PAPER.eval.batch,
                           PAPER.eval.seq_len)
     except RuntimeError as e:  # reported with the rest, not in place of it
         return f"failed: {str(e)[-1500:]}"
     seconds = time.perf_counter() - started
-    tokens = sum(len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in served)
+    tokens = _answer_tokens(tokenizer, served)
     return {"seconds_with_start": round(seconds, 2), "tokens_per_second_with_start": round(tokens / seconds),
             "answers_equal_to_the_kit": f"{sum(a == b for a, b in zip(served, answers))} of {len(answers)}"}
 

@@ -18,7 +18,7 @@ import torch
 from click.testing import CliRunner
 
 from clt_kit.cli import main
-from clt_kit.evaluate.generate import generate
+from clt_kit.evaluate.generate import generate, place
 from clt_kit.evaluate.vllm_backend import DEFAULT_ENV, PYTHON_VARIABLE, WORKER, VllmModel, greedy_vllm, vllm_python
 from clt_kit.jsonio import InputError, read_jsonl
 from clt_kit.scales import SMOKE, ModelSize
@@ -92,7 +92,7 @@ def test_vllm_runs_in_the_weights_precision_on_a_cpu(tmp_path: Path) -> None:
     """As `place` leaves a transformers model in fp32 on a CPU, the paper scale's bf16 reaches vLLM
     only where there is a GPU: in bf16 on a CPU, 4 of 24 greedy answers of gpu_check's model parted
     from the kit's (fp32: 24 of 24 equal)."""
-    served = VllmModel.placed(str(tmp_path), Path(sys.executable), "bf16")
+    served = place(VllmModel(str(tmp_path), Path(sys.executable)), "bf16")
     assert served.precision == ("bf16" if torch.cuda.is_available() else "fp32")
     assert served.describe()["dtype"] == ("bfloat16" if torch.cuda.is_available() else "float32")
 

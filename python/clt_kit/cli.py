@@ -302,7 +302,7 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
 def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, backend: str, vllm_python: Path | None,
           judge_url: str | None, judge_model: str, judge_cache: Path | None, judge_in_flight: int, judge_allow_http: bool) -> None:
     """Generate greedily on a test set and score every example; print per-language means."""
-    from clt_kit.evaluate.generate import place
+    from clt_kit.evaluate.generate import backend_of, place
     from clt_kit.evaluate.vllm_backend import VllmModel
     from clt_kit.evaluate.vllm_backend import vllm_python as find_vllm
     from clt_kit.pieces import SFT_RECORD, save_eval
@@ -313,19 +313,18 @@ def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, b
     judge = make_judge(judge_url, judge_model, judge_cache or Path("results/judge-cache"), judge_in_flight, judge_allow_http)
     config = get_scale(scale).eval
     if backend == "vllm":
-        model: Any = VllmModel.placed(model_dir, find_vllm(vllm_python), config.precision)
+        model: Any = VllmModel(model_dir, find_vllm(vllm_python))
         tokenizer = load_tokenizer(model_dir)
-        generation = model.describe()
     else:
-        loaded, tokenizer = load_base(model_dir)
-        model, generation = place(loaded, config.precision), {"backend": "transformers"}
+        model, tokenizer = load_base(model_dir)
+    model = place(model, config.precision)
     started = time.perf_counter()
     rows = evaluate_task(model, tokenizer, test, task, config, judge)
     if out is not None:
         write_jsonl(out, rows)
     if (Path(model_dir) / SFT_RECORD).is_file():  # a model `train` made: its evaluation is kept beside it, for `ingest`
         kept = save_eval(Path(model_dir), task, rows, test, time.perf_counter() - started, judge.describe() if judge else None,
-                         generation)
+                         backend_of(model))
         click.echo(f"kept in {kept} (`clt-kit ingest {model_dir}` loads the run into the results)")
     for lang, mean in language_means(rows).items():
         click.echo(f"{lang}\t{mean:.4f}")

@@ -32,13 +32,13 @@ def run_about(scale: str, seed: int, model: str, base: str, mixture: Path) -> di
 
 
 def save_eval(model_dir: Path, task: str, rows: list[dict[str, Any]], test: Path, seconds: float, judge: dict[str, Any] | None,
-              generation: dict[str, Any] | None = None) -> Path:
+              generation: dict[str, Any]) -> Path:
     """Keeps an evaluation of a trained model beside it (replacing an earlier one of the same task),
     with what generated its answers (`generation`: the backend) and rated them (`judge`)."""
     write_jsonl(model_dir / EVAL_DIR / f"{task}.jsonl", rows)
     write_json(model_dir / EVAL_DIR / f"{task}.json", {
         "task": task, "test": {"path": str(test), "sha256": hashlib.sha256(test.read_bytes()).hexdigest()},
-        "eval_seconds": seconds, "judge": judge, "generation": generation or {"backend": "transformers"},
+        "eval_seconds": seconds, "judge": judge, "generation": generation,
         "finished_at": datetime.now().isoformat(timespec="seconds"),
     })
     return model_dir / EVAL_DIR / f"{task}.jsonl"

@@ -10,6 +10,7 @@ of `generate` with greedy decoding (tested). vLLM can run the forward passes ins
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -62,12 +63,21 @@ def _batched(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, encoded
     return new
 
 
-def place(model: PreTrainedModel, precision: str) -> PreTrainedModel:
+def place(model: PreTrainedModel | VllmModel, precision: str) -> PreTrainedModel | VllmModel:
     """A loaded model on the GPU when there is one (in bf16 when `precision` says so), else as it is
-    on the CPU, in eval mode. Not for a model in training: it stays where its trainer put it."""
+    on the CPU, in eval mode. Not for a model in training: it stays where its trainer put it.
+    A VllmModel runs by the same rule: in `precision` on a GPU, in fp32 on a CPU (in bf16 there,
+    4 of 24 of gpu_check's answers parted from the kit's fp32 ones)."""
+    if isinstance(model, VllmModel):
+        return dataclasses.replace(model, precision=precision if torch.cuda.is_available() else "fp32")
     if torch.cuda.is_available():
         model = model.to("cuda", dtype=torch.bfloat16 if precision == "bf16" else model.dtype)
     return model.eval()
+
+
+def backend_of(model: PreTrainedModel | VllmModel) -> dict[str, Any]:
+    """What generates with `model`, as an evaluation records it."""
+    return model.describe() if isinstance(model, VllmModel) else {"backend": "transformers"}
 
 
 def greedy(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int, eos_id: int) -> list[list[int]]:

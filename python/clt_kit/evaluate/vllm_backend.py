@@ -12,6 +12,7 @@ model (tests/test_vllm.py).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import tempfile
@@ -27,6 +28,8 @@ DEFAULT_ENV = Path(".venv-vllm")
 PYTHON_VARIABLE = "CLT_KIT_VLLM_PYTHON"
 DTYPES = {"fp32": "float32", "bf16": "bfloat16"}
 
+log = logging.getLogger("clt_kit")
+
 
 @dataclass(frozen=True)
 class VllmModel:
@@ -35,16 +38,8 @@ class VllmModel:
 
     path: str
     python: Path
-    precision: str = "fp32"  # the scale's EvalConfig.precision: vLLM's dtype
+    precision: str = "fp32"  # vLLM's dtype; `generate.place` sets it from the scale's, as for a transformers model
     seed: int = 0
-
-    @classmethod
-    def placed(cls, path: str, python: Path, precision: str, seed: int = 0) -> VllmModel:
-        """As `generate.place` puts a transformers model: in bf16 where the scale says so and there
-        is a GPU; on a CPU in the weights' fp32, as the kit's own loop runs there."""
-        import torch
-
-        return cls(path, python, precision if torch.cuda.is_available() else "fp32", seed)
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "vllm", "model": self.path, "python": str(self.python), "dtype": DTYPES[self.precision]}
@@ -73,7 +68,9 @@ def greedy_vllm(model: VllmModel, prompts: list[list[int]], max_new_tokens: int)
         done = subprocess.run([str(model.python), "-I", str(WORKER), str(request), str(answer)], capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"vLLM ({model.python}) failed on {model.path} with exit status {done.returncode}:\n{done.stderr[-3000:]}")
-        new: list[list[int]] = json.loads(answer.read_text(encoding="utf-8"))["new_tokens"]
+        answered = json.loads(answer.read_text(encoding="utf-8"))
+    new: list[list[int]] = answered["new_tokens"]
+    log.info("vLLM %s on %s answered %d prompts", answered["vllm"], answered["device"], len(new))
     if len(new) != len(prompts):
         raise RuntimeError(f"vLLM answered {len(new)} of {len(prompts)} prompts")
     return new

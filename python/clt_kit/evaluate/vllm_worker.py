@@ -1,12 +1,12 @@
 """Greedy generation with vLLM, run by the Python of vLLM's own environment (`make vllm-env`).
 
 vLLM pins its own torch and transformers, which the kit's lock cannot hold beside its own, so the
-kit never imports it: `evaluate/vllm.py` writes a request file, runs this script with the vLLM
+kit never imports it: `evaluate/vllm_backend.py` writes a request file, runs this script with the vLLM
 environment's interpreter, and reads the answers back. This file therefore imports only the
 standard library and vLLM (and torch, which vLLM brings), never clt_kit.
 
 The request (JSON): {"model": folder or hub id, "prompts": [[token id, ...], ...],
-"max_new_tokens": N, "dtype": "float32" | "bfloat16" | "auto", "seed": S}. The prompts are token
+"max_new_tokens": N, "dtype": "float32" | "bfloat16", "seed": S}. The prompts are token
 ids, already in the model's template and cut as the kit cuts them, so both backends read the
 same tokens. The answer (JSON): {"new_tokens": [[token id, ...], ...] in the prompts' order, each
 with its end-of-sequence token when written, as the kit's own greedy loop returns them;
