@@ -315,6 +315,7 @@ def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, b
     if backend == "vllm":
         model: Any = VllmModel(model_dir, find_vllm(vllm_python))
         tokenizer = load_tokenizer(model_dir)
+        click.echo(f"generating with vLLM in {model.python} (it is slow to start: an eval of 24 prompts took a minute on a 2-core CPU)", err=True)
     else:
         model, tokenizer = load_base(model_dir)
     model = place(model, config.precision)
