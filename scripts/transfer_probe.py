@@ -14,7 +14,9 @@ and the base are reused when the same variant runs again) and each run is append
 
 A probe answers "does this world, model and recipe let English-only fine-tuning carry over to the
 other languages?" on few items (16 per language: read differences below about 0.1 as noise);
-the figures come from `clt-kit reproduce` once a variant is made the scale's.
+the figures come from `clt-kit reproduce` once a variant is made the scale's. --sft-seed fine-tunes
+the same base again on another sample of each mixture, in another order: the spread between such
+runs is the run-to-run noise a gain with k has to exceed.
 """
 
 from __future__ import annotations
@@ -56,7 +58,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--tasks", default="SM,MR,IF")
     parser.add_argument("--ks", default="0,200", help="examples per seen language, comma-separated")
     parser.add_argument("--per-lang", type=int, default=16, help="test items scored per language")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the seed of the world, the base model and the scored items")
+    parser.add_argument("--sft-seed", type=int, help="the seed of the mixtures' samples and the fine-tuning order (default: --seed);"
+                        " another value fine-tunes the same base again, to measure run-to-run noise")
     return parser.parse_args()
 
 
@@ -95,6 +99,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     args = _arguments()
+    sft_seed = args.seed if args.sft_seed is None else args.sft_seed
     scale = variant(args)
     world_config, pretrain = scale.generated()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -105,22 +110,23 @@ def main() -> None:
     for task in args.tasks.split(","):
         tests = subsample(read_jsonl(world.test(task)), args.per_lang, args.seed)
         for k in _numbers(args.ks, int):
-            mixture = args.out / "mixtures" / f"{task}-k{k}"
+            mixture = args.out / "mixtures" / f"{task}-k{k}-s{sft_seed}"
             if not (mixture / "manifest.json").is_file():
-                build_mixture(MixtureSpec(task, scale.english_train, k, args.seed), world.train(task), world.test(task), mixture, lenient=True)
+                build_mixture(MixtureSpec(task, scale.english_train, k, sft_seed), world.train(task), world.test(task), mixture, lenient=True)
             records = read_jsonl(mixture / "mixture.jsonl")
             for lr in _numbers(args.lr, float) or [scale.sft.lr]:
                 for steps in _numbers(args.steps, int) or [scale.sft.steps]:
                     began = time.perf_counter()
-                    result = sft(base, records, dataclasses.replace(scale.sft, lr=lr, steps=steps), args.seed)
+                    result = sft(base, records, dataclasses.replace(scale.sft, lr=lr, steps=steps), sft_seed)
                     found = summary(evaluate_items(result.model, result.tokenizer, tests, task, scale.eval))
-                    record = {"task": task, "k": k, "lr": lr, "steps": steps, "best_step": result.best_step, **found,
+                    record = {"task": task, "k": k, "lr": lr, "steps": steps, "seed": args.seed, "sft_seed": sft_seed,
+                              "best_step": result.best_step, **found,
                               "model": dataclasses.asdict(scale.models[0]), "world": dataclasses.asdict(world_config),
                               "seconds": round(time.perf_counter() - began)}
                     with (args.out / "results.jsonl").open("a", encoding="utf-8") as f:
                         f.write(json.dumps(record) + "\n")
                     rel = "-" if found["rel"] is None else f"{found['rel']:.2f}"
-                    print(f"{task} k={k} lr={lr:g} steps={steps} (best {result.best_step}): English {found['english']:.3f},"
+                    print(f"{task} k={k} lr={lr:g} steps={steps} sft seed {sft_seed} (best {result.best_step}): English {found['english']:.3f},"
                           f" seen {found['seen']:.3f}, unseen {found['unseen']:.3f}, relative {rel};"
                           f" in the prompt's language {found['in_language']}", flush=True)
 
