@@ -2,7 +2,7 @@
 
 One world (a scale's, with the changes given here), one base model pretrained on it, fine-tuned on
 the mixture of each k of --ks (English plus k per seen language) with each recipe of --lr x
---steps, and scored on --per-lang test items of each language (the items with the smallest seeded
+--steps x --batch, and scored on --per-lang test items of each language (the items with the smallest seeded
 tickets, as the training dynamics pick them). For each run it prints English, the seen and the
 unseen means, the non-English mean relative to English, and the share of non-English answers the
 language identifier places in the prompt's language. Everything is kept under --out (the world
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import time
 from pathlib import Path
@@ -55,6 +56,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--pretrain-steps", type=int, help="pretraining steps")
     parser.add_argument("--lr", default="", help="fine-tuning LRs, comma-separated (default: the scale's)")
     parser.add_argument("--steps", default="", help="fine-tuning steps, comma-separated (default: the scale's)")
+    parser.add_argument("--batch", default="", help="fine-tuning batch sizes (examples per step), comma-separated (default: the scale's)")
     parser.add_argument("--tasks", default="SM,MR,IF")
     parser.add_argument("--ks", default="0,200", help="examples per seen language, comma-separated")
     parser.add_argument("--per-lang", type=int, default=16, help="test items scored per language")
@@ -114,21 +116,22 @@ def main() -> None:
             if not (mixture / "manifest.json").is_file():
                 build_mixture(MixtureSpec(task, scale.english_train, k, sft_seed), world.train(task), world.test(task), mixture, lenient=True)
             records = read_jsonl(mixture / "mixture.jsonl")
-            for lr in _numbers(args.lr, float) or [scale.sft.lr]:
-                for steps in _numbers(args.steps, int) or [scale.sft.steps]:
-                    began = time.perf_counter()
-                    result = sft(base, records, dataclasses.replace(scale.sft, lr=lr, steps=steps), sft_seed)
-                    found = summary(evaluate_items(result.model, result.tokenizer, tests, task, scale.eval))
-                    record = {"task": task, "k": k, "lr": lr, "steps": steps, "seed": args.seed, "sft_seed": sft_seed,
-                              "best_step": result.best_step, **found,
-                              "model": dataclasses.asdict(scale.models[0]), "world": dataclasses.asdict(world_config),
-                              "seconds": round(time.perf_counter() - began)}
-                    with (args.out / "results.jsonl").open("a", encoding="utf-8") as f:
-                        f.write(json.dumps(record) + "\n")
-                    rel = "-" if found["rel"] is None else f"{found['rel']:.2f}"
-                    print(f"{task} k={k} lr={lr:g} steps={steps} sft seed {sft_seed} (best {result.best_step}): English {found['english']:.3f},"
-                          f" seen {found['seen']:.3f}, unseen {found['unseen']:.3f}, relative {rel};"
-                          f" in the prompt's language {found['in_language']}", flush=True)
+            recipes = itertools.product(_numbers(args.lr, float) or [scale.sft.lr], _numbers(args.steps, int) or [scale.sft.steps],
+                                        _numbers(args.batch, int) or [scale.sft.batch])
+            for lr, steps, batch in recipes:
+                began = time.perf_counter()
+                result = sft(base, records, dataclasses.replace(scale.sft, lr=lr, steps=steps, batch=batch), sft_seed)
+                found = summary(evaluate_items(result.model, result.tokenizer, tests, task, scale.eval))
+                record = {"task": task, "k": k, "lr": lr, "steps": steps, "batch": batch, "seed": args.seed, "sft_seed": sft_seed,
+                          "best_step": result.best_step, **found,
+                          "model": dataclasses.asdict(scale.models[0]), "world": dataclasses.asdict(world_config),
+                          "seconds": round(time.perf_counter() - began)}
+                with (args.out / "results.jsonl").open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(record) + "\n")
+                rel = "-" if found["rel"] is None else f"{found['rel']:.2f}"
+                print(f"{task} k={k} lr={lr:g} steps={steps} batch={batch} sft seed {sft_seed} (best {result.best_step}):"
+                      f" English {found['english']:.3f}, seen {found['seen']:.3f}, unseen {found['unseen']:.3f}, relative {rel};"
+                      f" in the prompt's language {found['in_language']}", flush=True)
 
 
 if __name__ == "__main__":

@@ -25,20 +25,21 @@ def test_the_probe_records_each_run_with_its_seen_unseen_and_in_language_shares(
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     runs = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
-    assert [(r["task"], r["k"], r["steps"], r["sft_seed"]) for r in runs] == [("SM", 0, 5, 0), ("SM", 4, 5, 0)]
+    assert [(r["task"], r["k"], r["steps"], r["batch"], r["sft_seed"]) for r in runs] == [("SM", 0, 5, 8, 0), ("SM", 4, 5, 8, 0)]
     for run in runs:
         assert set(run["per_language"]) == set(PAPER_LANGUAGES) and set(run["in_language"]) == set(NON_ENGLISH)
         assert run["model"]["layers"] == 2 and run["world"]["corpus_item_format"] == "chat"
         assert run["world"]["corpus_english_share"] == 0.2
     assert ASSISTANT in (tmp_path / "world" / "corpus.jsonl").read_text()
     assert done.stdout.count("SM k=") == 2 and "pretrain 7b" in done.stderr
-    # the same variant again, with another fine-tuning seed, reuses its world and base model and
-    # fine-tunes on another sample of the mixture
-    again = subprocess.run(cmd[:-6] + ["--ks", "4", "--per-lang", "2", "--steps", "5", "--sft-seed", "1"],
+    # the same variant again, with another fine-tuning seed and batch size, reuses its world and
+    # base model and fine-tunes on another sample of the mixture
+    again = subprocess.run(cmd[:-6] + ["--ks", "4", "--per-lang", "2", "--steps", "5", "--sft-seed", "1", "--batch", "4"],
                            capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "pretrain" not in again.stderr
     rerun = json.loads((tmp_path / "results.jsonl").read_text().splitlines()[-1])
-    assert (rerun["k"], rerun["seed"], rerun["sft_seed"]) == (4, 0, 1)
+    assert (rerun["k"], rerun["seed"], rerun["sft_seed"], rerun["batch"]) == (4, 0, 1, 4)
+    assert "batch=4 sft seed 1" in again.stdout
     samples = [(tmp_path / "mixtures" / f"SM-k4-s{s}" / "mixture.jsonl").read_text() for s in (0, 1)]
     assert samples[0] != samples[1]
