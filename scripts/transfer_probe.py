@@ -44,6 +44,11 @@ def _numbers(text: str, kind: type) -> list[Any]:
     return [kind(x) for x in text.split(",") if x]
 
 
+def _shares(text: str) -> dict[str, float]:
+    """{"IF": 0.15, "SM": 0.15} from "IF:0.15,SM:0.15"."""
+    return {name: float(share) for name, share in (pair.split(":") for pair in text.split(","))}
+
+
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder of the world, the base model, the mixtures and results.jsonl")
@@ -53,6 +58,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--item-format", choices=CORPUS_ITEM_FORMATS, help="how the corpus writes its task items")
     parser.add_argument("--english-share", type=float, help="English's share of the corpus")
     parser.add_argument("--items", default="", help="the corpus's task items, e.g. IF:0.15,SM:0.15,MR:0.25")
+    parser.add_argument("--corpus-shares", default="", help="each language's share of the corpus, every language given,"
+                        " e.g. en:0.2,pt:0.2,es:0.1,fr:0.1,ja:0.1,zh:0.1,ar:0.1,ko:0.1 (default: --english-share, the rest equal)")
     parser.add_argument("--pretrain-steps", type=int, help="pretraining steps")
     parser.add_argument("--lr", default="", help="fine-tuning LRs, comma-separated (default: the scale's)")
     parser.add_argument("--steps", default="", help="fine-tuning steps, comma-separated (default: the scale's)")
@@ -76,7 +83,9 @@ def variant(args: argparse.Namespace) -> Scale:
     if args.english_share is not None:
         changes["corpus_english_share"] = args.english_share
     if args.items:
-        changes["corpus_items"] = {task: float(share) for task, share in (pair.split(":") for pair in args.items.split(","))}
+        changes["corpus_items"] = _shares(args.items)
+    if args.corpus_shares:
+        changes["corpus_shares"] = _shares(args.corpus_shares)
     size = next(m for m in scale.models if m.name == args.model)
     if args.size:
         hidden, layers, heads, intermediate = _numbers(args.size, int)

@@ -16,11 +16,12 @@ from clt_kit.languages import NON_ENGLISH, PAPER_LANGUAGES
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
+SHARES = "en:0.2,pt:0.2,es:0.1,fr:0.1,ja:0.1,zh:0.1,ar:0.1,ko:0.1"  # Portuguese's share doubled
 
 
 def test_the_probe_records_each_run_with_its_seen_unseen_and_in_language_shares(tmp_path: Path) -> None:
     cmd = [sys.executable, str(ROOT / "scripts" / "transfer_probe.py"), "--out", str(tmp_path), "--scale", "smoke",
-           "--item-format", "chat", "--english-share", "0.2", "--size", "32,2,2,64", "--tasks", "SM", "--ks", "0,4",
+           "--item-format", "chat", "--corpus-shares", SHARES, "--size", "32,2,2,64", "--tasks", "SM", "--ks", "0,4",
            "--per-lang", "2", "--steps", "5"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -29,7 +30,7 @@ def test_the_probe_records_each_run_with_its_seen_unseen_and_in_language_shares(
     for run in runs:
         assert set(run["per_language"]) == set(PAPER_LANGUAGES) and set(run["in_language"]) == set(NON_ENGLISH)
         assert run["model"]["layers"] == 2 and run["world"]["corpus_item_format"] == "chat"
-        assert run["world"]["corpus_english_share"] == 0.2
+        assert run["world"]["corpus_shares"] == {"en": 0.2, "pt": 0.2, "es": 0.1, "fr": 0.1, "ja": 0.1, "zh": 0.1, "ar": 0.1, "ko": 0.1}
     assert ASSISTANT in (tmp_path / "world" / "corpus.jsonl").read_text()
     assert done.stdout.count("SM k=") == 2 and "pretrain 7b" in done.stderr
     # the same variant again, with another fine-tuning seed and batch size, reuses its world and
