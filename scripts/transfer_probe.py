@@ -2,8 +2,8 @@
 
 One world (a scale's, with the changes given here), one base model pretrained on it, fine-tuned on
 the mixture of each k of --ks (English plus k per seen language) with each recipe of --lr x
---steps x --batch, and scored on --per-lang test items of each language (the items with the smallest seeded
-tickets, as the training dynamics pick them). For each run it prints English, the seen and the
+--steps x --batch, and scored on --per-lang test items of each language (the items with the
+smallest seeded tickets, as the training dynamics pick them). For each run it prints English, the seen and the
 unseen means, the non-English mean relative to English, and the share of non-English answers the
 language identifier places in the prompt's language. Everything is kept under --out (the world
 and the base are reused when the same variant runs again) and each run is appended to
@@ -49,17 +49,18 @@ def _shares(text: str) -> dict[str, float]:
     return {name: float(share) for name, share in (pair.split(":") for pair in text.split(","))}
 
 
-def _arguments() -> argparse.Namespace:
+def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder of the world, the base model, the mixtures and results.jsonl")
     parser.add_argument("--scale", default="mini", help="the scale whose sizes the variant starts from (default: mini)")
     parser.add_argument("--model", default="7b", help="which of the scale's analogues (7b, 35b, 8b)")
     parser.add_argument("--size", default="", help="the model's size instead: HIDDEN,LAYERS,HEADS,INTERMEDIATE")
     parser.add_argument("--item-format", choices=CORPUS_ITEM_FORMATS, help="how the corpus writes its task items")
-    parser.add_argument("--english-share", type=float, help="English's share of the corpus")
+    shares = parser.add_mutually_exclusive_group()  # given, the languages' shares replace the English one
+    shares.add_argument("--english-share", type=float, help="English's share of the corpus (the rest equal)")
+    shares.add_argument("--corpus-shares", default="", help="each language's share of the corpus, every language given,"
+                        " e.g. en:0.2,pt:0.2,es:0.1,fr:0.1,ja:0.1,zh:0.1,ar:0.1,ko:0.1")
     parser.add_argument("--items", default="", help="the corpus's task items, e.g. IF:0.15,SM:0.15,MR:0.25")
-    parser.add_argument("--corpus-shares", default="", help="each language's share of the corpus, every language given,"
-                        " e.g. en:0.2,pt:0.2,es:0.1,fr:0.1,ja:0.1,zh:0.1,ar:0.1,ko:0.1 (default: --english-share, the rest equal)")
     parser.add_argument("--pretrain-steps", type=int, help="pretraining steps")
     parser.add_argument("--lr", default="", help="fine-tuning LRs, comma-separated (default: the scale's)")
     parser.add_argument("--steps", default="", help="fine-tuning steps, comma-separated (default: the scale's)")
@@ -70,7 +71,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="the seed of the world, the base model and the scored items")
     parser.add_argument("--sft-seed", type=int, help="the seed of the mixtures' samples and the fine-tuning order (default: --seed);"
                         " another value fine-tunes the same base again, to measure run-to-run noise")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def variant(args: argparse.Namespace) -> Scale:

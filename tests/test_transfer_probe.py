@@ -3,6 +3,7 @@ smoke scale: a chat-format world, one base, a run per k, each scored and recorde
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -44,3 +45,22 @@ def test_the_probe_records_each_run_with_its_seen_unseen_and_in_language_shares(
     assert "batch=4 sft seed 1" in again.stdout
     samples = [(tmp_path / "mixtures" / f"SM-k4-s{s}" / "mixture.jsonl").read_text() for s in (0, 1)]
     assert samples[0] != samples[1]
+
+
+def _probe_module():
+    spec = importlib.util.spec_from_file_location("transfer_probe", ROOT / "scripts" / "transfer_probe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_corpus_is_set_by_englishs_share_or_by_every_languages_and_not_both(capsys: pytest.CaptureFixture) -> None:
+    probe = _probe_module()
+    base = ["--out", "unused", "--scale", "smoke"]
+    english = probe.variant(probe._arguments(base + ["--english-share", "0.2"])).world
+    assert (english.corpus_english_share, english.corpus_shares) == (0.2, None)
+    shares = probe.variant(probe._arguments(base + ["--corpus-shares", SHARES])).world
+    assert shares.corpus_shares == {"en": 0.2, "pt": 0.2, "es": 0.1, "fr": 0.1, "ja": 0.1, "zh": 0.1, "ar": 0.1, "ko": 0.1}
+    with pytest.raises(SystemExit):
+        probe._arguments(base + ["--english-share", "0.2", "--corpus-shares", SHARES])
+    assert "not allowed with argument" in capsys.readouterr().err
