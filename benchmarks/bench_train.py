@@ -6,6 +6,10 @@
    tokens of the examples trained on; the padding share of what each one computed is reported.
 2. Generation tokens/s: the kit's batched greedy generation (KV cache, left padding) vs the same
    prompts one at a time, new tokens counted up to each answer's end.
+3. Where a training step's time goes: the step `reproduce` trains (padded batches) in FLOP/s
+   (torch's FLOP counter) against one matrix product of the model's MLP shape timed alone on the
+   same thread, and the same step under bf16 autocast against fp32 (what a faster implementation
+   of the same training could gain).
 
     .venv/bin/python benchmarks/bench_train.py [--steps 40] [--prompts 128]
 
@@ -16,16 +20,18 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 from accelerate import Accelerator
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 from transformers.utils import logging as hf_logging
 
 from clt_kit.evaluate.generate import generate
 from clt_kit.jsonio import read_jsonl
-from clt_kit.pipeline import Layout, plan_figure, prepare
+from clt_kit.pipeline import Layout, RunPlan, plan_figure, prepare
 from clt_kit.study import study
 from clt_kit.scales import MINI
 from clt_kit.train.loop import optimize
@@ -33,15 +39,21 @@ from clt_kit.train.pretrain import load_base
 from clt_kit.train.sft import IGNORE, _epochs, encode
 
 
+def _batches(examples: list, pad_id: int, packed: bool) -> Iterator[list[dict]]:
+    """The mini recipe's batches in the order of fine-tuning seed 0: packed into rows of its
+    seq_len, or padded to their longest example (as `reproduce` trains)."""
+    return _epochs(examples, MINI.sft.batch, pad_id, 0, packed_len=MINI.sft.seq_len if packed else None)
+
+
 def _kit(base: Path, examples: list, steps: int) -> tuple[float, int, int]:
     """(seconds, real tokens, computed tokens) of the kit's loop with packing."""
     model, tok = load_base(base)
-    batches = _epochs(examples, MINI.sft.batch, tok.pad_token_id, 0, packed_len=MINI.sft.seq_len)
+    batches = _batches(examples, tok.pad_token_id, packed=True)
     seen = [b for _ in range(steps) for b in next(batches)]  # the same batches again, to count their tokens
     real = sum(b["input_ids"].numel() - _padding(b, tok.pad_token_id) for b in seen)
     computed = sum(b["input_ids"].numel() for b in seen)
     start = time.perf_counter()  # packing happens inside the timed loop, as the Trainer's collation does
-    optimize(model, _epochs(examples, MINI.sft.batch, tok.pad_token_id, 0, packed_len=MINI.sft.seq_len), steps, MINI.sft.lr, Accelerator(cpu=True))
+    optimize(model, _batches(examples, tok.pad_token_id, packed=True), steps, MINI.sft.lr, Accelerator(cpu=True))
     return time.perf_counter() - start, real, computed
 
 
@@ -94,6 +106,44 @@ def _generation(base: Path, prompts: list[str]) -> tuple[float, float]:
     return rates[0], rates[1]
 
 
+def _step(base: Path, examples: list, steps: int, bf16: bool) -> float:
+    """Seconds per step of the kit's SFT loop over its first `steps` padded batches (as `reproduce`
+    trains), fp32 or under CPU bf16 autocast, after two warm-up steps."""
+    model, tok = load_base(base)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        optimize(model, _batches(examples, tok.pad_token_id, packed=False), 2, MINI.sft.lr, Accelerator(cpu=True))
+        start = time.perf_counter()
+        optimize(model, _batches(examples, tok.pad_token_id, packed=False), steps, MINI.sft.lr, Accelerator(cpu=True))
+    return (time.perf_counter() - start) / steps
+
+
+def _step_flops(base: Path, examples: list, steps: int) -> float:
+    """FLOPs per step of the kit's SFT loop over the same batches as `_step` (matrix products and
+    attention, forward and backward, as torch's FLOP counter counts them)."""
+    model, tok = load_base(base)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        optimize(model, _batches(examples, tok.pad_token_id, packed=False), steps, MINI.sft.lr, Accelerator(cpu=True))
+    return counter.get_total_flops() / steps
+
+
+def _matmul_rate(rows: int, hidden: int, intermediate: int, repeats: int = 30) -> float:
+    """FLOP/s of one fp32 matrix product of the MLP's shape, (rows x hidden) by (hidden x intermediate)."""
+    a, w = torch.randn(rows, hidden), torch.randn(intermediate, hidden)
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ w.T
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return 2 * rows * hidden * intermediate / best
+
+
+def _plan() -> RunPlan:
+    """The 7B analogue's SM run at the largest k of the mini grid: the longest examples."""
+    return next(p for p in plan_figure(2, MINI) if p.model == "7b" and p.task == "SM" and p.k == max(study().k_grid("single", MINI.name)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=40)
@@ -102,8 +152,7 @@ def main() -> None:
     args = parser.parse_args()
     hf_logging.set_verbosity_error()
     torch.set_num_threads(1)
-    plans = [p for p in plan_figure(2, MINI) if p.model.name == "7b" and p.task == "SM" and p.k == max(study().k_grid("single", MINI.name))]
-    world, runs = prepare(plans, MINI, 0, Layout(args.results), progress=True)
+    world, runs = prepare([_plan()], MINI, 0, Layout(args.results), progress=True)
     run = runs[0]
     _, tok = load_base(run.base)
     records = read_jsonl(run.mixture / "mixture.jsonl")
@@ -122,6 +171,18 @@ def main() -> None:
     print(f"  batched ({MINI.eval.batch}):  {batched:8.0f} new tokens/s")
     print(f"  one at a time: {single:8.0f} new tokens/s")
     print(f"  ratio: {batched / single:.2f}x (target 5x)")
+
+    flops = _step_flops(run.base, examples, args.steps // 2)
+    fp32 = min(_step(run.base, examples, args.steps // 2, bf16=False) for _ in range(2))
+    bf16 = min(_step(run.base, examples, args.steps // 2, bf16=True) for _ in range(2))
+    size = next(m for m in MINI.models if m.name == run.plan.model)
+    rows = next(_batches(examples, tok.pad_token_id, packed=False))[0]["input_ids"].numel()  # a batch's positions
+    matmul = _matmul_rate(rows, size.hidden, size.intermediate)
+    print(f"SFT step as reproduce trains (padded batches), {args.steps // 2} steps (the shorter of 2 timings), {flops / 1e9:.1f} GFLOP a step")
+    print(f"  fp32:           {fp32:.3f} s/step  {flops / fp32 / 1e9:6.1f} GFLOP/s")
+    print(f"  matrix product ({rows}x{size.hidden} by {size.hidden}x{size.intermediate}) alone: {matmul / 1e9:6.1f} GFLOP/s")
+    print(f"  ratio, step / matrix product: {flops / fp32 / matmul:.2f}")
+    print(f"  bf16 autocast:  {bf16:.3f} s/step; ratio fp32 / bf16: {fp32 / bf16:.2f}x")
 
 
 if __name__ == "__main__":
