@@ -152,7 +152,7 @@ def main() -> None:
     args = parser.parse_args()
     hf_logging.set_verbosity_error()
     torch.set_num_threads(1)
-    world, runs = prepare([_plan()], MINI, 0, Layout(args.results), progress=True)
+    setup, runs = prepare([_plan()], MINI, 0, Layout(args.results), progress=True)
     run = runs[0]
     _, tok = load_base(run.base)
     records = read_jsonl(run.mixture / "mixture.jsonl")
@@ -165,7 +165,7 @@ def main() -> None:
     print(f"  Trainer, padded:    {hf_real / hf_s:8.0f} tokens/s  padding {1 - hf_real / hf_computed:5.1%}  ({hf_s:.1f} s)")
     print(f"  ratio: {(kit_real / kit_s) / (hf_real / hf_s):.2f}x (target 1.5x)")
 
-    prompts = [t["prompt"] for t in read_jsonl(world.test("SM"))][: args.prompts]
+    prompts = [t["prompt"] for t in read_jsonl(setup.world.test("SM"))][: args.prompts]
     batched, single = _generation(run.base, prompts)
     print(f"generation, {len(prompts)} SM prompts, up to {MINI.eval.max_new_tokens} new tokens")
     print(f"  batched ({MINI.eval.batch}):  {batched:8.0f} new tokens/s")

@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from clt_kit.jsonio import read_json
 from clt_kit.train.pretrain import BUNDLED, load_base
@@ -36,3 +40,13 @@ def test_a_steps_flops_count_every_layers_matrix_products_forward_and_backward()
     layers = sum(p.numel() for n, p in model.named_parameters() if p.dim() == 2 and "embed" not in n and "lm_head" not in n)
     assert 6 * layers * tokens <= flops < 2 * 6 * sum(p.numel() for p in model.parameters()) * tokens
     assert bench._matmul_rate(64, 16, 32, repeats=2) > 0
+
+
+@pytest.mark.slow
+def test_the_training_benchmark_runs_through_and_prints_each_ratio(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_train.py"), "--results", str(tmp_path), "--steps", "4", "--prompts", "4"],
+                          capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for label in ("target 1.5x", "target 5x", "ratio, step / matrix product:", "ratio fp32 / bf16:"):
+        assert sum(label in line for line in done.stdout.splitlines()) == 1, (label, done.stdout)
+    assert "GFLOP a step" in done.stdout
