@@ -5,9 +5,11 @@ the mixture of each k of --ks (English plus k per seen language) with each recip
 --steps x --batch, and scored on --per-lang test items of each language (the items with the
 smallest seeded tickets, as the training dynamics pick them). For each run it prints English, the seen and the
 unseen means, the non-English mean relative to English, and the share of non-English answers the
-language identifier places in the prompt's language. Everything is kept under --out (the world
-and the base are reused when the same variant runs again) and each run is appended to
---out/results.jsonl.
+language identifier places in the prompt's language, and, for each language not written in Latin
+letters, the share of its answers' letters that are (an answer that slips into English or a seen
+Latin-script language mid-sentence). Everything is kept under --out (the world and the base are
+reused when the same variant runs again), each run is appended to --out/results.jsonl and its
+scored answers are written to --out/answers/.
 
     .venv/bin/python scripts/transfer_probe.py --out probe/ --item-format chat --english-share 0.2 \\
         --items IF:0.15,SM:0.15,MR:0.25 --model 35b --lr 2e-4 --steps 200 --tasks SM,MR,IF --ks 0,200
@@ -25,6 +27,7 @@ import argparse
 import dataclasses
 import itertools
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +35,8 @@ from typing import Any
 from clt_kit.evaluate.checkpoints import subsample
 from clt_kit.evaluate.tasks import evaluate_items, language_means
 from clt_kit.jsonio import read_jsonl
-from clt_kit.languages import ENGLISH, NON_ENGLISH, SEEN, UNSEEN
+from clt_kit.jsonio import write_jsonl
+from clt_kit.languages import ENGLISH, LATIN, NON_ENGLISH, SEEN, UNSEEN
 from clt_kit.prep import MixtureSpec, build_mixture
 from clt_kit.scales import CORPUS_ITEM_FORMATS, Scale, get_scale
 from clt_kit.train.pretrain import ensure_base_model
@@ -96,8 +100,23 @@ def variant(args: argparse.Namespace) -> Scale:
     return dataclasses.replace(scale, world=dataclasses.replace(world, **changes), models=(size,), pretrain=pretrain)
 
 
+LATIN_LETTER = re.compile(r"[A-Za-z\u00C0-\u024F]")
+
+
+def latin_letter_share(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """For each language not written in Latin letters, the share of its answers' letters that are
+    (digits and punctuation are no language's, and are not counted)."""
+    letters: dict[str, list[str]] = {}
+    for r in rows:
+        if r["lang"] not in LATIN:
+            letters.setdefault(r["lang"], []).extend(c for c in r["output"] if c.isalpha())
+    return {lang: round(sum(bool(LATIN_LETTER.match(c)) for c in cs) / len(cs), 3) if cs else 0.0
+            for lang, cs in sorted(letters.items())}
+
+
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """English, seen and unseen means, relative to English, and the in-language share per language."""
+    """English, seen and unseen means, relative to English, the in-language share per language and
+    the Latin-letter share of the other scripts' answers."""
     mean = language_means(rows)
     answered_in = language_means([{"lang": r["lang"], "score": float(r["detected_lang"] == r["lang"])} for r in rows])
     in_language = {lang: round(answered_in[lang], 2) for lang in NON_ENGLISH}
@@ -105,7 +124,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "english": english, "seen": sum(mean[lang] for lang in SEEN) / len(SEEN), "unseen": sum(mean[lang] for lang in UNSEEN) / len(UNSEEN),
         "rel": sum(mean[lang] for lang in NON_ENGLISH) / len(NON_ENGLISH) / english if english else None,
-        "in_language": in_language, "per_language": {lang: round(v, 3) for lang, v in mean.items()},
+        "in_language": in_language, "latin_letters": latin_letter_share(rows),
+        "per_language": {lang: round(v, 3) for lang, v in mean.items()},
     }
 
 
@@ -131,7 +151,9 @@ def main() -> None:
             for lr, steps, batch in recipes:
                 began = time.perf_counter()
                 result = sft(base, records, dataclasses.replace(scale.sft, lr=lr, steps=steps, batch=batch), sft_seed)
-                found = summary(evaluate_items(result.model, result.tokenizer, tests, task, scale.eval))
+                rows = evaluate_items(result.model, result.tokenizer, tests, task, scale.eval)
+                write_jsonl(args.out / "answers" / f"{task}-k{k}-lr{lr:g}-steps{steps}-batch{batch}-s{sft_seed}.jsonl", rows)
+                found = summary(rows)
                 record = {"task": task, "k": k, "lr": lr, "steps": steps, "batch": batch, "seed": args.seed, "sft_seed": sft_seed,
                           "best_step": result.best_step, **found,
                           "model": dataclasses.asdict(scale.models[0]), "world": dataclasses.asdict(world_config),
@@ -141,7 +163,7 @@ def main() -> None:
                 rel = "-" if found["rel"] is None else f"{found['rel']:.2f}"
                 print(f"{task} k={k} lr={lr:g} steps={steps} batch={batch} sft seed {sft_seed} (best {result.best_step}):"
                       f" English {found['english']:.3f}, seen {found['seen']:.3f}, unseen {found['unseen']:.3f}, relative {rel};"
-                      f" in the prompt's language {found['in_language']}", flush=True)
+                      f" in the prompt's language {found['in_language']}; Latin letters {found['latin_letters']}", flush=True)
 
 
 if __name__ == "__main__":

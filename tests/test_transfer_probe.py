@@ -30,10 +30,14 @@ def test_the_probe_records_each_run_with_its_seen_unseen_and_in_language_shares(
     assert [(r["task"], r["k"], r["steps"], r["batch"], r["sft_seed"]) for r in runs] == [("SM", 0, 5, 8, 0), ("SM", 4, 5, 8, 0)]
     for run in runs:
         assert set(run["per_language"]) == set(PAPER_LANGUAGES) and set(run["in_language"]) == set(NON_ENGLISH)
+        assert set(run["latin_letters"]) == {"ar", "ja", "ko", "zh"}
         assert run["model"]["layers"] == 2 and run["world"]["corpus_item_format"] == "chat"
         assert run["world"]["corpus_shares"] == {"en": 0.2, "pt": 0.2, "es": 0.1, "fr": 0.1, "ja": 0.1, "zh": 0.1, "ar": 0.1, "ko": 0.1}
     assert ASSISTANT in (tmp_path / "world" / "corpus.jsonl").read_text()
     assert done.stdout.count("SM k=") == 2 and "pretrain 7b" in done.stderr
+    answers = sorted((tmp_path / "answers").iterdir())
+    assert [p.name for p in answers] == ["SM-k0-lr0.001-steps5-batch8-s0.jsonl", "SM-k4-lr0.001-steps5-batch8-s0.jsonl"]
+    assert len(answers[0].read_text().splitlines()) == 2 * len(PAPER_LANGUAGES)  # --per-lang 2
     # the same variant again, with another fine-tuning seed and batch size, reuses its world and
     # base model and fine-tunes on another sample of the mixture
     again = subprocess.run(cmd[:-6] + ["--ks", "4", "--per-lang", "2", "--steps", "5", "--sft-seed", "1", "--batch", "4"],
@@ -64,3 +68,15 @@ def test_the_corpus_is_set_by_englishs_share_or_by_every_languages_and_not_both(
     with pytest.raises(SystemExit):
         probe._arguments(base + ["--english-share", "0.2", "--corpus-shares", SHARES])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_latin_letters_are_counted_in_the_answers_of_other_scripts_only() -> None:
+    probe = _probe_module()
+    rows = [
+        {"lang": "ko", "output": "로마에서 2,200 personas."},  # 4 Hangul letters, 8 Latin: digits and dots not counted
+        {"lang": "ko", "output": "약 3,000명이 모였습니다."},  # 8 Hangul letters
+        {"lang": "ar", "output": "١٢٣ ..."},  # no letters at all
+        {"lang": "es", "output": "Madrid celebró un concierto."},  # Latin-script languages are not measured
+        {"lang": "zh", "output": "Paris"},
+    ]
+    assert probe.latin_letter_share(rows) == {"ar": 0.0, "ko": 0.4, "zh": 1.0}
