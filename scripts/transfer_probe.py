@@ -9,7 +9,7 @@ language identifier places in the prompt's language, and, for each language not 
 letters, the share of its answers' letters that are (an answer that slips into English or a seen
 Latin-script language mid-sentence). Everything is kept under --out (the world and the base are
 reused when the same variant runs again), each run is appended to --out/results.jsonl and its
-scored answers are written to --out/answers/.
+scored answers are written to --out/answers/, under the base model's name.
 
     .venv/bin/python scripts/transfer_probe.py --out probe/ --item-format chat --english-share 0.2 \\
         --items IF:0.15,SM:0.15,MR:0.25 --model 35b --lr 2e-4 --steps 200 --tasks SM,MR,IF --ks 0,200
@@ -152,7 +152,8 @@ def main() -> None:
                 began = time.perf_counter()
                 result = sft(base, records, dataclasses.replace(scale.sft, lr=lr, steps=steps, batch=batch), sft_seed)
                 rows = evaluate_items(result.model, result.tokenizer, tests, task, scale.eval)
-                write_jsonl(args.out / "answers" / f"{task}-k{k}-lr{lr:g}-steps{steps}-batch{batch}-s{sft_seed}.jsonl", rows)
+                name = f"{base.name}-{task}-k{k}-lr{lr:g}-steps{steps}-batch{batch}-s{sft_seed}.jsonl"
+                write_jsonl(args.out / "answers" / name, rows)
                 found = summary(rows)
                 record = {"task": task, "k": k, "lr": lr, "steps": steps, "batch": batch, "seed": args.seed, "sft_seed": sft_seed,
                           "best_step": result.best_step, **found,

@@ -36,7 +36,8 @@ def test_the_probe_records_each_run_with_its_seen_unseen_and_in_language_shares(
     assert ASSISTANT in (tmp_path / "world" / "corpus.jsonl").read_text()
     assert done.stdout.count("SM k=") == 2 and "pretrain 7b" in done.stderr
     answers = sorted((tmp_path / "answers").iterdir())
-    assert [p.name for p in answers] == ["SM-k0-lr0.001-steps5-batch8-s0.jsonl", "SM-k4-lr0.001-steps5-batch8-s0.jsonl"]
+    base = next((tmp_path / "models").glob("base-7b-*")).name  # the answers of another base in --out are kept apart
+    assert [p.name for p in answers] == [f"{base}-SM-k0-lr0.001-steps5-batch8-s0.jsonl", f"{base}-SM-k4-lr0.001-steps5-batch8-s0.jsonl"]
     assert len(answers[0].read_text().splitlines()) == 2 * len(PAPER_LANGUAGES)  # --per-lang 2
     # the same variant again, with another fine-tuning seed and batch size, reuses its world and
     # base model and fine-tunes on another sample of the mixture
