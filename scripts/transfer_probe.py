@@ -34,8 +34,7 @@ from typing import Any
 
 from clt_kit.evaluate.checkpoints import subsample
 from clt_kit.evaluate.tasks import evaluate_items, language_means
-from clt_kit.jsonio import read_jsonl
-from clt_kit.jsonio import write_jsonl
+from clt_kit.jsonio import read_jsonl, write_jsonl
 from clt_kit.languages import ENGLISH, LATIN, NON_ENGLISH, SEEN, UNSEEN
 from clt_kit.prep import MixtureSpec, build_mixture
 from clt_kit.scales import CORPUS_ITEM_FORMATS, Scale, get_scale
