@@ -1,0 +1,23 @@
+"""The `started_early` mark (conftest.py): its commands run at the lowest CPU priority, started
+before the suite's other tests, and the tests that wait on them run last."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+
+def _niceness_commands() -> list[list[str]]:
+    return [[sys.executable, "-c", "import os; print('niceness', os.nice(0))"]]
+
+
+@pytest.mark.started_early(commands=_niceness_commands)
+def test_started_early_commands_run_niced_and_their_tests_last(early_processes, request: pytest.FixtureRequest) -> None:
+    [(proc, log)] = early_processes
+    assert proc.wait(timeout=60) == 0
+    assert log.read_text().split() == ["niceness", "19"]
+    items = request.session.items
+    first_early = next(i for i, item in enumerate(items) if item.get_closest_marker("started_early"))
+    assert all(item.get_closest_marker("started_early") for item in items[first_early:])
+    assert request.node in items[first_early:]
