@@ -43,10 +43,13 @@ def _skipped(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.option.collectonly:
         return
-    early = [item for item in items if item.get_closest_marker("started_early") and not _skipped(item)]
-    for item in early:
+    early = [item for item in items if item.get_closest_marker("started_early")]
+    for item in early:  # all of them last, skipped or not, so that the waiting ones end the run
         items.remove(item)
         items.append(item)
+    for item in early:
+        if _skipped(item):
+            continue
         logs = Path(tempfile.mkdtemp(prefix="clt-early-"))
         item.stash[EARLY] = [_start_niced(command, logs / f"{n}.log")
                              for n, command in enumerate(item.get_closest_marker("started_early").kwargs["commands"]())]
