@@ -47,7 +47,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in early:  # all of them last, skipped or not, so that the waiting ones end the run
         items.remove(item)
         items.append(item)
-    for item in early:
         if _skipped(item):
             continue
         logs = Path(tempfile.mkdtemp(prefix="clt-early-"))
