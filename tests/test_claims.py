@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from clt_kit.cli import main
 from clt_kit.languages import PAPER_LANGUAGES
 from clt_kit.results import db
-from clt_kit.results.claims import (CLAIMS, HELD, NOT_HELD, NOT_MEASURABLE, Data, check_claims, k_to_reach, kit_data,
+from clt_kit.results.claims import (CLAIMS, HELD, NOT_HELD, NOT_MEASURABLE, Data, check_claims, k_needed, kit_data,
                                     paper_data, spearman)
 from tests.stored_runs import store_run
 
@@ -68,13 +68,14 @@ def test_script_claims_read_each_mixture_from_its_shared_english_only_start(tmp_
     assert BY_NAME["mr_follows_latin"].check(data).status == NOT_MEASURABLE
 
 
-def test_spearman_and_k_to_reach() -> None:
+def test_spearman_and_k_needed() -> None:
     assert spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
     assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
     assert spearman([1, 2, 3, 4], [1, 1, 2, 2]) == pytest.approx(0.894427, abs=1e-6)  # ties get average ranks
     assert spearman([1, 2, 3], [5, 5, 5]) == 0.0
-    assert k_to_reach({0: 0.96, 100: 1.0, 200: 0.99}, 0.95) == 100  # reached at k=0: one step of the grid
-    assert k_to_reach({0: 0.5, 100: 0.8, 400: 1.0}, 0.95) == 400
+    saturating = {k: 0.4 + 0.4 * k / (k + 150) for k in (0, 100, 200, 400, 800, 1600)}
+    assert k_needed(saturating) == pytest.approx(1350, rel=0.05)  # 90% of the gain at 9 half-gain k
+    assert k_needed({0: 0.9, 100: 0.8, 200: 0.8}) == 0  # no gain: English-only is as far as it goes
 
 
 def test_claims_command_prints_both_sides(tmp_path: Path) -> None:

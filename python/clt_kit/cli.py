@@ -15,6 +15,7 @@ import click
 
 from clt_kit import __version__
 from clt_kit.jsonio import InputError
+from clt_kit.languages import GROUPS
 from clt_kit.study import TASKS, study
 from clt_kit.scales import SCALES, Scale, get_scale
 
@@ -683,6 +684,55 @@ def claims(seed: int, scale: str, results: Path) -> None:
         click.echo(f"{r.claim.name} (finding {r.claim.finding}): {r.claim.statement}")
         click.echo(f"  paper: {r.paper.status}: {r.paper.numbers}")
         click.echo(f"  clt-kit ({scale}, seed {seed}): {r.ours.status}: {r.ours.numbers}")
+
+
+@main.command()
+@RESULTS
+@click.option("--paper", is_flag=True, help="Fit the paper's own numbers (its Tables 3-23, shipped with the kit) instead of RESULTS' runs.")
+@click.option("--scale", type=click.Choice(sorted(SCALES)), default=None, help="The runs of this scale (default: the one scale RESULTS holds).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="The runs of this seed (default: every seed; several runs at one k are bootstrapped together).")
+@click.option("--target-gain", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None, metavar="SHARE",
+              help="Enough data = this share of the gain from k=0 to the fitted plateau (default 0.9).")
+@click.option("--target-rel", type=click.FloatRange(0, min_open=True), default=None, metavar="SHARE",
+              help="Enough data = this share of English's score instead (e.g. 0.95).")
+@click.option("--group", "groups", multiple=True, type=click.Choice(GROUPS), help="Groups to print (repeat; default: all). non_english is relative to English.")
+@click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.9, show_default=True, help="Coverage of the intervals.")
+@click.option("--bootstrap", type=click.IntRange(min=20), default=200, show_default=True, help="Bootstrap replicates behind each interval.")
+@click.option("--next", "next_", is_flag=True, help="Name the k values whose runs would most narrow the intervals of k_needed (of the printed groups' curves).")
+@click.option("--count", type=click.IntRange(min=1), default=2, show_default=True, help="How many k values --next names.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: a list of records (with --next: a list of k values).")
+@click.option("--plot", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Also draw the curves of the first printed group, with bands and k_needed, to this PNG/PDF/SVG.")
+def advise(results: Path, paper: bool, scale: str | None, seed: int | None, target_gain: float | None, target_rel: float | None,
+           groups: tuple[str, ...], level: float, bootstrap: int, next_: bool, count: int, as_json: bool, plot: Path | None) -> None:
+    """How much non-English data does the mix need? Fits score against k for every model, task,
+    setting, mixture and group of RESULTS' runs (or of the paper's numbers), and prints the smallest k
+    per group that reaches the target, with its interval, the plateau and the value at k=0.
+
+    The fits are stored in RESULTS/clt.duckdb (table curve_fits). docs/advise.md explains the model."""
+    import json
+
+    from clt_kit.results import advise as adv
+
+    if target_gain is not None and target_rel is not None:
+        raise click.UsageError("--target-gain and --target-rel are two targets: give one")
+    target = adv.Target(gain_share=None, rel=target_rel) if target_rel is not None else adv.Target(gain_share=target_gain or adv.DEFAULT_GAIN_SHARE)
+    request = adv.Request(db=results / "clt.duckdb", paper=paper, scale=scale, seed=seed, target=target, level=level, bootstrap=bootstrap)
+    found = adv.answer(request)
+    shown = groups or adv.GROUPS
+    if next_:
+        chosen = [c for c in found.curves if c.key[4] in shown]
+        runs = adv.next_runs(chosen, target, count, level)
+        click.echo(json.dumps([r.k for r in runs]) if as_json else adv.next_text(runs, chosen, f"{found.source}; groups {', '.join(shown)}"))
+    elif as_json:
+        click.echo(json.dumps([a.record() for a in found.advice if a.group in shown], indent=1))
+    else:
+        click.echo(f"{found.source}: {target.about()}")
+        click.echo(adv.advice_text(found.advice, shown))
+    if plot is not None:
+        from clt_kit.results.advise_figure import draw_advice
+
+        draw_advice(found.curves, found.advice, shown[0], plot, f"{found.source}: {target.about()}, group {shown[0]}", level)
+        click.echo(f"figure: {plot}", err=as_json)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@ UNSEEN: tuple[str, ...] = ("ar", "ko", "pt")
 PAPER_LANGUAGES: tuple[str, ...] = (ENGLISH, *SEEN, *UNSEEN)
 NON_ENGLISH: tuple[str, ...] = (*SEEN, *UNSEEN)
 LATIN: tuple[str, ...] = ("en", "es", "fr", "pt")
+# The groups a score against k is read for (`clt-kit advise`): the non-English mean relative to
+# English, the seen and unseen means, and each language.
+GROUPS: tuple[str, ...] = ("non_english", "seen", "unseen", *PAPER_LANGUAGES)
 
 
 def script_group(lang: str) -> str:

@@ -273,4 +273,37 @@ MIGRATIONS: list[str] = [
     FROM runs r, json_each(r.validation_losses) j
     WHERE r.status = 'done';
     """,
+    # 10: fitted curves of score against k and the advice they give (`clt-kit advise`,
+    # results/advise.py, docs/advise.md): one row per (source, scale, seed, model, task, setting,
+    # mixture, group, target). source: kit | paper; seed NULL: every seed of the scale (or the
+    # paper); lang_group: non_english (relative to English), seen, unseen or a language code;
+    # target: gain:<share of the gain to the plateau> or rel:<share of English>; k_needed NULL when
+    # no k reaches the target (status says why); [k_low, k_high] its bootstrap interval at `level`.
+    """
+    CREATE TABLE curve_fits (
+        source VARCHAR NOT NULL,
+        scale VARCHAR,
+        seed BIGINT,
+        model VARCHAR NOT NULL,
+        task VARCHAR NOT NULL,
+        setting VARCHAR NOT NULL,
+        mixture VARCHAR NOT NULL,
+        lang_group VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        form VARCHAR NOT NULL,
+        level DOUBLE NOT NULL,
+        at_k0 DOUBLE,
+        plateau DOUBLE,
+        half_k DOUBLE,
+        k_needed INTEGER,
+        k_low INTEGER,
+        k_high INTEGER,
+        k_max INTEGER NOT NULL,
+        n_points INTEGER NOT NULL,
+        status VARCHAR NOT NULL,        -- answered | beyond | no_gain | unreachable | too_few_runs
+        message VARCHAR NOT NULL,
+        bootstrap INTEGER NOT NULL,     -- bootstrap replicates behind the interval
+        fitted_at TIMESTAMP NOT NULL
+    );
+    """,
 ]
