@@ -69,6 +69,7 @@ bench: setup
 	$(VENV)/bin/python benchmarks/bench_prep.py
 	$(VENV)/bin/python benchmarks/langid_accuracy.py
 	$(VENV)/bin/python benchmarks/bench_train.py
+	$(VENV)/bin/python benchmarks/bench_advise.py
 
 # The container from nothing: base image (debootstrap + docker import where no registry is
 # reachable), image build, then `reproduce --figure 2 --scale smoke` inside with --network none and

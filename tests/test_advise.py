@@ -149,3 +149,14 @@ def test_plot_draws_the_fits(tmp_path: Path) -> None:
     out = tmp_path / "advice.png"
     _advise(tmp_path, "--group", "non_english", "--plot", str(out))
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+
+
+def test_the_back_test_prints_each_forms_error_beside_the_flat_baseline() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "benchmarks" / "bench_advise.py")],
+                          capture_output=True, text=True, timeout=300, check=True)
+    assert "flat baseline (the k=400 value): mean abs error" in done.stdout
+    for name in curves.FORMS:
+        assert f"{name}" in done.stdout and "ratio to flat" in done.stdout

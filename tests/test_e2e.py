@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -110,6 +111,25 @@ def test_verify_rechecks_the_mixtures_it_wrote(seed1: tuple[Path, str]) -> None:
     done = subprocess.run([sys.executable, "-m", "clt_kit.cli", "verify", str(results / "work" / "mixtures")], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert f"verified {len(TASKS) * len(study().k_grid('single', 'smoke'))} manifest(s)" in done.stdout
+
+
+def test_advise_answers_from_the_smoke_runs(seed1: tuple[Path, str]) -> None:
+    """`clt-kit advise` on the Figure 2 runs: a fit per model, task and group with ordered intervals,
+    stored in the database, and k values to run next."""
+    results, _ = seed1
+    cmd = [sys.executable, "-m", "clt_kit.cli", "advise", "--results", str(results), "--scale", "smoke", "--seed", "1"]
+    done = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    records = json.loads(done.stdout)
+    assert {(r["model"], r["task"]) for r in records if r["group"] == "non_english"} == {(m, t) for m in ("7b", "35b") for t in TASKS}
+    for r in records:
+        assert {"model", "task", "setting", "mixture", "group", "k_needed", "k_low", "k_high", "plateau", "at_k0"} <= set(r)
+        if r["k_needed"] is not None and r["k_low"] is not None and r["k_high"] is not None:
+            assert r["k_low"] <= r["k_needed"] <= r["k_high"], r
+    with duckdb.connect(str(results / "clt.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM curve_fits WHERE source = 'kit' AND scale = 'smoke' AND seed = 1").fetchone()[0] == len(records)
+    nxt = subprocess.run([*cmd, "--next", "--json"], capture_output=True, text=True, timeout=600)
+    assert nxt.returncode == 0 and json.loads(nxt.stdout), nxt.stdout + nxt.stderr
 
 
 def test_figure3_reuses_the_figure2_runs(seed1: tuple[Path, str]) -> None:
@@ -253,6 +273,8 @@ def test_all_draws_every_figure_and_table_on_one_page(seed1: tuple[Path, str]) -
 
     assert "## The paper's findings, checked" in report
     assert all(f"| `{c.name}` | {c.finding} |" in report for c in CLAIMS)
+    assert "## How much non-English data: the fitted curves" in report and "(figures/advice-non_english.png)" in report
+    assert (results / "figures" / "advice-non_english.png").stat().st_size > 10_000
     with duckdb.connect(str(results / "clt.duckdb"), read_only=True) as con:
         run_ids = {r for (r,) in con.execute("SELECT run_id FROM runs WHERE seed = 1 AND scale = 'smoke'").fetchall()}
         metrics = {(model, task, setting, mixture, k, lang): score for model, task, setting, mixture, k, lang, score in con.execute(

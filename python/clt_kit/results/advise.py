@@ -370,6 +370,16 @@ def advice_text(advice: list[Advice], groups: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
+def advice_markdown(advice: list[Advice], group: str) -> str:
+    """One row per curve of `group`: k_needed with its interval, the value at k=0 and the plateau."""
+    lines = ["| model | task | setting | mixture | k_needed | interval | at k=0 | plateau | verdict |", "|---|---|---|---|---|---|---|---|---|"]
+    for a in advice:
+        if a.group == group:
+            lines.append(f"| {a.model} | {a.task} | {a.setting} | {a.mixture} | {_k(a.k_needed)} | [{_k(a.k_low)}, {_k(a.k_high)}]"
+                         f" | {_num(a.at_k0)} | {_num(a.plateau)} | {a.message} |")
+    return "\n".join(lines) + "\n"
+
+
 def next_text(runs: list[NextRun], curve_list: list[Curve], what: str) -> str:
     if not runs:
         return f"no k value would narrow the intervals of {what}: they are as narrow as more runs of this kind make them"

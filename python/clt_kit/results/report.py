@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from clt_kit.results import advise
+from clt_kit.results.advise_figure import draw_advice
 from clt_kit.results.claims import check_claims, claims_markdown
 from clt_kit.results.figures import FigureFiles
 from clt_kit.results.tables import TableFiles
@@ -31,6 +33,7 @@ def write_report(outputs: list[FigureFiles | TableFiles], study: Study, db: Path
         " (held, not held, or not measurable with the runs it still needs).",
         "",
         claims_markdown(check_claims(db, scale, seed), scale, seed),
+        *_advice_section(db, path, scale, seed, rel),
         "## Figures",
         "",
     ]
@@ -44,3 +47,16 @@ def write_report(outputs: list[FigureFiles | TableFiles], study: Study, db: Path
                   f"Values: [{table.csv.name}]({rel(table.csv)}).", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def _advice_section(db: Path, path: Path, scale: str, seed: int, rel) -> list[str]:
+    """How much non-English data each curve needs (`clt-kit advise`, docs/advise.md), as a table and a figure."""
+    found = advise.answer(advise.Request(db=db, scale=scale, seed=seed))
+    target = advise.Target()
+    figure = draw_advice(found.curves, found.advice, "non_english", path.parent / "figures" / "advice-non_english.png",
+                         f"{found.source}: {target.about()}", advise.DEFAULT_LEVEL)
+    return ["## How much non-English data: the fitted curves", "",
+            f"The k per seen language at which each curve's fit reaches {target.about()} (relative to English), with its"
+            f" {advise.DEFAULT_LEVEL:.0%} bootstrap interval over the test items; `clt-kit advise` gives every group, and"
+            " `clt-kit advise --next` the runs that would narrow the intervals most.", "",
+            advise.advice_markdown(found.advice, "non_english"), f"![advice]({rel(figure)})", ""]
