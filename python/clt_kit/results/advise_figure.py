@@ -9,6 +9,7 @@ import numpy as np
 
 from clt_kit.results.advise import Advice, Curve
 from clt_kit.results import curves
+from clt_kit.study import TASKS
 
 
 def draw_advice(curve_list: list[Curve], advice: list[Advice], group: str, out: Path, title: str, level: float) -> Path:
@@ -20,18 +21,24 @@ def draw_advice(curve_list: list[Curve], advice: list[Advice], group: str, out: 
     chosen = [(c, a) for c, a in zip(curve_list, advice) if c.key[4] == group]
     if not chosen:
         raise ValueError(f"no curve of group {group} to draw")
-    tasks = sorted({c.key[1] for c, _ in chosen})
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4), squeeze=False)
+    present = {c.key[1] for c, _ in chosen}
+    tasks = [t for t in TASKS if t in present] + sorted(present - set(TASKS))
+    rows = sorted({(c.key[2], c.key[3]) for c, _ in chosen}, key=lambda r: (r[0] != "single", r[1] != "all", r))
+    fig, axes = plt.subplots(len(rows), len(tasks), figsize=(4.8 * len(tasks), 3.4 * len(rows)), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, task in zip(axes[0], tasks):
-        for i, (curve, adv) in enumerate((c, a) for c, a in chosen if c.key[1] == task):
-            _draw_one(ax, curve, adv, colors[i % len(colors)], level)
-        positive = [k for c, _ in chosen for k in c.ks if k > 0]
-        ax.set_xscale("symlog", linthresh=min(positive) if positive else 1)
-        ax.set_title(task)
-        ax.set_xlabel("k (examples per seen language)")
-        ax.set_ylabel("relative to English" if group == "non_english" else f"{group} score")
-        ax.legend(fontsize=7)
+    models = sorted({c.key[0] for c, _ in chosen})
+    positive = [k for c, _ in chosen for k in c.ks if k > 0]
+    for (setting, mixture), row in zip(rows, axes):
+        for ax, task in zip(row, tasks):
+            for curve, adv in chosen:
+                if curve.key[1:4] == (task, setting, mixture):
+                    _draw_one(ax, curve, adv, colors[models.index(curve.key[0]) % len(colors)], level)
+            ax.set_xscale("symlog", linthresh=min(positive) if positive else 1)
+            ax.set_title(f"{task} ({setting}-task, mixture {mixture})", fontsize=9)
+            ax.set_xlabel("k (examples per seen language)")
+            ax.set_ylabel("relative to English" if group == "non_english" else f"{group} score")
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -41,9 +48,7 @@ def draw_advice(curve_list: list[Curve], advice: list[Advice], group: str, out: 
 
 
 def _draw_one(ax, curve: Curve, adv: Advice, color: str, level: float) -> None:
-    model, _, setting, mixture, _ = curve.key
-    label = f"{model} ({setting}, {mixture})"
-    ax.plot(curve.ks, curve.values, "o", color=color, label=label)
+    ax.plot(curve.ks, curve.values, "o", color=color, label=curve.key[0])
     if adv.at_k0 is None:
         return
     top = max(curve.k_max, adv.k_high or 0, adv.k_needed or 0)
