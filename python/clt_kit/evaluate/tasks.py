@@ -94,6 +94,24 @@ def score(task: str, item: dict[str, Any], output: str, detected_lang: str = "un
     return SCORERS[task](item, output, detected_lang, judge, confidence)
 
 
+def stop_strings(item: dict[str, Any]) -> list[str]:
+    """A test item's stop strings (its `stop` field: a few-shot MGSM item's next-question label);
+    the world's items have none, and end at end-of-sequence."""
+    stop = item.get("stop", [])
+    if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
+        raise InputError(f"test item {item.get('id')!r}: 'stop' is {stop!r}; give a list of non-empty strings")
+    return stop
+
+
+def stops_by_lang(tests: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each language's stop strings, for the evaluation's record (generate.stop_rule)."""
+    found: dict[str, list[str]] = {}
+    for t in tests:
+        found.setdefault(t["lang"], [])
+        found[t["lang"]] += [s for s in stop_strings(t) if s not in found[t["lang"]]]
+    return found
+
+
 def evaluate_task(model: Any, tokenizer: Any, test_path: Path, task: str, config: EvalConfig, judge: Judge | None = None) -> list[dict[str, Any]]:
     """Generates an answer to every test item of `task` and scores it: one row per example."""
     return evaluate_items(model, tokenizer, read_jsonl(test_path), task, config, judge)
@@ -103,7 +121,8 @@ def evaluate_items(model: Any, tokenizer: Any, tests: list[dict[str, Any]], task
                    judge: Judge | None = None) -> list[dict[str, Any]]:
     """Generates an answer to each of `tests` (items of `task`) and scores it: one row per item."""
     torch.set_num_threads(config.cpu_threads)  # as in training: CPU results depend on the thread count
-    outputs = generate(model, tokenizer, [t["prompt"] for t in tests], config.max_new_tokens, config.batch, config.seq_len)
+    outputs = generate(model, tokenizer, [t["prompt"] for t in tests], config.max_new_tokens, config.batch, config.seq_len,
+                       [stop_strings(t) for t in tests])
     detected, confidence = identify_languages(outputs)
     if judge is not None and task == "IF":  # the judge's ratings, many requests at once (cached; the rows read them)
         judge.rate_all([(t["prompt"], out) for t, out, lang, conf in zip(tests, outputs, detected, confidence)
