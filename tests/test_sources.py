@@ -97,6 +97,8 @@ def test_mgsm_on_the_real_files_and_a_users_own_translation(tmp_path: Path) -> N
     assert any(i["prompt"] == f"{two_shot}\n\nQuestion: {first_en[0]}\nStep-by-Step Answer:" and i["answer"] == int(first_en[1]) for i in items)
     ja = next(i for i in items if i["lang"] == "ja")["prompt"]
     assert ja.count("問題：") == 3 and ja.endswith("\nステップごとの答え：")  # the native labels, full-width colon and all
+    # each stops where the next question would start, as lm-eval's `until` ("Question:", "問題：")
+    assert {i["lang"]: tuple(i["stop"]) for i in items} == {"en": ("Question:",), "ja": ("問題：",), "pt": ("Pergunta:",)}
     assert record["sources"][0]["files"] == {"pt": str(FIXTURES / "mgsm" / "mgsm_pt.tsv")} and record["sources"][0]["shots"] == 2
     assert record["sources"][0]["exemplars"]["sha256"] == sha256_file(exemplars)
     with pytest.raises(InputError, match=r"has no ko data; give `files: \{ko: <path>\}`.*machine-translated"):

@@ -303,12 +303,12 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
 def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, backend: str, vllm_python: Path | None,
           judge_url: str | None, judge_model: str, judge_cache: Path | None, judge_in_flight: int, judge_allow_http: bool) -> None:
     """Generate greedily on a test set and score every example; print per-language means."""
-    from clt_kit.evaluate.generate import backend_of, place
+    from clt_kit.evaluate.generate import backend_of, place, stop_rule
     from clt_kit.evaluate.vllm_backend import VllmModel
     from clt_kit.evaluate.vllm_backend import vllm_python as find_vllm
     from clt_kit.pieces import SFT_RECORD, save_eval
-    from clt_kit.evaluate.tasks import evaluate_task, language_means
-    from clt_kit.jsonio import write_jsonl
+    from clt_kit.evaluate.tasks import evaluate_task, language_means, stops_by_lang
+    from clt_kit.jsonio import read_jsonl, write_jsonl
     from clt_kit.train.pretrain import load_base, load_tokenizer
 
     judge = make_judge(judge_url, judge_model, judge_cache or Path("results/judge-cache"), judge_in_flight, judge_allow_http)
@@ -325,8 +325,9 @@ def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, b
     if out is not None:
         write_jsonl(out, rows)
     if (Path(model_dir) / SFT_RECORD).is_file():  # a model `train` made: its evaluation is kept beside it, for `ingest`
+        generation = {**backend_of(model), "stop": stop_rule(tokenizer, stops_by_lang(read_jsonl(test)))}
         kept = save_eval(Path(model_dir), task, rows, test, time.perf_counter() - started, judge.describe() if judge else None,
-                         backend_of(model))
+                         generation)
         click.echo(f"kept in {kept} (`clt-kit ingest {model_dir}` loads the run into the results)")
     for lang, mean in language_means(rows).items():
         click.echo(f"{lang}\t{mean:.4f}")

@@ -146,17 +146,27 @@ ADAPTERS: dict[str, Adapter] = {a.name: a for a in (
 )}
 
 
+def few_shot_label(text: str) -> str:
+    """The label a worked example's question or answer starts with ("Question: ", "問題："): up to
+    its first colon, with the space after an ASCII one."""
+    cut = min((i for i in (text.find(":"), text.find("：")) if i >= 0), default=-1)
+    if cut < 0:
+        raise InputError(f"the exemplar {text[:40]!r} does not start with a label ending in ':'")
+    return text[: cut + 1] + (" " if text[cut] == ":" else "")
+
+
 def few_shot_prompt(shots: list[dict[str, str]], question: str) -> str:
     """MGSM's native chain-of-thought prompt: each worked example ("q" and "a", each starting with
     its language's label, e.g. "問題：" and "ステップごとの答え："), then the question under the same
     labels, the answer left to the model."""
-    def label(text: str) -> str:
-        cut = min((i for i in (text.find(":"), text.find("：")) if i >= 0), default=-1)
-        if cut < 0:
-            raise InputError(f"the exemplar {text[:40]!r} does not start with a label ending in ':'")
-        return text[: cut + 1] + (" " if text[cut] == ":" else "")
     blocks = [f"{s['q'].strip()}\n{s['a'].strip()}" for s in shots]
-    return "\n\n".join([*blocks, f"{label(shots[0]['q'])}{question}\n{label(shots[0]['a']).rstrip()}"])
+    return "\n\n".join([*blocks, f"{few_shot_label(shots[0]['q'])}{question}\n{few_shot_label(shots[0]['a']).rstrip()}"])
+
+
+def few_shot_stop(shots: list[dict[str, str]]) -> list[str]:
+    """A few-shot prompt's stop strings: the question label, where a model that answered goes on
+    to write the next question (lm-evaluation-harness's `until` for MGSM: "Question:", "問題：")."""
+    return [few_shot_label(shots[0]["q"]).strip()]
 
 
 def get_adapter(name: str) -> Adapter:

@@ -32,7 +32,7 @@ from clt_kit.jsonio import InputError, publish_dir, read_json, write_json, write
 from clt_kit.languages import PAPER_LANGUAGES
 from clt_kit.prep.core import identify_languages, sha256_file
 from clt_kit.seeding import derive_seed
-from clt_kit.sources.adapters import Adapter, Item, few_shot_prompt, generic_adapter, get_adapter
+from clt_kit.sources.adapters import Adapter, Item, few_shot_prompt, few_shot_stop, generic_adapter, get_adapter
 from clt_kit.sources.read import Row, file_rows, hub_rows, is_local, local_files
 from clt_kit.study import TASKS
 from clt_kit.world.generate import WorldPaths
@@ -218,7 +218,7 @@ def _with_shots(found: list[tuple[str, Item]], source: SourceSpec, shots: int) -
         ordered = [given[k] for k in sorted(given, key=lambda k: (len(k), k))]
         if len(ordered) < shots:
             raise InputError(f"{path}: {len(ordered)} worked examples for {lang}, {shots} needed; add them or set shots: {len(ordered)}")
-        out.append((lang, {**item, "prompt": few_shot_prompt(ordered[:shots], item["prompt"])}))
+        out.append((lang, {**item, "prompt": few_shot_prompt(ordered[:shots], item["prompt"]), "stop": few_shot_stop(ordered[:shots])}))
     return out
 
 
