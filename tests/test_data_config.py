@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from clt_kit.cli import main
@@ -285,6 +285,8 @@ def _wrong_kind(kind: str, value: Any) -> bool:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(key=st.sampled_from(ALL_KEYS), value=VALUES)
+@example(key="fields", value={"\x85": None})  # a key that is a line break of its own: shown escaped, on the one line
+@example(key="from", value="./x\n")
 def test_any_value_of_any_key_builds_or_is_one_error_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, value: Any) -> None:
     """Whatever a key holds, `clt-kit data` writes the data (exit 0) or says one `error:` line (exit 2);
     a value of the wrong type is named with the config file and its key path."""

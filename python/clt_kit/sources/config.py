@@ -12,7 +12,9 @@ such, never sent to the hub.
 
 from __future__ import annotations
 
+import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clt_kit.jsonio import InputError
 from clt_kit.languages import PAPER_LANGUAGES
-from clt_kit.sources.adapters import ADAPTERS, generic_adapter, read_exemplars
+from clt_kit.sources.adapters import ADAPTERS, Adapter, generic_adapter, read_exemplars
 from clt_kit.sources.build import DataSpec, SourceSpec
 from clt_kit.sources.read import decoded_text, is_local
 from clt_kit.study import TASKS
@@ -77,6 +79,7 @@ EXPECTED: dict[str, str] = {
     "shots": "an integer of 0 or more (worked examples before each test prompt)",
     "exemplars": "text: the path of a JSON file of worked examples per language",
 }
+_PLAIN = re.compile(r"[A-Za-z0-9_-]+")  # a key shown as .key in a key path (else as ['key'])
 SOURCE_KEYS = "dataset, role, from, languages, per_lang, files, revision, task, fields, lang, shots, exemplars"
 
 
@@ -121,51 +124,24 @@ def spec_of(raw: Any, path: Path) -> DataSpec:
     return DataSpec(seed=config.seed, sources=specs)
 
 
+Fail = Callable[[str, str], InputError]  # (key, problem) -> the error naming the file and the source's key
+
+
 def _source_spec(i: int, source: _Source, path: Path) -> SourceSpec:
     """One checked source: what its keys mean together, and the local files they name."""
     def fail(key: str, problem: str) -> InputError:
-        return InputError(f"{path}: sources[{i}]{'.' + key if key else ''}: {problem}")
+        return InputError(f"{path}: sources[{i}].{key}: {problem}")
 
-    generic = source.dataset == "generic"
-    if not generic and source.dataset not in ADAPTERS:
-        raise fail("dataset", f"unknown adapter {source.dataset!r}; must be {EXPECTED['dataset']}")
-    adapter = ADAPTERS.get(source.dataset)
-    if generic:
-        if source.task is None:
-            raise fail("task", f"a generic source needs a task: {EXPECTED['task']}")
-        try:
-            generic_adapter(source.task, source.fields, source.lang)
-        except InputError as e:
-            raise fail("fields", str(e)) from None
-    else:
-        for key in ("task", "fields"):
-            if getattr(source, key):
-                raise fail(key, f"for a generic source only; {source.dataset}'s are its adapter's: remove {key}")
-    if adapter is not None and source.role not in adapter.splits:
-        raise fail("role", f"{source.dataset} has no {source.role} data; it gives {', '.join(adapter.splits)}")
-    languages = tuple(source.languages) if source.languages is not None else PAPER_LANGUAGES
-    if len(set(languages)) != len(languages):
-        raise fail("languages", f"{sorted(lang for lang in languages if languages.count(lang) > 1)[0]} is listed twice; list each once")
+    adapter = _check_dataset(source, fail)
+    languages = _check_languages(source, adapter, fail)
     where = _local_path(source.from_, fail, "from") if source.from_ is not None and is_local(source.from_) else source.from_
-    if where is None and adapter is not None and adapter.hub is None and not source.files:
-        raise fail("from", f"{source.dataset} has no hub copy: give a local copy's path{'; ' + adapter.note if adapter.note else ''}")
     if source.revision is not None and where is not None and is_local(where):
-        raise fail("revision", f"pins a hub dataset, and from: {where} is a local path: remove revision")
-    if source.lang is not None:
-        if adapter is not None and (adapter.configs is not None or adapter.lang_of is not None):
-            raise fail("lang", f"{source.dataset} knows each row's language itself: remove lang")
-        if source.lang not in languages:
-            raise fail("lang", f"{source.lang} is not among languages ({', '.join(languages)}): every row would be skipped")
-    for lang, file in source.files.items():
-        if adapter is None or adapter.configs is None:
-            raise fail(f"files.{lang}", f"{source.dataset} reads one source for all languages; give the file as from")
-        if lang not in languages:
-            raise fail(f"files.{lang}", f"{lang} is not among languages ({', '.join(languages)}): add it there or remove the file")
+        raise fail("revision", f"pins a hub dataset, and from: {where!r} is a local path: remove revision")
     files = {lang: _local_path(file, fail, f"files.{lang}") for lang, file in source.files.items()}
-    if adapter is not None and adapter.configs is not None:
-        if missing := [lang for lang in languages if lang not in adapter.configs and lang not in files]:
-            raise fail("languages", f"{source.dataset} has no {missing[0]} data; give files: {{{missing[0]}: <path>}}"
-                                    f" or leave {missing[0]} out{'; ' + adapter.note if adapter.note else ''}")
+    lacking = [lang for lang in languages if lang not in files or not adapter.configs] if adapter and not adapter.hub else []
+    if where is None and adapter is not None and lacking:
+        raise fail("from", f"{source.dataset} has no hub copy: give a local copy's path"
+                           f"{' (or files for ' + ', '.join(lacking) + ')' if adapter.configs else ''}{'; ' + adapter.note if adapter.note else ''}")
     shots = source.shots if source.shots is not None else (adapter.shots if adapter else 0)
     exemplars = None
     if source.exemplars is not None:
@@ -174,18 +150,66 @@ def _source_spec(i: int, source: _Source, path: Path) -> SourceSpec:
     elif shots:
         raise fail("exemplars", f"{shots}-shot prompts need exemplars: a JSON file of worked examples per language, or set shots: 0")
     return SourceSpec(dataset=source.dataset, role=source.role, where=where, languages=languages, per_lang=source.per_lang,
-                      files=files, revision=source.revision, task=source.task, fields=dict(source.fields), lang=source.lang,
+                      files=files, revision=source.revision, task=source.task, fields=_fields(source), lang=source.lang,
                       shots=source.shots, exemplars=exemplars)
 
 
-def _local_path(value: str, fail: Any, key: str) -> str:
+def _fields(source: _Source) -> dict[str, str]:
+    fields: dict[str, str] = {kit: theirs for kit, theirs in source.fields.items()}
+    return fields
+
+
+def _check_dataset(source: _Source, fail: Fail) -> Adapter | None:
+    """The source's adapter (None: generic, its task and field mapping checked) and its role."""
+    if source.dataset == "generic":
+        if source.task is None:
+            raise fail("task", f"a generic source needs a task: {EXPECTED['task']}")
+        try:
+            generic_adapter(source.task, _fields(source), source.lang)
+        except InputError as e:
+            raise fail("fields", str(e)) from None
+        return None
+    if source.dataset not in ADAPTERS:
+        raise fail("dataset", f"unknown adapter {source.dataset!r}; must be {EXPECTED['dataset']}")
+    adapter = ADAPTERS[source.dataset]
+    for key in ("task", "fields"):
+        if getattr(source, key):
+            raise fail(key, f"for a generic source only; {source.dataset}'s are its adapter's: remove {key}")
+    if source.role not in adapter.splits:
+        raise fail("role", f"{source.dataset} has no {source.role} data; it gives {', '.join(adapter.splits)}")
+    return adapter
+
+
+def _check_languages(source: _Source, adapter: Adapter | None, fail: Fail) -> tuple[str, ...]:
+    """The source's languages, each listed once, each with data, and `lang` and `files` among them."""
+    languages = tuple(source.languages) if source.languages is not None else PAPER_LANGUAGES
+    if twice := sorted(lang for lang in set(languages) if languages.count(lang) > 1):
+        raise fail("languages", f"{twice[0]} is listed twice; list each once")
+    if source.lang is not None:
+        if adapter is not None and (adapter.configs is not None or adapter.lang_of is not None):
+            raise fail("lang", f"{source.dataset} knows each row's language itself: remove lang")
+        if source.lang not in languages:
+            raise fail("lang", f"{source.lang} is not among languages ({', '.join(languages)}): every row would be skipped")
+    for lang in source.files:
+        if adapter is None or adapter.configs is None:
+            raise fail(f"files.{lang}", f"{source.dataset} reads one source for all languages; give the file as from")
+        if lang not in languages:
+            raise fail(f"files.{lang}", f"{lang} is not among languages ({', '.join(languages)}): add it there or remove the file")
+    if adapter is not None and adapter.configs is not None:
+        if missing := [lang for lang in languages if lang not in adapter.configs and lang not in source.files]:
+            raise fail("languages", f"{source.dataset} has no {missing[0]} data; give files: {{{missing[0]}: <path>}}"
+                                    f" or leave {missing[0]} out{'; ' + adapter.note if adapter.note else ''}")
+    return languages
+
+
+def _local_path(value: str, fail: Fail, key: str) -> str:
     """A local path that exists (`~` expanded), or InputError naming the key (and for `from`, the rule
     that made it a local path)."""
     path = Path(value).expanduser()
     if not path.exists():
         rule = ("; it is read as a local path: a hub id has the form owner/name, without a leading ./ or /"
                 " and without a file extension") if key == "from" else ""
-        raise fail(key, f"{value}: no such file or folder (relative to the current folder, {Path.cwd()}){rule}")
+        raise fail(key, f"{value if value.isprintable() else repr(value)}: no such file or folder (relative to the current folder, {Path.cwd()}){rule}")
     return str(path) if value.startswith("~") else value
 
 
@@ -197,7 +221,8 @@ def _problems(error: ValidationError) -> str:
 
 def _problem(e: Any) -> str:
     loc = tuple(part for part in e["loc"] if part != "[key]")
-    key = "".join(f"[{part}]" if isinstance(part, int) else ("." if n else "") + str(part) for n, part in enumerate(loc))
+    key = "".join(f"[{part}]" if isinstance(part, int) else ("." if n else "") + str(part) if _PLAIN.fullmatch(str(part))
+                  else f"[{str(part)!r}]" for n, part in enumerate(loc))
     if e["type"] == "missing":
         return f"{key}: missing; give {EXPECTED.get(str(loc[-1]), 'it')}"
     if e["type"] == "extra_forbidden":
