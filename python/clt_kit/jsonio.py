@@ -154,7 +154,7 @@ def iter_jsonl(path: Path, on_error: ErrorHandler | None = None, fix: str = "fix
             problem: tuple[str, str] | None = None
             obj: Any = None
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")  # a byte order mark dropped
                 if not line.strip():
                     continue
                 obj = json.loads(line)
