@@ -398,7 +398,7 @@ def test_a_trickled_reply_is_cut_off_at_the_deadline(where: str, tmp_path: Path,
         started = time.monotonic()
         with pytest.raises(JudgeError, match=r"failed after 2 tries \(TimeoutError: no complete answer within 1 s\)"):
             judge.rate("p", "a")
-        assert time.monotonic() - started < 3.0  # two tries of 1 s each, and a little
+        assert time.monotonic() - started < 3.5  # two tries of 1 s each, and a little (before: 10 s and a rating)
     finally:
         server.shutdown()
 

@@ -26,6 +26,7 @@ How a request travels, the rules this module keeps (tests/test_judge.py):
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import http.client
 import ipaddress
@@ -360,7 +361,7 @@ class Judge:
         host, port = parts.hostname or "", parts.port or (443 if secure else 80)
         path = parts.path.rstrip("/") + "/chat/completions" + (f"?{parts.query}" if parts.query else "")
         headers = dict(headers)
-        context = ssl.create_default_context() if secure else None
+        context = _tls() if secure else None
         if proxy is None:
             connection = http.client.HTTPSConnection(host, port, timeout=self.timeout, context=context) if secure \
                 else http.client.HTTPConnection(host, port, timeout=self.timeout)
@@ -391,6 +392,12 @@ class Judge:
         if deadline.expired:  # cut off: what came may be cut short anywhere (http.client reads an end of file as the headers' end)
             raise TimeoutError(f"no complete answer within {self.timeout:g} s")
         return reply
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """The system's certificate authorities, host names checked (one context for every request)."""
+    return ssl.create_default_context()
 
 
 def _redirect_target(parts: urllib.parse.SplitResult, location: str | None) -> str:
