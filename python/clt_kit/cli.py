@@ -38,7 +38,7 @@ def judge_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--judge-model", default="gpt-4o", show_default=True, help="The judge's model name (the paper used GPT-4o)."),
         click.option("--judge-cache", type=click.Path(path_type=Path), default=None, help="Where judgments are cached (default: RESULTS/judge-cache; for eval, results/judge-cache)."),
         click.option("--judge-in-flight", type=click.IntRange(min=1), default=16, show_default=True, help="Judge requests sent at once."),
-        click.option("--judge-allow-http", is_flag=True, help="Send the API key over plain http to a judge on another machine (refused otherwise; https or a local server need no flag)."),
+        click.option("--judge-allow-http", is_flag=True, help="Send the API key over plain http to a judge (or an http_proxy) on another machine (refused otherwise; https or a local server need no flag)."),
     ]):
         command = option(command)
     return command
