@@ -188,3 +188,30 @@ def test_train_refuses_a_changed_base_or_mixture(made: Path, tmp_path: Path) -> 
         assert result.exit_code == 2 and f"{target}: sha256" in result.output, result.output
         assert not (tmp_path / "out").exists()
         target.write_bytes(original)
+
+
+def test_a_forged_stamp_memory_does_not_hide_an_edited_file(made: Path, tmp_path: Path) -> None:
+    """The stamp memory of a folder rewritten by hand (an edited mixture's new stamp mapped to its
+    old hash, or another file's entry copied over it) is not trusted: the run's pre-flight check
+    hashes the file again and refuses the mixture."""
+    import json
+
+    from clt_kit.integrity import STAMPS
+    from clt_kit.prep.mixture import mixture_problems
+
+    _, _, run = _prepared(made, tmp_path)
+    target = run.mixture / "mixture.jsonl"
+    old = hash_files(run.mixture)["mixture.jsonl"]
+    assert mixture_problems(run.mixture) == []
+    with target.open("a", encoding="utf-8") as f:
+        f.write('{"id": "forged"}\n')
+    st = target.stat()
+    stamps = json.loads((run.mixture / STAMPS).read_text(encoding="utf-8"))
+    for forged in ([[st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino], old],  # as an earlier kit remembered it
+                   [[st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino], old, stamps["mixture.jsonl"][-1]],  # an old seal
+                   [[st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino], old, stamps["dropped.jsonl"][-1]]):  # another file's
+        (run.mixture / STAMPS).write_text(json.dumps({**stamps, "mixture.jsonl": forged}), encoding="utf-8")
+        assert hash_files(run.mixture, ["mixture.jsonl"])["mixture.jsonl"] == sha256_file(str(target)) != old
+        (run.mixture / STAMPS).write_text(json.dumps({**stamps, "mixture.jsonl": forged}), encoding="utf-8")
+        problems = mixture_problems(run.mixture)
+        assert any(str(target) in p and "changed" in p for p in problems), problems

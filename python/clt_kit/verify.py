@@ -4,7 +4,8 @@ Four kinds: a mixture (manifest.json), a joint mixture of several tasks (manifes
 "clt-kit joint mixture", above its parts' own mixture folders), a world (world.json), a base
 model (base.json). For each:
 the folder must hold exactly the files its record names (none missing, none extra, each with its
-recorded sha256), every field that determines the output is compared with a rebuild from the
+recorded sha256, every file read and hashed in full: the stamp memory that spares a run's own
+pre-flight check from reading unchanged files is never consulted here), every field that determines the output is compared with a rebuild from the
 recorded inputs and parameters, and a field that cannot be checked is reported as unchecked,
 never passed in silence. A manifest that cannot be read or checked at all is one named problem,
 and the other manifests are still checked.
@@ -76,7 +77,7 @@ def verify_world(manifest_path: Path, manifest: dict[str, Any]) -> Report:
     if manifest.get("format") != WORLD_FORMAT:
         return Report(problems=[f"{manifest_path}: world format {manifest.get('format')!r}, but this kit makes format {WORLD_FORMAT};"
                                 " make it again with `clt-kit world`"])
-    report = Report(problems=check_files(manifest_path.parent, manifest["files"], "world", WORLD_RECORD))
+    report = Report(problems=check_files(manifest_path.parent, manifest["files"], "world", WORLD_RECORD, remembered=False))
     scale = get_scale(manifest["scale"])
     world_config, _ = scale.generated()
     recorded, current = manifest.get("settings"), world_settings(world_config)
@@ -110,7 +111,7 @@ def verify_base(manifest_path: Path, manifest: dict[str, Any]) -> Report:
 
     report = Report()
     if "files" in manifest:
-        report.problems += check_files(manifest_path.parent, manifest["files"], "base model", BASE_RECORD)
+        report.problems += check_files(manifest_path.parent, manifest["files"], "base model", BASE_RECORD, remembered=False)
     else:
         report.unchecked.append(f"{manifest_path}: files: base.json records no file hashes (made by an earlier kit), so only the weights are checked")
     if report.problems:
@@ -262,7 +263,7 @@ def verify_mixture(manifest_path: Path, manifest: dict[str, Any]) -> Report:
     recorded_files = {e["path"]: e["sha256"] for e in outputs.values()}
     if set(recorded_files) != {MIXTURE, DROPPED}:
         report.problems.append(f"{manifest_path}: outputs name {sorted(recorded_files)}; a mixture's are {MIXTURE} and {DROPPED}")
-    report.problems += check_files(manifest_path.parent, recorded_files, "mixture", MANIFEST)
+    report.problems += check_files(manifest_path.parent, recorded_files, "mixture", MANIFEST, remembered=False)
     inputs = manifest["inputs"]
     input_problems = [p for e in inputs["pool"] for p in _check_file(manifest_path, e, "input pool")]
     if "test" in inputs:
@@ -302,7 +303,7 @@ def verify_joint(manifest_path: Path, manifest: dict[str, Any]) -> Report:
     if manifest.get("format") != JOINT_FORMAT:
         return Report(problems=[f"{manifest_path}: joint mixture format {manifest.get('format')!r}, but this kit writes {JOINT_FORMAT};"
                                 " make it again with `clt-kit reproduce --data-only`"])
-    if problems := check_files(manifest_path.parent, output_files(manifest), "joint mixture", MANIFEST):
+    if problems := check_files(manifest_path.parent, output_files(manifest), "joint mixture", MANIFEST, remembered=False):
         return Report(problems=problems)
     again, _ = joint_of_parts(JointSpec.from_dict(manifest["spec"]), manifest_path.parent)
     return Report(problems=[
