@@ -36,6 +36,7 @@ from clt_kit.prep.joint import JointSpec, build_joint_mixture, part_dir
 from clt_kit.prep.mixture import MANIFEST, MixtureSpec, build_mixture, mixture_problems, output_files
 from clt_kit.results import db, runs as run_store
 from clt_kit.results.figures import FigureFiles, draw_figure
+from clt_kit.results.runs import run_id
 from clt_kit.results.tables import TableFiles, draw_table
 from clt_kit.scales import ModelSize, PretrainConfig, Scale
 from clt_kit.sources import DATA_RECORD, data_paths
@@ -175,10 +176,6 @@ def environment() -> dict[str, Any]:
         "clt_kit": __version__,
         "device": "cuda" if torch.cuda.is_available() else "cpu",
     }
-
-
-def run_id(spec: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical(spec).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
