@@ -546,7 +546,7 @@ def _echo_figure(figure: FigureFiles) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @RESULTS
 def verify(path: Path, results: Path) -> None:
-    """Recheck manifests (a file or a folder of them): hashes of inputs and outputs, and a rebuild.
+    """Recheck manifests and run records (a file or a folder of them): hashes of inputs and outputs, and a rebuild.
 
     Committed manifests without their data (data_manifests/) are compared with the user's rebuild
     at the same place under RESULTS/work/ (make it with `reproduce --all --data-only`)."""
@@ -559,7 +559,7 @@ def verify(path: Path, results: Path) -> None:
     for p in report.problems:
         click.echo(f"{PROBLEM}{p}", err=True)
     if report.checked == 0:
-        click.echo(f"error: no manifest.json, world.json or base.json found under {path}", err=True)
+        click.echo(f"error: no manifest.json, world.json, base.json or run.json found under {path}", err=True)
         sys.exit(2)
     if report.problems:
         click.echo(f"{len(report.problems)} problem(s) in {report.checked} manifest(s)", err=True)
