@@ -81,13 +81,13 @@ def test_settings_cross_into_rust_by_name_with_the_cores_defaults() -> None:
     col = core.column(["a b c d"])
     one = (np.zeros(1, dtype="<u4").tobytes(), np.ones(1, dtype=np.uint8).tobytes())
     with pytest.raises(TypeError):
-        _prep.near_dedup(col.data, col.offsets, col.data, col.offsets, *one, near)  # type: ignore[misc]
+        _prep.near_dedup(col.data, col.offsets, col.data, col.offsets, *one, near)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
-        _prep.NearDupOptions(128, 16)  # type: ignore[misc]
+        _prep.NearDupOptions(128, 16)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
-        core.NearDupParams(128, 16)  # type: ignore[misc]
+        core.NearDupParams(128, 16)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
-        _prep.minhash_signatures(col.data, col.offsets, 128, 42, 3, 5)  # type: ignore[misc]
+        _prep.minhash_signatures(col.data, col.offsets, 128, 42, 3, 5)  # type: ignore[call-arg]
     survivor, candidates, accepted = _prep.near_dedup(col.data, col.offsets, col.data, col.offsets, *one, options=near)
     assert (np.frombuffer(survivor, dtype="<u4").tolist(), candidates, accepted) == ([0], 0, 0)
     # Settings that do not fit together are refused where they are made.
