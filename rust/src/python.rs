@@ -335,6 +335,7 @@ fn langid_model() -> (String, String, Vec<String>) {
 #[pyfunction]
 #[pyo3(signature = (text_data, text_offsets, *, num_perm=NEAR.num_perm, seed=NEAR.seed, word_n=NEAR.shingle.word_n,
                     char_n=NEAR.shingle.char_n, threads=0))]
+#[allow(clippy::too_many_arguments)]
 fn minhash_signatures(
     py: Python<'_>,
     text_data: &[u8],
