@@ -178,6 +178,12 @@ def _build_data(spec: DataSpec, out: Path) -> None:
                    + (f"; skipped {record['skipped']}" if record["skipped"] else ""))
 
 
+# The near-dup options' defaults, declared once in the Rust core (a small native module, no numpy).
+from clt_kit._prep import NearDupOptions  # noqa: E402
+
+NEAR = NearDupOptions()
+
+
 @main.command()
 @click.option("--task", type=click.Choice(TASKS), required=True)
 @click.option("--pool", type=click.Path(path_type=Path), required=True, multiple=True, help="Training pool: JSONL, Parquet or a saved HF dataset folder (id, lang, prompt, response). Repeat for shards.")
@@ -187,13 +193,13 @@ def _build_data(spec: DataSpec, out: Path) -> None:
 @SEED
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for mixture.jsonl, dropped.jsonl and manifest.json.")
 @click.option("--lenient", is_flag=True, help="Skip bad records (counted in the manifest) instead of stopping.")
-@click.option("--num-perm", type=click.IntRange(min=1), default=128, show_default=True, help="MinHash permutations.")
-@click.option("--bands", type=click.IntRange(min=1), default=16, show_default=True, help="LSH bands.")
-@click.option("--rows", type=click.IntRange(min=1), default=8, show_default=True, help="LSH rows per band (bands x rows <= num-perm).")
-@click.option("--minhash-seed", type=click.IntRange(0, 2**64 - 1), default=42, show_default=True, help="Seed of the MinHash permutations.")
-@click.option("--word-ngram", type=click.IntRange(min=1), default=3, show_default=True, help="Shingle size in words (space-separated scripts).")
-@click.option("--char-ngram", type=click.IntRange(min=1), default=5, show_default=True, help="Shingle size in characters (Han, Kana, Hangul).")
-@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.8, show_default=True, help="Jaccard similarity from which two items are near duplicates.")
+@click.option("--num-perm", type=click.IntRange(min=1), default=NEAR.num_perm, show_default=True, help="MinHash permutations.")
+@click.option("--bands", type=click.IntRange(min=1), default=NEAR.bands, show_default=True, help="LSH bands.")
+@click.option("--rows", type=click.IntRange(min=1), default=NEAR.rows, show_default=True, help="LSH rows per band (bands x rows <= num-perm).")
+@click.option("--minhash-seed", type=click.IntRange(0, 2**64 - 1), default=NEAR.seed, show_default=True, help="Seed of the MinHash permutations.")
+@click.option("--word-ngram", type=click.IntRange(min=1), default=NEAR.word_n, show_default=True, help="Shingle size in words (space-separated scripts).")
+@click.option("--char-ngram", type=click.IntRange(min=1), default=NEAR.char_n, show_default=True, help="Shingle size in characters (Han, Kana, Hangul).")
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=NEAR.threshold, show_default=True, help="Jaccard similarity from which two items are near duplicates.")
 @click.option("--no-verify", is_flag=True, help="Merge LSH candidates without checking their exact Jaccard similarity.")
 @click.option("--no-language-filter", is_flag=True, help="Keep items whose text the language identifier assigns to another language.")
 @click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True, help="Threads for the Rust core (0: all cores); never changes the output.")
@@ -205,7 +211,8 @@ def prep(task: str, pool: tuple[Path, ...], test: Path | None, english: int, k: 
     from clt_kit.prep.clean import CleanParams
     from clt_kit.prep.core import NearDupParams
 
-    near = NearDupParams(num_perm, bands, rows, minhash_seed, word_ngram, char_ngram, threshold, not no_verify)
+    near = NearDupParams(num_perm=num_perm, bands=bands, rows=rows, seed=minhash_seed, word_n=word_ngram, char_n=char_ngram,
+                         threshold=threshold, verify=not no_verify)
     if problems := near.problems():
         raise click.UsageError("; ".join(problems))
     params = CleanParams(near=near, language_filter=not no_language_filter)
