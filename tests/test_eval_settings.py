@@ -148,3 +148,30 @@ def test_eval_shows_answers_done_tokens_per_second_and_time_left(model: Path, ca
     generate(loaded, tokenizer, ["apples pears"] * 3, 3, 1, None, progress=True)
     err = capsys.readouterr().err
     assert "3/3" in err and "prompts" in err and "tokens/s" in err and "<" in err  # tqdm's "elapsed<left"
+
+
+def test_train_announces_its_recipe_before_the_first_step_and_reports_every_step(model: Path) -> None:
+    from clt_kit.train.sft import sft
+
+    records = [{"id": f"r{i}", "lang": "en", "prompt": f"apples {i}?", "response": "pears"} for i in range(12)]
+    events: list[object] = []
+    recipe = dataclasses.replace(SMOKE.sft, steps=3, batch=4, eval_every=2)
+    result = sft(model, records, recipe, 0, announce=lambda used: events.append(dict(used)), on_step=lambda step, steps: events.append((step, steps)),
+                 on_checkpoint=lambda m, t, step: events.append(f"checkpoint {step}"))
+    assert isinstance(events[0], dict) and events[1:] == [(1, 3), (2, 3), "checkpoint 2", (3, 3), "checkpoint 3"]
+    assert events[0] == result.recipe and result.recipe["precision"] == "fp32" and result.recipe["threads"] == 1
+    assert {k: result.recipe[k] for k in ("steps", "global_batch", "examples")} == {"steps": 3, "global_batch": 4, "examples": 10}
+
+
+def test_a_sweeps_bar_counts_the_share_of_steps_of_the_run_in_training(tmp_path: Path) -> None:
+    from clt_kit.pipeline import Layout, _shown_progress, trained_share
+
+    layout = Layout(tmp_path)
+    (layout.work / "locks").mkdir(parents=True)
+    shown: list[float] = []
+    on_step = _shown_progress(layout, "abc", shown.append)
+    assert trained_share(layout, "abc") == 0.0
+    on_step(1, 4)
+    assert shown == [0.25] and trained_share(layout, "abc") == 0.25  # the first step is written at once
+    on_step(4, 4)
+    assert shown == [0.25, 1.0] and trained_share(layout, "abc") == 1.0  # the last one always

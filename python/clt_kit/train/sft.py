@@ -206,6 +206,7 @@ def sft(
     base_dir: Path | str, records: Sequence[dict[str, Any]], recipe: SFTConfig, seed: int, progress: bool = False,
     packing: bool = False, lora: LoraSpec | None = None, on_checkpoint: OnCheckpoint | None = None,
     log_with: str | None = None, logging_dir: Path | None = None, announce: Callable[[dict[str, Any]], None] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> SFTResult:
     """Fine-tunes the base model in `base_dir` on `records`; returns the best checkpoint.
     `packing`: pack each batch's examples into rows of `recipe.seq_len` tokens (see the module doc);
@@ -213,7 +214,8 @@ def sft(
     `on_checkpoint`: called at each checkpoint after its validation loss (training dynamics);
     `log_with`: an accelerate tracker ("tensorboard", "wandb", ...) that gets every step's training
     loss and every checkpoint's validation loss (TensorBoard's event files under `logging_dir`);
-    `announce`: called with what the recipe came to on this data (SFTResult.recipe) before the first step."""
+    `announce`: called with what the recipe came to on this data (SFTResult.recipe) before the first step;
+    `on_step`: called with (step, steps) after every step (a sweep's progress)."""
     flags = set_determinism(seed, recipe.cpu_threads)
     model, tokenizer = load_base(base_dir)
     base_weights = weights_hash(model)
@@ -248,6 +250,8 @@ def sft(
     val_losses: dict[int, float] = {}
 
     def checkpoint(step: int, train_loss: float) -> None:
+        if on_step is not None:
+            on_step(step, steps)
         if log_with is not None:
             accelerator.log({"train_loss": train_loss}, step=step)
         if step % recipe.eval_every and step != steps:
