@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default="mini", show_default=True, help="Size of everything: smoke (seconds, tests), mini (the embedded default) or paper (the paper's recipe for real models and data: reproduce with --data and --base, or train, eval, ingest).")
 SEED = click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="The one seed every random stream derives from.")
 RESULTS = click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True, envvar="CLT_KIT_RESULTS", show_envvar=True, help="Folder for the DuckDB file, figures and cached work.")
+THREADS = click.option("--threads", type=click.IntRange(min=1), default=None,
+                       help="CPU threads of torch (recorded). Paper scale: default every core; the smoke and mini scales run on their fixed count.")
 
 
 def judge_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -262,8 +264,10 @@ def pretrain(seed: int, scale: str, results: Path, from_scratch: bool) -> None:
 @click.option("--seq-len", type=click.IntRange(min=2), default=None, help="Cut examples to this many tokens (instead of the scale's; counted when it cuts).")
 @click.option("--log-with", default="tensorboard", show_default=True, help="An accelerate tracker for the training and validation losses (tensorboard: event files under OUT/logs; wandb, mlflow, ... where installed; none: no tracker).")
 @click.option("--model-name", default=None, help="The model's name in the results (7b, 35b or 8b puts the run in the paper's figures of that model; default: the base's folder or hub name).")
+@THREADS
 def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: bool, lora_rank: int, micro_batch: int | None,
-          steps: int | None, epochs: float | None, lr: float | None, seq_len: int | None, log_with: str, model_name: str | None) -> None:
+          steps: int | None, epochs: float | None, lr: float | None, seq_len: int | None, log_with: str, model_name: str | None,
+          threads: int | None) -> None:
     """Fine-tune a base model on a mixture (best checkpoint by validation loss).
 
     Several processes or GPUs: `accelerate launch [--config_file configs/accelerate/...] -m clt_kit.cli train ...`.
@@ -275,10 +279,11 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
     from clt_kit.pieces import run_about
     from clt_kit.train.sft import LoraSpec, save_result, sft
 
+    s = get_scale(scale)
+    recipe = dataclasses.replace(s.sft, cpu_threads=s.threads(s.sft.cpu_threads, threads))
     if problems := (base_files_problems(Path(base)) if Path(base).is_dir() else []) + mixture_problems(mixture):
         raise CorruptArtifact(problems)
     lora = LoraSpec(rank=lora_rank, alpha=2 * lora_rank) if lora_rank else None
-    recipe = get_scale(scale).sft
     if steps is not None or epochs is not None:
         recipe = dataclasses.replace(recipe, steps=steps, epochs=epochs)
     recipe = dataclasses.replace(recipe, micro_batch=micro_batch or recipe.micro_batch, lr=lr or recipe.lr, seq_len=seq_len or recipe.seq_len)
@@ -286,20 +291,30 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
     started = time.perf_counter()
     tracker = None if log_with == "none" else log_with
     result = sft(base, read_jsonl(mixture / "mixture.jsonl"), recipe, seed, progress=True, packing=packing, lora=lora,
-                 log_with=tracker, logging_dir=out / "logs")
+                 log_with=tracker, logging_dir=out / "logs", announce=lambda used: click.echo(_recipe_line(used)))
     if result.is_main_process:  # under `accelerate launch`, one process writes
         save_result(result, out, about, time.perf_counter() - started)
-        click.echo(f"{result.recipe['steps']} steps of {result.recipe['global_batch']} examples (micro-batches of"
-                   f" {result.recipe['micro_batch']}), seq_len {result.recipe['seq_len']} ({result.recipe['truncated']} examples cut),"
-                   f" {result.determinism['mixed_precision']} precision")
         click.echo(f"best step {result.best_step} (validation losses {result.validation_losses}); saved to {out}")
+        if tracker == "tensorboard":
+            click.echo(f"training curves: TensorBoard event files in {out / 'logs'} (docs/paper_scale.md, Training curves)")
+
+
+def _recipe_line(recipe: dict[str, Any]) -> str:
+    """One line of what a fine-tuning recipe came to on its data (SFTResult.recipe), printed before the first step."""
+    return (f"{recipe['steps']} steps of {recipe['global_batch']} examples (micro-batches of {recipe['micro_batch']}) over"
+            f" {recipe['examples']} training examples, seq_len {recipe['seq_len']} ({recipe['truncated']} examples cut),"
+            f" LR {recipe['lr']}, {recipe['precision']} precision, {recipe['threads']} thread(s)")
 
 
 @main.command(name="eval")
 @click.option("--model", "model_dir", required=True, help="Model: a folder (from `clt-kit train`, or any saved HF causal LM) or a hub id.")
 @click.option("--test", type=click.Path(path_type=Path, exists=True), required=True, help="Test set (JSONL).")
 @click.option("--task", type=click.Choice(TASKS), required=True)
-@SCALE
+@click.option("--scale", type=click.Choice(sorted(SCALES)), default=None,
+              help="The scale whose evaluation settings are used (prompt window, answer length, batch, precision). Default: for a"
+                   " `train` folder the scale its sft.json records; for any other model paper (prompts never cut, answers up to"
+                   " 512 tokens, stop strings).")
+@THREADS
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write one JSON row per example here.")
 @click.option("--backend", type=click.Choice(["transformers", "vllm"]), default="transformers", show_default=True,
               help="What runs the forward passes of greedy generation: the kit's loop over transformers, or vLLM in its own"
@@ -307,19 +322,24 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
 @click.option("--vllm-python", type=click.Path(path_type=Path), default=None,
               help="--backend vllm: the vLLM environment's interpreter (default: $CLT_KIT_VLLM_PYTHON, else .venv-vllm/bin/python).")
 @judge_options
-def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, backend: str, vllm_python: Path | None,
-          judge_url: str | None, judge_model: str, judge_cache: Path | None, judge_in_flight: int, judge_allow_http: bool) -> None:
-    """Generate greedily on a test set and score every example; print per-language means."""
-    from clt_kit.evaluate.generate import backend_of, place, stop_rule
+def eval_(model_dir: str, test: Path, task: str, scale: str | None, threads: int | None, out: Path | None, backend: str,
+          vllm_python: Path | None, judge_url: str | None, judge_model: str, judge_cache: Path | None, judge_in_flight: int,
+          judge_allow_http: bool) -> None:
+    """Generate greedily on a test set and score every example; print per-language means.
+
+    The settings used (scale, prompt window, answer limit, stop strings, shots, backend, threads,
+    precision) are printed first and, for a `train` folder, kept with its evaluation."""
+    from clt_kit.evaluate.generate import backend_of, place, precision_of, stop_rule
     from clt_kit.evaluate.vllm_backend import VllmModel
     from clt_kit.evaluate.vllm_backend import vllm_python as find_vllm
-    from clt_kit.pieces import SFT_RECORD, save_eval
+    from clt_kit.pieces import SFT_RECORD, eval_scale, eval_settings, save_eval, test_shots
     from clt_kit.evaluate.tasks import evaluate_task, language_means, stops_by_lang
     from clt_kit.jsonio import read_jsonl, write_jsonl
     from clt_kit.train.pretrain import load_base, load_tokenizer
 
     judge = make_judge(judge_url, judge_model, judge_cache or Path("results/judge-cache"), judge_in_flight, judge_allow_http)
-    config = get_scale(scale).eval
+    s = get_scale(eval_scale(model_dir, scale))
+    config = dataclasses.replace(s.eval, cpu_threads=s.threads(s.eval.cpu_threads, threads))
     if backend == "vllm":
         model: Any = VllmModel(model_dir, find_vllm(vllm_python))
         tokenizer = load_tokenizer(model_dir)
@@ -327,17 +347,30 @@ def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, b
     else:
         model, tokenizer = load_base(model_dir)
     model = place(model, config.precision)
+    generation = {"backend": backend_of(model), "precision": precision_of(model),
+                  "stop": stop_rule(tokenizer, stops_by_lang(read_jsonl(test)))}
+    settings = eval_settings(s.name, config, test_shots(test, task), generation)
+    click.echo(_settings_line(settings), err=True)
     started = time.perf_counter()
-    rows = evaluate_task(model, tokenizer, test, task, config, judge)
+    rows = evaluate_task(model, tokenizer, test, task, config, judge, progress=True)
     if out is not None:
         write_jsonl(out, rows)
     if (Path(model_dir) / SFT_RECORD).is_file():  # a model `train` made: its evaluation is kept beside it, for `ingest`
-        generation = {**backend_of(model), "stop": stop_rule(tokenizer, stops_by_lang(read_jsonl(test)))}
-        kept = save_eval(Path(model_dir), task, rows, test, time.perf_counter() - started, judge.describe() if judge else None,
-                         generation)
+        kept = save_eval(Path(model_dir), task, rows, test, time.perf_counter() - started, judge.describe() if judge else None, settings)
         click.echo(f"kept in {kept} (`clt-kit ingest {model_dir}` loads the run into the results)")
     for lang, mean in language_means(rows).items():
         click.echo(f"{lang}\t{mean:.4f}")
+
+
+def _settings_line(settings: dict[str, Any]) -> str:
+    """One line of an evaluation's settings (pieces.eval_settings)."""
+    window = "prompts never cut" if settings["prompt_window"] is None else f"prompts cut to their last {settings['prompt_window']} tokens"
+    strings = sorted({s for found in settings["stop"]["strings"].values() for s in found})
+    stops = ", ".join([*settings["stop"]["tokens"], *(repr(s) for s in strings)]) or "none"
+    shots = "unknown" if settings["shots"] is None else settings["shots"]
+    return (f"evaluating with the {settings['scale']} scale's settings: {window}, answers up to {settings['max_new_tokens']} tokens,"
+            f" stop at {stops}; shots {shots}; {settings['backend']['backend']}, {settings['precision']},"
+            f" {settings['threads']} thread(s), batch {settings['batch']}")
 
 
 @main.command()

@@ -118,6 +118,11 @@ class Layout:
         """Held by the process executing run `run_id`."""
         return self.work / "locks" / f"run-{run_id}.lock"
 
+    def progress(self, run_id: str) -> Path:
+        """The share of its training steps (0 to 1) that run `run_id` has done, written by the
+        process executing it, read by a sweep's progress bar."""
+        return self.work / "locks" / f"run-{run_id}.progress"
+
     @property
     def jobs(self) -> Path:
         """One folder per run submitted to a cluster (cluster/): its job file, script, submissions and logs."""
@@ -242,16 +247,17 @@ def _spec_problems(run: PreparedRun, world: WorldPaths, base_record: dict[str, A
     return problems
 
 
-def execute(run: PreparedRun, setup: Setup) -> db.RunRecord | None:
+def execute(run: PreparedRun, setup: Setup, on_step: Callable[[int, int], None] | None = None) -> db.RunRecord | None:
     """Fine-tunes and evaluates one run on inputs checked just before; returns what goes into the
     database. Under `accelerate launch` with several processes every process trains (and scores
     the checkpoints: a sharded model needs them all), and the main one alone, on the whole
-    model, evaluates and returns the record (None on the others)."""
+    model, evaluates and returns the record (None on the others). `on_step(step, steps)`: after
+    every training step."""
     plan, spec, scale, world = run.plan, run.spec, setup.scale, setup.world
     inputs = _checked_inputs(run, world)
     t0 = time.perf_counter()
     dynamics = CheckpointScores.of({task: read_jsonl(world.test(task)) for task in plan.tasks}, scale.eval, setup.seed, setup.judge)
-    result = sft(run.base, read_jsonl(run.mixture / "mixture.jsonl"), scale.sft, setup.seed, on_checkpoint=dynamics)
+    result = sft(run.base, read_jsonl(run.mixture / "mixture.jsonl"), scale.sft, setup.seed, on_checkpoint=dynamics, on_step=on_step)
     if "base_weights_sha256" in spec and result.base_weights_sha256 != spec["base_weights_sha256"]:
         raise CorruptArtifact([f"{run.base}: the weights loaded hash to {result.base_weights_sha256}, {BASE_RECORD} records"
                                f" {spec['base_weights_sha256']}; remove the folder to make it again"])
@@ -432,7 +438,31 @@ def load_into_db(run_dirs: list[Path], layout: Layout, wait: float) -> None:
                     e, len(run_dirs), layout.runs)
 
 
-def _claim_and_execute(run: PreparedRun, setup: Setup, layout: Layout, wait: bool) -> bool | None:
+def _shown_progress(layout: Layout, run_id: str, show: Callable[[float], None] | None) -> Callable[[int, int], None]:
+    """A training step's callback that keeps the run's progress file (at most once per
+    PROGRESS_POLL_SECONDS, and at the last step) and shows the share done with `show`."""
+    written = [0.0]
+
+    def on_step(step: int, steps: int) -> None:
+        if show is not None:
+            show(step / steps)
+        if step == steps or time.monotonic() - written[0] >= PROGRESS_POLL_SECONDS:
+            layout.progress(run_id).write_text(f"{step / steps:.6f}\n", encoding="utf-8")
+            written[0] = time.monotonic()
+
+    return on_step
+
+
+def trained_share(layout: Layout, run_id: str) -> float:
+    """The share of its training a running run has done (0 when it says nothing readable)."""
+    try:
+        return min(1.0, max(0.0, float(layout.progress(run_id).read_text(encoding="utf-8"))))
+    except (OSError, ValueError):
+        return 0.0
+
+
+def _claim_and_execute(run: PreparedRun, setup: Setup, layout: Layout, wait: bool,
+                       show: Callable[[float], None] | None = None) -> bool | None:
     """Executes `run` unless its folder says it is finished (by another sweep, meanwhile); None
     when another process holds its claim (and `wait` is False). The claim dies with its process, so a killed sweep leaves no stale claim
     and its unfinished runs are simply executed again. A finished run is first published as its
@@ -443,7 +473,10 @@ def _claim_and_execute(run: PreparedRun, setup: Setup, layout: Layout, wait: boo
             return None
         if run_store.is_finished(layout.run_dir(run.run_id)):
             return False
-        record = execute(run, setup)
+        try:
+            record = execute(run, setup, _shown_progress(layout, run.run_id, show))
+        finally:
+            layout.progress(run.run_id).unlink(missing_ok=True)
         assert record is not None, "a local sweep runs in one process per run"
         run_store.save_run(record, layout.run_dir(run.run_id))
         load_into_db([layout.run_dir(run.run_id)], layout, INGEST_WAIT_SECONDS)
@@ -461,23 +494,30 @@ def sweep(runs: list[PreparedRun], setup: Setup, results: Path, progress: bool =
     start = worker * len(runs) // workers  # parallel workers start at different runs
     order = runs[start:] + runs[:start]
     bar = runs_bar(len(order), "runs", progress)
-    busy = []
+    busy, counted = [], 0
+
+    def show(share: float) -> None:  # the run in training: its share of steps, on the bar
+        bar.update(round(counted + share, 3) - bar.n)
+
     for run in order:
-        outcome = _claim_and_execute(run, setup, layout, wait=False)
+        outcome = _claim_and_execute(run, setup, layout, wait=False, show=show)
         if outcome is None:
             busy.append(run)
             continue
         done += outcome
-        bar.update()
+        counted += 1
+        bar.update(counted - bar.n)
     for run in busy:
-        done += bool(_claim_and_execute(run, setup, layout, wait=True))
-        bar.update()
+        done += bool(_claim_and_execute(run, setup, layout, wait=True, show=show))
+        counted += 1
+        bar.update(counted - bar.n)
     bar.close()
     return done
 
 
 def runs_bar(total: int, desc: str, progress: bool, **options: Any) -> tqdm:
-    """The progress bar of a sweep: runs done of `total` and the time left at the mean rate so far
+    """The progress bar of a sweep: runs done of `total` (a run in training counts its share of
+    steps done, so the bar moves from the first steps) and the time left at the mean rate so far
     (tqdm's default rate, of the last update alone, says "1 s per run" when the bar is polled)."""
     return tqdm(total=total, desc=desc, disable=not progress, smoothing=0, **options)
 
@@ -499,7 +539,9 @@ def _sweep_in_processes(todo: list[PreparedRun], setup: Setup, layout: Layout, p
         with runs_bar(len(todo), f"runs ({jobs} at once)", progress) as bar:
             while not all(f.done() for f in futures):
                 wait(futures, timeout=PROGRESS_POLL_SECONDS)
-                bar.update(sum(run_store.is_finished(layout.run_dir(r.run_id)) for r in todo) - bar.n)
+                finished = [run_store.is_finished(layout.run_dir(r.run_id)) for r in todo]
+                share = sum(1.0 if f else trained_share(layout, r.run_id) for r, f in zip(todo, finished))
+                bar.update(round(share, 3) - bar.n)
         return sum(f.result() for f in futures)
 
 
