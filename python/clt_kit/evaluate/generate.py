@@ -136,7 +136,8 @@ def _batched(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, encoded
     tokenizer.padding_side = "left"
     order = sorted(range(len(encoded)), key=lambda i: (len(encoded[i]), i))
     new: list[list[int]] = [[] for _ in encoded]
-    bar = tqdm(total=len(encoded), desc="answers", unit=" prompts", disable=not progress, smoothing=0, leave=False)
+    # mininterval=0: every batch redraws the bar (a batch takes far longer than a redraw), so its last state is shown.
+    bar = tqdm(total=len(encoded), desc="answers", unit=" prompts", disable=not progress, smoothing=0, leave=False, mininterval=0)
     started, written = time.perf_counter(), 0
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]

@@ -223,10 +223,9 @@ def read_exemplars(path: Path | None, languages: Sequence[str], shots: int, ship
     kit = _exemplar_file(shipped) if shipped is not None else {}
     out = {}
     for lang in languages:
-        where, examples = (path, given[lang]) if lang in given else (shipped, kit.get(lang, {}))
+        where, examples = (str(path), given[lang]) if lang in given else ("the kit's exemplars" if shipped else "no exemplars file", kit.get(lang, {}))
         if len(examples) < shots:
-            named = f"{where}: {len(examples)}" if where is not None and lang in (given if where == path else kit) else "no"
-            raise InputError(f"{named} worked examples for {lang}, {shots} needed; give {shots} for {lang} in `exemplars` (a JSON"
+            raise InputError(f"{where}: {len(examples)} worked examples for {lang}, {shots} needed; give {shots} for {lang} in `exemplars` (a JSON"
                              f" file {{\"{lang}\": {{\"1\": {{\"q\": ..., \"a\": ...}}, ...}}}}), set shots: {len(examples)}"
                              f" or leave {lang} out of languages")
         out[lang] = [examples[k] for k in sorted(examples, key=lambda k: (len(k), k))][:shots]
