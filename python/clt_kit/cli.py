@@ -224,7 +224,8 @@ def prep(task: str, pool: tuple[Path, ...], test: Path | None, english: int, k: 
 def pretrain(seed: int, scale: str, results: Path, from_scratch: bool) -> None:
     """Pretrain (or reuse) the tiny base models of a scale on its world corpus."""
     from clt_kit.jsonio import read_json
-    from clt_kit.pipeline import Layout, default_jobs, ensure_bases
+    from clt_kit.layout import Layout
+    from clt_kit.pipeline import default_jobs, ensure_bases
     from clt_kit.train.pretrain import BUNDLED
     from clt_kit.verify import compare_with_bundled
     from clt_kit.world.generate import ensure_world
@@ -518,7 +519,7 @@ def _data_folder(data: Path, results: Path) -> Path:
     (named by the config's sha256; made once)."""
     import hashlib
 
-    from clt_kit.pipeline import Layout
+    from clt_kit.layout import Layout
     from clt_kit.sources import DATA_RECORD, read_data_spec
 
     if data.is_dir():
@@ -548,7 +549,7 @@ def verify(path: Path, results: Path) -> None:
 
     Committed manifests without their data (data_manifests/) are compared with the user's rebuild
     at the same place under RESULTS/work/ (make it with `reproduce --all --data-only`)."""
-    from clt_kit.pipeline import Layout
+    from clt_kit.layout import Layout
     from clt_kit.verify import PROBLEM, UNCHECKED, verify_path
 
     report = verify_path(path, Layout(results).work)
@@ -577,7 +578,8 @@ def ingest(trained: tuple[Path, ...], results: Path) -> None:
     A sweep loads each run as it finishes; a run it could not load (the database held open by
     another program) waits in its folder for this command or the next `reproduce`."""
     from clt_kit.pieces import to_run_folder
-    from clt_kit.pipeline import Layout, ingest_finished
+    from clt_kit.layout import Layout
+    from clt_kit.results.runs import ingest_finished
 
     for folder in trained:
         click.echo(f"{folder}: run {to_run_folder(folder, Layout(results).runs).name}")
@@ -596,7 +598,7 @@ def status(results: Path, tail_lines: int) -> None:
     failed one with its log and the log's last lines; resubmit it with `clt-kit resubmit`)."""
     from clt_kit.cluster.jobs import log_tail
     from clt_kit.cluster.slurm import FAILED, FINISHED, NOT_SUBMITTED, QUEUED, RUNNING, known_runs, statuses
-    from clt_kit.pipeline import Layout
+    from clt_kit.layout import Layout
 
     found = statuses(Layout(results), known_runs(Layout(results)))
     for state in (RUNNING, QUEUED, FAILED, NOT_SUBMITTED):
@@ -618,7 +620,7 @@ def resubmit(run_ids: tuple[str, ...], results: Path) -> None:
     """Submit failed runs (by run id, as `clt-kit status` names them) again as Slurm jobs, with
     the job scripts they were first submitted with."""
     from clt_kit.cluster.slurm import resubmit as submit_again
-    from clt_kit.pipeline import Layout
+    from clt_kit.layout import Layout
 
     for run, job in submit_again(Layout(results), list(run_ids)).items():
         click.echo(f"run {run}: job {job}")
@@ -646,7 +648,7 @@ def sql(query: str, results: Path) -> None:
 
     Read-only in fact: the query can read the database's tables and views, and nothing else (no
     other files read or written, no databases attached, no extensions installed, no setting changed)."""
-    from clt_kit.pipeline import Layout
+    from clt_kit.layout import Layout
     from clt_kit.results.db import query as run_query
 
     db = Layout(results).db
@@ -673,7 +675,7 @@ def claims(seed: int, scale: str, results: Path) -> None:
 
     Each claim states what must hold and its threshold; each side says held, not held or not
     measurable (with the runs it still needs), and its numbers (results/claims.py, docs/study.md)."""
-    from clt_kit.pipeline import Layout
+    from clt_kit.layout import Layout
     from clt_kit.results.claims import check_claims
 
     db = Layout(results).db

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from clt_kit.integrity import hash_files, require_files
 from clt_kit.jsonio import publish_dir, read_json, read_jsonl, write_json, write_jsonl
+from clt_kit.layout import Layout
 from clt_kit.results import db
 
 RUN_RECORD, EXAMPLES = "run.json", "examples.jsonl"
@@ -81,3 +82,15 @@ def ingest(db_path: Path, run_dirs: list[Path], wait: float = db.LOCK_WAIT_SECON
     for problem in done.damaged:
         log.warning("%s; not loaded (run it again by removing the folder)", problem)
     return done
+
+
+def ingest_finished(layout: Layout, wait: float = db.LOCK_WAIT_SECONDS) -> Ingested:
+    """Loads every finished run folder the database lacks (`clt-kit ingest`; also the end of every
+    sweep, before its figure is drawn). Raises db.DatabaseLocked, saying the runs are safe, when
+    the database stays held by another process."""
+    dirs = finished_runs(layout.runs)
+    try:
+        return ingest(layout.db, dirs, wait=wait)
+    except db.DatabaseLocked as e:
+        raise db.DatabaseLocked(f"{e}. Nothing is lost: the {len(dirs)} finished run(s) are kept in {layout.runs};"
+                                " `clt-kit ingest` (or the same `reproduce` again) loads them") from e
