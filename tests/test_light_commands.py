@@ -48,22 +48,22 @@ def test_commands_that_only_read_import_no_training_stack(tmp_path: Path, smoke_
         store_run(con, "a", {lang: 1.0 for lang in PAPER_LANGUAGES})
     (results / "work" / "jobs" / "b").mkdir(parents=True)
     (results / "work" / "jobs" / "b" / "job.json").write_text("{}", encoding="utf-8")  # a run submitted to no queue yet
-    mixture = tmp_path / "mixture"
-    made = CliRunner().invoke(main, ["prep", "--task", "SM", "--pool", str(smoke_world.train("SM")), "--test", str(smoke_world.test("SM")),
-                                     "--english", "10", "--k", "3", "--seed", "1", "--out", str(mixture), "--lenient"])
-    assert made.exit_code == 0, made.output
-    at = ["--results", str(results)]
+    mixture, at = tmp_path / "mixture", ["--results", str(results)]
     commands = [["--help"], *([name, "--help"] for name in sorted(main.commands)), ["sql", "SELECT count(*) AS n FROM runs", *at],
-                ["status", *at], ["claims", "--scale", "smoke", "--seed", "1", *at], ["verify", str(mixture), *at],
-                ["verify", str(smoke_world.manifest), *at], ["ingest", *at]]
+                ["status", *at], ["claims", "--scale", "smoke", "--seed", "1", *at],
+                ["prep", "--task", "SM", "--pool", str(smoke_world.train("SM")), "--test", str(smoke_world.test("SM")), "--english", "10",
+                 "--k", "3", "--seed", "1", "--out", str(mixture), "--lenient"],
+                ["verify", str(mixture), *at], ["verify", str(smoke_world.manifest), *at], ["ingest", *at],
+                ["reproduce", "--figure", "2", "--scale", "smoke", "--dry-run", *at]]
     found = _imports(commands)
     assert [(r["args"], r["imported"]) for r in found if r["imported"]] == []
     assert [(r["args"], r["output"]) for r in found if r["exit"] != 0] == []
-    sql, status, claims, *_ = found[len(main.commands) + 1:]
+    sql, status, claims, _, *verified, ingest, plan = found[len(main.commands) + 1:]
     assert sql["output"] == "n\n1\n"
-    assert "not submitted: run b" in status["output"] and "1 finished" not in status["output"]
+    assert status["output"] == f"not submitted: run b\nruns in {results}: 0 finished, 0 running, 0 queued, 0 failed\n"
     assert "clt-kit (smoke, seed 1): " in claims["output"]
-    assert [r["output"] for r in found[-3:-1]] == ["verified 1 manifest(s): files, inputs, outputs and rebuild match\n"] * 2
+    assert [r["output"] for r in verified] == ["verified 1 manifest(s): files, inputs, outputs and rebuild match\n"] * 2
+    assert ingest["output"].startswith("runs: 0 loaded") and plan["output"].startswith("model  base")
 
 
 def test_the_probe_sees_a_command_that_imports_the_training_stack() -> None:

@@ -362,9 +362,6 @@ def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: boo
     At the paper scale the runs fine-tune real base models (--base, or the scale's) on real
     datasets (--data), one after another. Safe to interrupt (a rerun resumes) and to start twice
     on the same results folder."""
-    from clt_kit.pipeline import default_jobs, reproduce_data
-    from clt_kit.pipeline import reproduce as run
-
     if everything:
         figures, tables = tuple(map(str, study().figures)), tuple(map(str, study().tables))
     if not figures and not tables:
@@ -380,6 +377,9 @@ def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: boo
     if s.world is None and data is None:
         raise click.UsageError(f"--scale {scale} runs real models on real datasets: give them with --data (a data config, or a"
                                " folder from `clt-kit data`); README, The paper scale")
+    from clt_kit.pipeline import default_jobs, reproduce_data
+    from clt_kit.pipeline import reproduce as run
+
     folder = _data_folder(data, results) if data is not None else None
     if data_only:
         world, mixtures = reproduce_data(targets, s, seed, results, folder, ks)
