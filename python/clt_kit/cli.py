@@ -25,8 +25,12 @@ if TYPE_CHECKING:
     from clt_kit.results.tables import TableFiles
     from clt_kit.sources import DataSpec
 
-SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default="mini", show_default=True, help="Size of everything: smoke (seconds, tests), mini (the embedded default) or paper (the paper's recipe for real models and data: reproduce with --data and --base, or train, eval, ingest).")
-SEED = click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="The one seed every random stream derives from.")
+DEFAULT_SCALE, DEFAULT_SEED = "mini", 0
+SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default=DEFAULT_SCALE, show_default=True, help="Size of everything: smoke (seconds, tests), mini (the embedded default) or paper (the paper's recipe for real models and data: reproduce with --data and --base, or train, eval, ingest).")
+SEED = click.option("--seed", type=click.IntRange(min=0), default=DEFAULT_SEED, show_default=True, help="The one seed every random stream derives from.")
+# The scale and seed of the runs a command reads from a results folder: those its runs are of, unless given.
+RUNS_SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default=None, help=f"The scale of the runs to read (default: the one the results hold; {DEFAULT_SCALE} where they hold none).")
+RUNS_SEED = click.option("--seed", type=click.IntRange(min=0), default=None, help=f"The seed of the runs to read (default: the one the results hold; {DEFAULT_SEED} where they hold none).")
 RESULTS = click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True, envvar="CLT_KIT_RESULTS", show_envvar=True, help="Folder for the DuckDB file, figures and cached work.")
 
 
@@ -666,21 +670,40 @@ def sql(query: str, results: Path) -> None:
 
 
 
+def _runs_read(db_path: Path, scale: str | None, seed: int | None) -> tuple[str, int]:
+    """The scale and seed of the runs a command reads: those given; else those of the finished
+    runs in the database (of the given scale or seed) when they are of one kind, the defaults
+    when there are none, and an error naming them when there are several."""
+    from clt_kit.results import db
+
+    if scale is not None and seed is not None:
+        return scale, seed
+    with db.connect(db_path, read_only=True) as con:
+        held = [(s, n) for s, n in db.run_kinds(con) if scale in (None, s) and seed in (None, n)]
+    if len(held) > 1:
+        ask = " and ".join(name for name, given in (("--scale", scale), ("--seed", seed)) if given is None)
+        raise InputError(f"{db_path}: holds runs of {', '.join(f'{s} seed {n}' for s, n in held)}; choose which with {ask}")
+    found_scale, found_seed = held[0] if held else (DEFAULT_SCALE, DEFAULT_SEED)
+    return scale or found_scale, found_seed if seed is None else seed
+
+
 @main.command()
-@SEED
-@SCALE
+@RUNS_SEED
+@RUNS_SCALE
 @RESULTS
-def claims(seed: int, scale: str, results: Path) -> None:
+def claims(seed: int | None, scale: str | None, results: Path) -> None:
     """Check the paper's findings on the paper's own numbers and on the runs in RESULTS.
 
     Each claim states what must hold and its threshold; each side says held, not held or not
-    measurable (with the runs it still needs), and its numbers (results/claims.py, docs/study.md)."""
+    measurable (with the runs it still needs), and its numbers (results/claims.py, docs/study.md).
+    The runs are those of --scale and --seed; without them, of the one scale and seed RESULTS holds."""
     from clt_kit.layout import Layout
     from clt_kit.results.claims import check_claims
 
     db = Layout(results).db
     if not db.is_file():
         raise InputError(f"{db}: no results database here; run `clt-kit reproduce --all` (or some figures) first or pass --results")
+    scale, seed = _runs_read(db, scale, seed)
     for r in check_claims(db, get_scale(scale).name, seed):
         click.echo(f"{r.claim.name} (finding {r.claim.finding}): {r.claim.statement}")
         click.echo(f"  paper: {r.paper.status}: {r.paper.numbers}")
