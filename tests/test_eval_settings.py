@@ -164,7 +164,8 @@ def test_train_announces_its_recipe_before_the_first_step_and_reports_every_step
 
 
 def test_a_sweeps_bar_counts_the_share_of_steps_of_the_run_in_training(tmp_path: Path) -> None:
-    from clt_kit.pipeline import Layout, _shown_progress, trained_share
+    from clt_kit.layout import Layout
+    from clt_kit.pipeline import _shown_progress, trained_share
 
     layout = Layout(tmp_path)
     (layout.work / "locks").mkdir(parents=True)

@@ -26,8 +26,12 @@ if TYPE_CHECKING:
     from clt_kit.results.tables import TableFiles
     from clt_kit.sources import DataSpec
 
-SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default="mini", show_default=True, help="Size of everything: smoke (seconds, tests), mini (the embedded default) or paper (the paper's recipe for real models and data: reproduce with --data and --base, or train, eval, ingest).")
-SEED = click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="The one seed every random stream derives from.")
+DEFAULT_SCALE, DEFAULT_SEED = "mini", 0
+SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default=DEFAULT_SCALE, show_default=True, help="Size of everything: smoke (seconds, tests), mini (the embedded default) or paper (the paper's recipe for real models and data: reproduce with --data and --base, or train, eval, ingest).")
+SEED = click.option("--seed", type=click.IntRange(min=0), default=DEFAULT_SEED, show_default=True, help="The one seed every random stream derives from.")
+# The scale and seed of the runs a command reads from a results folder: those its runs are of, unless given.
+RUNS_SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default=None, help=f"The scale of the runs to read (default: the one the results hold; {DEFAULT_SCALE} where they hold none).")
+RUNS_SEED = click.option("--seed", type=click.IntRange(min=0), default=None, help=f"The seed of the runs to read (default: the one the results hold; {DEFAULT_SEED} where they hold none).")
 RESULTS = click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True, envvar="CLT_KIT_RESULTS", show_envvar=True, help="Folder for the DuckDB file, figures and cached work.")
 THREADS = click.option("--threads", type=click.IntRange(min=1), default=None,
                        help="CPU threads of torch (recorded). Paper scale: default every core; the smoke and mini scales run on their fixed count.")
@@ -234,7 +238,8 @@ def prep(task: str, pool: tuple[Path, ...], test: Path | None, english: int, k: 
 def pretrain(seed: int, scale: str, results: Path, from_scratch: bool) -> None:
     """Pretrain (or reuse) the tiny base models of a scale on its world corpus."""
     from clt_kit.jsonio import read_json
-    from clt_kit.pipeline import Layout, default_jobs, ensure_bases
+    from clt_kit.layout import Layout
+    from clt_kit.pipeline import default_jobs, ensure_bases
     from clt_kit.train.pretrain import BUNDLED
     from clt_kit.verify import compare_with_bundled
     from clt_kit.world.generate import ensure_world
@@ -403,9 +408,6 @@ def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: boo
     At the paper scale the runs fine-tune real base models (--base, or the scale's) on real
     datasets (--data), one after another. Safe to interrupt (a rerun resumes) and to start twice
     on the same results folder."""
-    from clt_kit.pipeline import default_jobs, reproduce_data
-    from clt_kit.pipeline import reproduce as run
-
     if everything:
         figures, tables = tuple(map(str, study().figures)), tuple(map(str, study().tables))
     if not figures and not tables:
@@ -421,6 +423,9 @@ def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: boo
     if s.world is None and data is None:
         raise click.UsageError(f"--scale {scale} runs real models on real datasets: give them with --data (a data config, or a"
                                " folder from `clt-kit data`); README, The paper scale")
+    from clt_kit.pipeline import default_jobs, reproduce_data
+    from clt_kit.pipeline import reproduce as run
+
     folder = _data_folder(data, results) if data is not None else None
     if data_only:
         world, mixtures = reproduce_data(targets, s, seed, results, folder, ks)
@@ -560,7 +565,7 @@ def _data_folder(data: Path, results: Path) -> Path:
     (named by the config's sha256; made once)."""
     import hashlib
 
-    from clt_kit.pipeline import Layout
+    from clt_kit.layout import Layout
     from clt_kit.sources import DATA_RECORD, read_data_spec
 
     if data.is_dir():
@@ -590,7 +595,7 @@ def verify(path: Path, results: Path) -> None:
 
     Committed manifests without their data (data_manifests/) are compared with the user's rebuild
     at the same place under RESULTS/work/ (make it with `reproduce --all --data-only`)."""
-    from clt_kit.pipeline import Layout
+    from clt_kit.layout import Layout
     from clt_kit.verify import PROBLEM, UNCHECKED, verify_path
 
     report = verify_path(path, Layout(results).work)
@@ -619,7 +624,8 @@ def ingest(trained: tuple[Path, ...], results: Path) -> None:
     A sweep loads each run as it finishes; a run it could not load (the database held open by
     another program) waits in its folder for this command or the next `reproduce`."""
     from clt_kit.pieces import to_run_folder
-    from clt_kit.pipeline import Layout, ingest_finished
+    from clt_kit.layout import Layout
+    from clt_kit.results.runs import ingest_finished
 
     for folder in trained:
         click.echo(f"{folder}: run {to_run_folder(folder, Layout(results).runs).name}")
@@ -638,7 +644,7 @@ def status(results: Path, tail_lines: int) -> None:
     failed one with its log and the log's last lines; resubmit it with `clt-kit resubmit`)."""
     from clt_kit.cluster.jobs import log_tail
     from clt_kit.cluster.slurm import FAILED, FINISHED, NOT_SUBMITTED, QUEUED, RUNNING, known_runs, statuses
-    from clt_kit.pipeline import Layout
+    from clt_kit.layout import Layout
 
     found = statuses(Layout(results), known_runs(Layout(results)))
     for state in (RUNNING, QUEUED, FAILED, NOT_SUBMITTED):
@@ -660,7 +666,7 @@ def resubmit(run_ids: tuple[str, ...], results: Path) -> None:
     """Submit failed runs (by run id, as `clt-kit status` names them) again as Slurm jobs, with
     the job scripts they were first submitted with."""
     from clt_kit.cluster.slurm import resubmit as submit_again
-    from clt_kit.pipeline import Layout
+    from clt_kit.layout import Layout
 
     for run, job in submit_again(Layout(results), list(run_ids)).items():
         click.echo(f"run {run}: job {job}")
@@ -688,7 +694,7 @@ def sql(query: str, results: Path) -> None:
 
     Read-only in fact: the query can read the database's tables and views, and nothing else (no
     other files read or written, no databases attached, no extensions installed, no setting changed)."""
-    from clt_kit.pipeline import Layout
+    from clt_kit.layout import Layout
     from clt_kit.results.db import query as run_query
 
     db = Layout(results).db
@@ -706,21 +712,40 @@ def sql(query: str, results: Path) -> None:
 
 
 
+def _runs_read(db_path: Path, scale: str | None, seed: int | None) -> tuple[str, int]:
+    """The scale and seed of the runs a command reads: those given; else those of the finished
+    runs in the database (of the given scale or seed) when they are of one kind, the defaults
+    when there are none, and an error naming them when there are several."""
+    from clt_kit.results import db
+
+    if scale is not None and seed is not None:
+        return scale, seed
+    with db.connect(db_path, read_only=True) as con:
+        held = [(s, n) for s, n in db.run_kinds(con) if scale in (None, s) and seed in (None, n)]
+    if len(held) > 1:
+        ask = " and ".join(name for name, given in (("--scale", scale), ("--seed", seed)) if given is None)
+        raise InputError(f"{db_path}: holds runs of {', '.join(f'{s} seed {n}' for s, n in held)}; choose which with {ask}")
+    found_scale, found_seed = held[0] if held else (DEFAULT_SCALE, DEFAULT_SEED)
+    return scale or found_scale, found_seed if seed is None else seed
+
+
 @main.command()
-@SEED
-@SCALE
+@RUNS_SEED
+@RUNS_SCALE
 @RESULTS
-def claims(seed: int, scale: str, results: Path) -> None:
+def claims(seed: int | None, scale: str | None, results: Path) -> None:
     """Check the paper's findings on the paper's own numbers and on the runs in RESULTS.
 
     Each claim states what must hold and its threshold; each side says held, not held or not
-    measurable (with the runs it still needs), and its numbers (results/claims.py, docs/study.md)."""
-    from clt_kit.pipeline import Layout
+    measurable (with the runs it still needs), and its numbers (results/claims.py, docs/study.md).
+    The runs are those of --scale and --seed; without them, of the one scale and seed RESULTS holds."""
+    from clt_kit.layout import Layout
     from clt_kit.results.claims import check_claims
 
     db = Layout(results).db
     if not db.is_file():
         raise InputError(f"{db}: no results database here; run `clt-kit reproduce --all` (or some figures) first or pass --results")
+    scale, seed = _runs_read(db, scale, seed)
     for r in check_claims(db, get_scale(scale).name, seed):
         click.echo(f"{r.claim.name} (finding {r.claim.finding}): {r.claim.statement}")
         click.echo(f"  paper: {r.paper.status}: {r.paper.numbers}")
@@ -752,12 +777,13 @@ def advise(results: Path, paper: bool, scale: str | None, seed: int | None, targ
     The fits are stored in RESULTS/clt.duckdb (table curve_fits). docs/advise.md explains the model."""
     import json
 
+    from clt_kit.layout import Layout
     from clt_kit.results import advise as adv
 
     if target_gain is not None and target_rel is not None:
         raise click.UsageError("--target-gain and --target-rel are two targets: give one")
     target = adv.Target(gain_share=None, rel=target_rel) if target_rel is not None else adv.Target(gain_share=target_gain or adv.DEFAULT_GAIN_SHARE)
-    request = adv.Request(db=results / "clt.duckdb", paper=paper, scale=scale, seed=seed, target=target, level=level, bootstrap=bootstrap)
+    request = adv.Request(db=Layout(results).db, paper=paper, scale=scale, seed=seed, target=target, level=level, bootstrap=bootstrap)
     found = adv.answer(request)
     shown = groups or adv.GROUPS
     if next_:

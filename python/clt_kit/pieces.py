@@ -90,8 +90,6 @@ def _mixture_name(seen: list[str], where: Path) -> str:
 
 def record_of(model_dir: Path) -> db.RunRecord:
     """The run a `train` folder and its evaluations make."""
-    from clt_kit.pipeline import environment, run_id
-
     sft_path = model_dir / SFT_RECORD
     if not sft_path.is_file():
         raise InputError(f"{model_dir}: no {SFT_RECORD}; give a folder written by `clt-kit train --out`")
@@ -118,6 +116,8 @@ def record_of(model_dir: Path) -> db.RunRecord:
             "evaluation": {task: scored[task].get("settings") for task in tasks}}
     examples = [row for task in tasks for row in read_jsonl(model_dir / EVAL_DIR / f"{task}.jsonl")]
     tests = {task: scored[task]["test"] for task in tasks}
+    from clt_kit.pipeline import environment, run_id  # torch's versions, after the checks above (which need none)
+
     run = {
         "run_id": run_id(spec), "scale": spec["scale"], "model": spec["model"], "task": run_task, "k": spec["k"], "seed": spec["seed"],
         "setting": setting, "mixture": spec["mixture"], "tasks": tasks, "status": "done", "spec": spec,

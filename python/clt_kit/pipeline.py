@@ -32,6 +32,7 @@ from clt_kit.evaluate.judge import Judge
 from clt_kit.evaluate.tasks import evaluate_task, is_checkable
 from clt_kit.integrity import CorruptArtifact, hash_files
 from clt_kit.jsonio import InputError, canonical, file_lock, read_json, read_jsonl
+from clt_kit.layout import Layout
 from clt_kit.prep.joint import JointSpec, build_joint_mixture, part_dir
 from clt_kit.prep.mixture import MANIFEST, MixtureSpec, build_mixture, mixture_problems, output_files
 from clt_kit.results import db, runs as run_store
@@ -40,7 +41,7 @@ from clt_kit.results.runs import run_id
 from clt_kit.results.tables import TableFiles, draw_table
 from clt_kit.scales import ModelSize, PretrainConfig, Scale
 from clt_kit.sources import DATA_RECORD, data_paths
-from clt_kit.study import ENGLISH_ONLY_MIXTURE, FigureSpec, RunSet, TableSpec, study
+from clt_kit.study import FigureSpec, RunSet, TableSpec, study
 from clt_kit.train.pretrain import BASE_RECORD, base_files_problems, ensure_base_model
 from clt_kit.train.sft import sft
 from clt_kit.world.generate import WorldPaths, ensure_world
@@ -70,74 +71,6 @@ class RunPlan:
     def tasks(self) -> tuple[str, ...]:
         """The tasks the run trains on and is evaluated on."""
         return study().tasks_of(self.setting, self.task)
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where a reproduction keeps its files, under one results folder."""
-
-    results: Path
-
-    @property
-    def db(self) -> Path:
-        return self.results / "clt.duckdb"
-
-    @property
-    def figures(self) -> Path:
-        return self.results / "figures"
-
-    @property
-    def tables(self) -> Path:
-        return self.results / "tables"
-
-    @property
-    def work(self) -> Path:
-        """Cached inputs: worlds, base models, mixtures (the layout data_manifests/ mirrors)."""
-        return self.results / "work"
-
-    def world(self, scale: Scale, seed: int) -> Path:
-        return self.work / f"world-{scale.name}-s{seed}"
-
-    @property
-    def models(self) -> Path:
-        return self.work / "models"
-
-    def mixture(self, scale: Scale, seed: int, task: str, k: int, mixture: str = ENGLISH_ONLY_MIXTURE, data: str = "") -> Path:
-        """`<task>-k<k>` for the mixture of all seen languages (and every k=0 one: English only),
-        `<task>-<mixture>-k<k>` for the others; a joint (multi-task) mixture's task is its setting's
-        name. `data` names the data folder they are drawn from ("": the scale's world)."""
-        name = f"{task}-k{k}" if mixture == ENGLISH_ONLY_MIXTURE or k == 0 else f"{task}-{mixture}-k{k}"
-        return self.work / "mixtures" / f"{scale.name}-s{seed}{'-' + data if data else ''}" / name
-
-    @property
-    def prepare_lock(self) -> Path:
-        """Held while the world, base models and mixtures are made (one process at a time)."""
-        return self.work / "locks" / "prepare.lock"
-
-    def claim(self, run_id: str) -> Path:
-        """Held by the process executing run `run_id`."""
-        return self.work / "locks" / f"run-{run_id}.lock"
-
-    def progress(self, run_id: str) -> Path:
-        """The share of its training steps (0 to 1) that run `run_id` has done, written by the
-        process executing it, read by a sweep's progress bar."""
-        return self.work / "locks" / f"run-{run_id}.progress"
-
-    @property
-    def jobs(self) -> Path:
-        """One folder per run submitted to a cluster (cluster/): its job file, script, submissions and logs."""
-        return self.work / "jobs"
-
-    def job_dir(self, run_id: str) -> Path:
-        return self.jobs / run_id
-
-    @property
-    def runs(self) -> Path:
-        """Finished runs, one folder each (results/runs.py), the durable copy of what DuckDB holds."""
-        return self.work / "runs"
-
-    def run_dir(self, run_id: str) -> Path:
-        return self.runs / run_id
 
 
 def plan(targets: list[RunSet], scale: Scale, ks: tuple[int, ...] | None = None) -> list[RunPlan]:
@@ -553,18 +486,6 @@ class ReproduceResult:
     seconds: float
 
 
-def ingest_finished(layout: Layout, wait: float = db.LOCK_WAIT_SECONDS) -> run_store.Ingested:
-    """Loads every finished run folder the database lacks (`clt-kit ingest`; also the end of every
-    sweep, before its figure is drawn). Raises db.DatabaseLocked, saying the runs are safe, when
-    the database stays held by another process."""
-    dirs = run_store.finished_runs(layout.runs)
-    try:
-        return run_store.ingest(layout.db, dirs, wait=wait)
-    except db.DatabaseLocked as e:
-        raise db.DatabaseLocked(f"{e}. Nothing is lost: the {len(dirs)} finished run(s) are kept in {layout.runs};"
-                                " `clt-kit ingest` (or the same `reproduce` again) loads them") from e
-
-
 def reproduce_data(targets: list[RunSet], scale: Scale, seed: int, results: Path, data: Path | None = None,
                    ks: tuple[int, ...] | None = None) -> tuple[WorldPaths, list[Path]]:
     """Only the data the runs of `targets` (figures, tables) train and test on: the world (or the
@@ -604,6 +525,6 @@ def reproduce(targets: list[RunSet], scale: Scale, seed: int, results: Path, pro
     setup, runs = prepare(plan(targets, scale, ks), scale, seed, layout, progress, jobs, data, judge)
     todo = missing(runs, layout)
     done = _sweep_in_processes(todo, setup, layout, progress, jobs)
-    ingest_finished(layout)
+    run_store.ingest_finished(layout)
     outputs = [draw(target, layout, scale.name, seed) for target in targets]
     return ReproduceResult(outputs=outputs, runs_done=done, runs_reused=len(runs) - len(todo), seconds=time.perf_counter() - start)
