@@ -54,16 +54,18 @@ def test_commands_that_only_read_import_no_training_stack(tmp_path: Path, smoke_
                 ["prep", "--task", "SM", "--pool", str(smoke_world.train("SM")), "--test", str(smoke_world.test("SM")), "--english", "10",
                  "--k", "3", "--seed", "1", "--out", str(mixture), "--lenient"],
                 ["verify", str(mixture), *at], ["verify", str(smoke_world.manifest), *at], ["ingest", *at],
-                ["reproduce", "--figure", "2", "--scale", "smoke", "--dry-run", *at], ["ingest", str(tmp_path), *at]]
+                ["reproduce", "--figure", "2", "--scale", "smoke", "--dry-run", *at], ["advise", "--paper", "--group", "non_english", *at],
+                ["ingest", str(tmp_path), *at]]
     found = _imports(commands)
     assert [(r["args"], r["imported"]) for r in found if r["imported"]] == []
     assert [(r["args"], r["output"]) for r in found[:-1] if r["exit"] != 0] == []
-    sql, status, claims, _, *verified, ingest, plan, not_trained = found[len(main.commands) + 1:]
+    sql, status, claims, _, *verified, ingest, plan, advice, not_trained = found[len(main.commands) + 1:]
     assert sql["output"] == "n\n1\n"
     assert status["output"] == f"not submitted: run b\nruns in {results}: 0 finished, 0 running, 0 queued, 0 failed\n"
     assert "clt-kit (smoke, seed 1): " in claims["output"]
     assert [r["output"] for r in verified] == ["verified 1 manifest(s): files, inputs, outputs and rebuild match\n"] * 2
     assert ingest["output"].startswith("runs: 0 loaded") and plan["output"].startswith("model  base")
+    assert advice["output"].startswith("the paper's numbers: 90% of the gain")
     assert not_trained["exit"] == 2 and not_trained["output"] == f"error: {tmp_path}: no sft.json; give a folder written by `clt-kit train --out`\n"
 
 

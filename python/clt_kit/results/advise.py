@@ -25,7 +25,7 @@ import numpy as np
 from clt_kit.jsonio import InputError
 from clt_kit.languages import ENGLISH, GROUPS, NON_ENGLISH, PAPER_LANGUAGES, SEEN, UNSEEN
 from clt_kit.results import curves
-from clt_kit.results.db import connect, migrate, transaction
+from clt_kit.results.db import connect, migrate, run_kinds, transaction
 from clt_kit.seeding import derive_seed
 from clt_kit.study import ENGLISH_ONLY_MIXTURE, study
 
@@ -329,10 +329,6 @@ def store(con: duckdb.DuckDBPyConnection, advice: list[Advice], source: str, sca
 
 # Reading a database --------------------------------------------------------------------------------
 
-def scales_held(con: duckdb.DuckDBPyConnection) -> list[str]:
-    return [s for (s,) in con.execute("SELECT DISTINCT scale FROM runs WHERE status = 'done' ORDER BY scale").fetchall()]
-
-
 def load_curves(con: duckdb.DuckDBPyConnection, paper: bool, scale: str | None, seed: int | None,
                 bootstrap: int = DEFAULT_BOOTSTRAP, boot_seed: int = 0) -> list[Curve]:
     """The paper's curves, or the kit's of `scale` (seed None: every seed)."""
@@ -459,7 +455,7 @@ def _answer(con: duckdb.DuckDBPyConnection, request: Request, stored_in: Path | 
 
 
 def _the_scale(con: duckdb.DuckDBPyConnection, db: Path) -> str:
-    held = scales_held(con)
+    held = sorted({scale for scale, _ in run_kinds(con)})
     if len(held) == 1:
         return held[0]
     if not held:
