@@ -296,7 +296,7 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write one JSON row per example here.")
 @click.option("--backend", type=click.Choice(["transformers", "vllm"]), default="transformers", show_default=True,
               help="What runs the forward passes of greedy generation: the kit's loop over transformers, or vLLM in its own"
-                   " environment (`make vllm-env`; README, Generation with vLLM). Same prompts, same decoding.")
+                   " environment (`make vllm-env`; docs/paper-scale.md, Generation with vLLM). Same prompts, same decoding.")
 @click.option("--vllm-python", type=click.Path(path_type=Path), default=None,
               help="--backend vllm: the vLLM environment's interpreter (default: $CLT_KIT_VLLM_PYTHON, else .venv-vllm/bin/python).")
 @judge_options
@@ -379,7 +379,7 @@ def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: boo
         return
     if s.world is None and data is None:
         raise click.UsageError(f"--scale {scale} runs real models on real datasets: give them with --data (a data config, or a"
-                               " folder from `clt-kit data`); README, The paper scale")
+                               " folder from `clt-kit data`); docs/paper-scale.md")
     folder = _data_folder(data, results) if data is not None else None
     if data_only:
         world, mixtures = reproduce_data(targets, s, seed, results, folder, ks)
