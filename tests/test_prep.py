@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -65,11 +66,44 @@ def test_language_id_of_chosen_rows_equals_that_of_the_subset() -> None:
         core.identify_languages(texts, rows=[4])
 
 
+def test_settings_cross_into_rust_by_name_with_the_cores_defaults() -> None:
+    from clt_kit.cli import prep
+
+    # The defaults are declared once, in the Rust core; the Python records and the CLI read them.
+    near, floors = _prep.NearDupOptions(), _prep.LangIdOptions()
+    assert asdict(core.NearDupParams()) == {name: getattr(near, name) for name in asdict(core.NearDupParams())}
+    assert asdict(core.LangIdFloors()) == {name: getattr(floors, name) for name in asdict(core.LangIdFloors())}
+    cli = {p.name: p.default for p in prep.params}
+    assert (cli["num_perm"], cli["bands"], cli["rows"], cli["minhash_seed"], cli["word_ngram"], cli["char_ngram"], cli["threshold"]) \
+        == (near.num_perm, near.bands, near.rows, near.seed, near.word_n, near.char_n, near.threshold)
+    assert core.NearDupParams(word_n=2, char_n=4).options() == _prep.NearDupOptions(word_n=2, char_n=4) != near
+    # Settings are named: positional ones (where swapping two would go unnoticed) are refused.
+    col = core.column(["a b c d"])
+    one = (np.zeros(1, dtype="<u4").tobytes(), np.ones(1, dtype=np.uint8).tobytes())
+    with pytest.raises(TypeError):
+        _prep.near_dedup(col.data, col.offsets, col.data, col.offsets, *one, near)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        _prep.NearDupOptions(128, 16)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        core.NearDupParams(128, 16)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        _prep.minhash_signatures(col.data, col.offsets, 128, 42, 3, 5)  # type: ignore[call-arg]
+    survivor, candidates, accepted = _prep.near_dedup(col.data, col.offsets, col.data, col.offsets, *one, options=near)
+    assert (np.frombuffer(survivor, dtype="<u4").tolist(), candidates, accepted) == ([0], 0, 0)
+    # Settings that do not fit together are refused where they are made.
+    with pytest.raises(ValueError, match="exceeds num_perm"):
+        _prep.NearDupOptions(bands=20, rows=7)
+    with pytest.raises(ValueError, match="n-gram sizes must be positive"):
+        core.NearDupParams(char_n=0).options()
+    with pytest.raises(ValueError, match="min_confidence 1.5"):
+        _prep.LangIdOptions(min_confidence=1.5)
+
+
 def test_minhash_signatures_do_not_depend_on_threads() -> None:
     texts = [f"document number {i} about apples and pears 日本語のテキスト{i}" for i in range(300)] + [""]
     data = core._buffers(texts)
-    one = _prep.minhash_signatures(*data, 100, 7, 3, 5, 1)
-    two = _prep.minhash_signatures(*data, 100, 7, 3, 5, 2)
+    one = _prep.minhash_signatures(*data, num_perm=100, seed=7, word_n=3, char_n=5, threads=1)
+    two = _prep.minhash_signatures(*data, num_perm=100, seed=7, word_n=3, char_n=5, threads=2)
     assert one == two and len(one) == len(texts) * 100 * 4
     sigs = np.frombuffer(one, dtype="<u4").reshape(len(texts), 100)
     assert (sigs[-1] == 2**32 - 1).all()  # no shingles: the empty signature

@@ -188,3 +188,134 @@ def test_train_refuses_a_changed_base_or_mixture(made: Path, tmp_path: Path) -> 
         assert result.exit_code == 2 and f"{target}: sha256" in result.output, result.output
         assert not (tmp_path / "out").exists()
         target.write_bytes(original)
+
+
+def test_a_forged_stamp_memory_does_not_hide_an_edited_file(made: Path, tmp_path: Path) -> None:
+    """The stamp memory of a folder rewritten by hand (an edited mixture's new stamp mapped to its
+    old hash, or another file's entry copied over it) is not trusted: the run's pre-flight check
+    hashes the file again and refuses the mixture."""
+    import json
+
+    from clt_kit.integrity import STAMPS
+    from clt_kit.prep.mixture import mixture_problems
+
+    _, _, run = _prepared(made, tmp_path)
+    target = run.mixture / "mixture.jsonl"
+    old = hash_files(run.mixture)["mixture.jsonl"]
+    assert mixture_problems(run.mixture) == []
+    with target.open("a", encoding="utf-8") as f:
+        f.write('{"id": "forged"}\n')
+    st = target.stat()
+    stamps = json.loads((run.mixture / STAMPS).read_text(encoding="utf-8"))
+    for forged in ([[st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino], old],  # as an earlier kit remembered it
+                   [[st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino], old, stamps["mixture.jsonl"][-1]],  # an old seal
+                   [[st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino], old, stamps["dropped.jsonl"][-1]]):  # another file's
+        (run.mixture / STAMPS).write_text(json.dumps({**stamps, "mixture.jsonl": forged}), encoding="utf-8")
+        assert hash_files(run.mixture, ["mixture.jsonl"])["mixture.jsonl"] == sha256_file(str(target)) != old
+        (run.mixture / STAMPS).write_text(json.dumps({**stamps, "mixture.jsonl": forged}), encoding="utf-8")
+        problems = mixture_problems(run.mixture)
+        assert any(str(target) in p and "changed" in p for p in problems), problems
+
+
+@pytest.fixture(scope="module")
+def finished(made: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished run folder of the smoke run (its inputs left in `made`)."""
+    layout, world, run = _prepared(made, tmp_path_factory.mktemp("finished"))
+    run_store.save_run(_execute(layout, world, run), layout.run_dir(run.run_id))
+    return layout.run_dir(run.run_id)
+
+
+def _leaves(value: object, path: tuple = ()) -> list[tuple]:
+    """Every scalar of a JSON value, as the path of keys and indices to it (lists: their first item)."""
+    if isinstance(value, dict):
+        return [leaf for key in sorted(value) for leaf in _leaves(value[key], (*path, key))] or [path]
+    if isinstance(value, list):
+        return _leaves(value[0], (*path, 0)) if value else [path]
+    return [path]
+
+
+def _changed(value: object) -> object:
+    if isinstance(value, bool) or value is None:
+        return not value
+    if isinstance(value, (int, float)):
+        return 0 if value else 1
+    if isinstance(value, str):
+        return "0" * len(value) if value.strip("0") else "1"
+    return [1] if value == [] else {"x": 1}
+
+
+def _copy_run(finished: Path, tmp_path: Path) -> Path:
+    shutil.copytree(finished, tmp_path / "runs" / finished.name)
+    return tmp_path / "runs" / finished.name
+
+
+def _run_refused(run_dir: Path) -> list[str]:
+    """The problems `ingest` names in a run folder (it loads none of it) and those verify names."""
+    from clt_kit.verify import verify_path
+
+    done = run_store.ingest(run_dir.parent.parent / "clt.duckdb", [run_dir])
+    assert done.loaded == [] and len(done.damaged) == 1, done
+    problems = verify_path(run_dir).problems
+    assert problems, "verify passed it"
+    return problems
+
+
+def test_every_field_of_a_run_record_is_covered(finished: Path, tmp_path: Path) -> None:
+    """Any field of run.json changed (every scalar of it: spec, outcome, inputs, the kept manifest,
+    checkpoint rows, file hashes, the seal) makes ingest refuse the folder and verify name it."""
+    import json
+
+    record = json.loads((finished / "run.json").read_text(encoding="utf-8"))
+    leaves = _leaves(record)
+    assert len(leaves) > 100 and ("run", "k") in leaves and ("run", "weights_sha256") in leaves
+    for i, leaf in enumerate(leaves):
+        run_dir = _copy_run(finished, tmp_path / str(i))
+        edited = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        target = edited
+        for key in leaf[:-1]:
+            target = target[key]
+        target[leaf[-1]] = _changed(target[leaf[-1]])
+        (run_dir / "run.json").write_text(json.dumps(edited), encoding="utf-8")
+        with pytest.raises(CorruptArtifact):
+            run_store.load_run(run_dir)  # what ingest loads (the whole ingest: test_a_forged_k_...)
+
+
+def test_a_forged_k_is_caught_even_with_its_id_and_seal_recomputed(finished: Path, tmp_path: Path) -> None:
+    """The example forgery: k changed and the weights hash zeroed, then every hash a forger can
+    recompute recomputed (the id, the folder's name, the seal), or the seal dropped: the mixture
+    manifest the id covers still says the old k, and a record of this kit without a seal is refused."""
+    from clt_kit.jsonio import write_json
+    from clt_kit.results.runs import SEAL, _seal, run_id
+
+    record = read_json(finished / "run.json")
+    run = {**record["run"], "k": 8, "weights_sha256": "0" * 64}
+    run["spec"] = {**run["spec"], "k": 8}
+    run["run_id"] = run_id(run["spec"])
+    forged = {key: value for key, value in record.items() if key != SEAL} | {"run": run}
+    for name, stored in {"resealed": {**forged, SEAL: _seal(forged)}, "unsealed": forged}.items():
+        run_dir = tmp_path / name / "runs" / run["run_id"]
+        shutil.copytree(finished, run_dir)
+        write_json(run_dir / "run.json", stored)
+        problems = _run_refused(run_dir)
+        assert any("k 8" in p and "has k 0" in p for p in problems), problems
+    plain = _copy_run(finished, tmp_path / "plain")
+    write_json(plain / "run.json", {**record, "run": {**record["run"], "k": 8}})
+    assert any("run.k is 8" in p for p in _run_refused(plain))
+
+
+def test_verify_accepts_a_run_folder_and_names_what_it_cannot_check(finished: Path, tmp_path: Path) -> None:
+    from clt_kit.verify import verify_path
+
+    report = verify_path(finished)
+    assert report.checked == 1 and report.problems == [] and any("outcome" in u for u in report.unchecked), report
+    result = CliRunner().invoke(main, ["verify", str(finished)])
+    assert result.exit_code == 0 and "verified 1 manifest(s)" in result.output, result.output
+    (_copy_run(finished, tmp_path) / "notes.txt").write_text("mine", encoding="utf-8")
+    assert any("notes.txt: a file the run does not record" in p for p in _run_refused(tmp_path / "runs" / finished.name))
+    mixture = Path(read_json(finished / "run.json")["run"]["inputs"]["mixture"]["path"]) / "manifest.json"
+    original = mixture.read_bytes()
+    try:
+        mixture.write_bytes(original + b" ")
+        assert any(str(mixture) in p and "the run read" in p for p in verify_path(finished).problems)
+    finally:
+        mixture.write_bytes(original)

@@ -19,7 +19,7 @@ from clt_kit.cluster import slurm
 from clt_kit.cluster.jobs import JOB_FILE, execute_job, read_job, write_job
 from clt_kit.evaluate.judge import Judge
 from clt_kit.jsonio import InputError, read_json, write_json
-from clt_kit.pipeline import Layout, RunPlan, Setup, execute, prepare
+from clt_kit.pipeline import Layout, PreparedRun, RunPlan, Setup, execute, prepare
 from clt_kit.results import runs as run_store
 from clt_kit.scales import SMOKE
 from tests.slurm_cluster import slurm_cluster, unavailable
@@ -197,3 +197,63 @@ def test_the_queue_is_matched_by_job_id_and_name(tmp_path: Path, monkeypatch: py
     (bin_dir / "squeue").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     assert [s.state for s in slurm.statuses(layout, ["a" * 16, "b" * 16])] == [slurm.RUNNING, slurm.FAILED]
+
+
+def _other_base(run, tmp_path: Path) -> Path:
+    """A kit base model other than the run's (a copy of another bundled one: its files match its own record)."""
+    import shutil
+
+    from clt_kit.train.pretrain import BUNDLED
+
+    mine = read_json(Path(run.base) / "base.json")["weights_sha256"]
+    other = next(p.parent for p in sorted(BUNDLED.glob("*/base.json")) if read_json(p)["weights_sha256"] != mine)
+    return Path(shutil.copytree(other, tmp_path / "base", ignore=shutil.ignore_patterns(".clt-*")))
+
+
+def _other_world(setup, tmp_path: Path) -> str:
+    """A copy of the run's world whose record says another seed."""
+    import shutil
+
+    shutil.copytree(setup.world.root, tmp_path / "world")
+    record = read_json(tmp_path / "world" / "world.json")
+    write_json(tmp_path / "world" / "world.json", {**record, "seed": record["seed"] + 1})
+    return str(tmp_path / "world")
+
+
+def _other_mixture(setup, tmp_path: Path) -> str:
+    from clt_kit.prep import MixtureSpec, build_mixture
+
+    out = tmp_path / "mixture"
+    build_mixture(MixtureSpec(PLAN.task, SMOKE.english_train, 8, SEED, ("es",)), setup.world.train(PLAN.task), setup.world.test(PLAN.task), out, lenient=True)
+    return str(out)
+
+
+@pytest.mark.parametrize("edit", [
+    "plan.k", "plan.model", "plan.task", "plan.setting", "plan.mixture", "seed", "mixture", "base", "data", "judge",
+])
+def test_a_job_runs_only_what_its_id_covers(prepared, tmp_path: Path, edit: str) -> None:
+    """Every field of a job file that says what it runs (its plan, seed, judge, and the base model,
+    mixture and data its paths name) is derived from, or checked against, the spec its run id is
+    the hash of: an edited one is refused before training, and no run folder is written."""
+    layout, setup, (run,) = prepared
+    job = read_json(write_job(run, setup, layout))
+    job["results"] = str(tmp_path / "results")
+    other = {"plan.k": 8, "plan.model": "35b", "plan.task": "SM", "plan.setting": "multi", "plan.mixture": "latin", "seed": SEED + 1}
+    if edit.startswith("plan."):
+        job["plan"][edit.removeprefix("plan.")] = other[edit]
+    elif edit == "seed":
+        job["seed"] = other[edit]
+    elif edit == "mixture":
+        job["mixture"] = _other_mixture(setup, tmp_path)
+    elif edit == "base":
+        job["base"] = str(_other_base(run, tmp_path))
+    elif edit == "data":
+        job["data"]["root"] = _other_world(setup, tmp_path)
+    else:  # a judge for a run whose spec names none: it would rate IF answers under an id that says checkers
+        job["plan"], job["spec"] = {**job["plan"], "task": "IF"}, {**job["spec"], "task": "IF"}
+        job["run_id"] = PreparedRun(RunPlan(**job["plan"]), job["spec"], job["base"], Path(job["mixture"])).run_id
+        job["judge"] = {"base_url": "https://judge.example/v1", "model": "gpt-4o", "cache": str(tmp_path / "cache")}
+    write_json(tmp_path / JOB_FILE, job)
+    with pytest.raises(InputError, match="spec"):
+        execute_job(tmp_path / JOB_FILE)
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").rglob("run.json"))

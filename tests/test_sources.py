@@ -97,6 +97,8 @@ def test_mgsm_on_the_real_files_and_a_users_own_translation(tmp_path: Path) -> N
     assert any(i["prompt"] == f"{two_shot}\n\nQuestion: {first_en[0]}\nStep-by-Step Answer:" and i["answer"] == int(first_en[1]) for i in items)
     ja = next(i for i in items if i["lang"] == "ja")["prompt"]
     assert ja.count("問題：") == 3 and ja.endswith("\nステップごとの答え：")  # the native labels, full-width colon and all
+    # each stops where the next question would start, as lm-eval's `until` ("Question:", "問題：")
+    assert {i["lang"]: tuple(i["stop"]) for i in items} == {"en": ("Question:",), "ja": ("問題：",), "pt": ("Pergunta:",)}
     assert record["sources"][0]["files"] == {"pt": str(FIXTURES / "mgsm" / "mgsm_pt.tsv")} and record["sources"][0]["shots"] == 2
     assert record["sources"][0]["exemplars"]["sha256"] == sha256_file(exemplars)
     with pytest.raises(InputError, match=r"has no ko data; give `files: \{ko: <path>\}`.*machine-translated"):
@@ -163,10 +165,10 @@ def test_data_configs_in_yaml_and_toml_and_their_errors(tmp_path: Path) -> None:
     toml_file.write_text(f'seed = 3\n[[sources]]\ndataset = "xlsum"\nrole = "test"\nfrom = "{FIXTURES / "xlsum"}"\nlanguages = ["en", "ko"]\nper_lang = 2\n')
     assert read_data_spec(yaml_file) == read_data_spec(toml_file) == DataSpec(3, (SourceSpec("xlsum", "test", str(FIXTURES / "xlsum"), ("en", "ko"), 2),))
     toml_file.write_text('seed = 0\n[[sources]]\ndataset = "xlsum"\nrole = "test"\nper_language = 2\n')
-    with pytest.raises(InputError, match=r"data.toml: source 1: unknown key\(s\) \['per_language'\]"):
+    with pytest.raises(InputError, match=r"data.toml: sources\[0\].per_language: unknown key; a source has dataset, role, from"):
         read_data_spec(toml_file)
     toml_file.write_text('seed = 0\n[[sources]]\ndataset = "xlsum"\nrole = "dev"\n')
-    with pytest.raises(InputError, match=r"data.toml: source 1: role 'dev'; use train or test"):
+    with pytest.raises(InputError, match=r"data.toml: sources\[0\].role: must be train or test, got 'dev'"):
         read_data_spec(toml_file)
     with pytest.raises(InputError, match=r"unknown dataset adapter 'xlsumm'"):
         _build(tmp_path, SourceSpec("xlsumm", "test"))

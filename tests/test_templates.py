@@ -43,3 +43,15 @@ def test_fine_tuning_masks_exactly_the_templated_prompt(chat_template: str | Non
     prompt = prompt_ids(tokenizer, "Write a note about the sea.")
     assert ids[: len(prompt)] == prompt and labels[: len(prompt)] == [IGNORE] * len(prompt)
     assert tokenizer.decode(ids[len(prompt):]) == "A library opened.<eos>"
+
+
+def test_an_answer_ends_at_the_templates_end_of_turn_token() -> None:
+    """The stop tokens: end-of-sequence, and for a chat template the special token it writes after
+    an assistant's answer; the kit's own format and a plain base end at end-of-sequence alone."""
+    from clt_kit.evaluate.generate import stop_token_ids
+
+    chat = _foreign(CHAT)
+    assert chat.convert_ids_to_tokens(list(stop_token_ids(chat))) == ["<eos>", "<|end|>"]
+    assert _foreign(None).convert_ids_to_tokens(list(stop_token_ids(_foreign(None)))) == ["<eos>"]
+    kit = train_tokenizer(TEXTS, 300)
+    assert stop_token_ids(kit) == (kit.eos_token_id,)

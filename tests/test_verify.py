@@ -145,3 +145,33 @@ def test_no_input_makes_verify_print_a_traceback(mixture: Path, tmp_path: Path) 
         assert sum(str(path) in line for line in problems) >= 1, (name, problems)
     assert not any("zz-good" in line for line in problems)  # checked too, and clean
     assert "manifest(s)" in done.stderr.splitlines()[-1]
+
+
+def _forge_stamps(folder: Path, name: str, old_sha: str, sealed: bool) -> None:
+    """Rewrites a folder's stamp memory so that `name`'s present stamp maps to `old_sha`: by hand
+    (an unsealed entry, as an earlier kit wrote them), or sealed with this user's own key."""
+    from clt_kit import integrity
+
+    stamps = json.loads((folder / integrity.STAMPS).read_text(encoding="utf-8"))
+    st = (folder / name).stat()
+    if sealed:
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino]
+        key = integrity._stamp_key(integrity.stamp_key_path())
+        stamps[name] = [stamp, old_sha, integrity._seal(key, name, stamp, old_sha)]
+    else:
+        stamps[name] = [[st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino], old_sha]
+    (folder / integrity.STAMPS).write_text(json.dumps(stamps), encoding="utf-8")
+
+
+@pytest.mark.parametrize("sealed", [False, True], ids=["by-hand", "sealed-with-the-users-key"])
+def test_verify_hashes_every_file_in_full_whatever_the_stamp_memory_says(mixture: Path, sealed: bool) -> None:
+    """A stamp memory rewritten to map an edited mixture's new stamp to its old hash fools nothing
+    verify checks: it reads every file, even where the entry is sealed with the user's own key."""
+    from clt_kit.integrity import hash_files
+
+    old = hash_files(mixture)["mixture.jsonl"]  # a run's pre-flight check remembers it
+    with (mixture / "mixture.jsonl").open("a", encoding="utf-8") as f:
+        f.write('{"id": "forged"}\n')
+    _forge_stamps(mixture, "mixture.jsonl", old, sealed)
+    problems = verify_path(mixture).problems
+    assert any(str(mixture / "mixture.jsonl") in p and "sha256" in p for p in problems), problems

@@ -38,7 +38,7 @@ def judge_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--judge-model", default="gpt-4o", show_default=True, help="The judge's model name (the paper used GPT-4o)."),
         click.option("--judge-cache", type=click.Path(path_type=Path), default=None, help="Where judgments are cached (default: RESULTS/judge-cache; for eval, results/judge-cache)."),
         click.option("--judge-in-flight", type=click.IntRange(min=1), default=16, show_default=True, help="Judge requests sent at once."),
-        click.option("--judge-allow-http", is_flag=True, help="Send the API key over plain http to a judge on another machine (refused otherwise; https or a local server need no flag)."),
+        click.option("--judge-allow-http", is_flag=True, help="Send the API key over plain http to a judge (or an http_proxy) on another machine (refused otherwise; https or a local server need no flag)."),
     ]):
         command = option(command)
     return command
@@ -178,6 +178,12 @@ def _build_data(spec: DataSpec, out: Path) -> None:
                    + (f"; skipped {record['skipped']}" if record["skipped"] else ""))
 
 
+# The near-dup options' defaults, declared once in the Rust core (a small native module, no numpy).
+from clt_kit._prep import NearDupOptions  # noqa: E402
+
+NEAR = NearDupOptions()
+
+
 @main.command()
 @click.option("--task", type=click.Choice(TASKS), required=True)
 @click.option("--pool", type=click.Path(path_type=Path), required=True, multiple=True, help="Training pool: JSONL, Parquet or a saved HF dataset folder (id, lang, prompt, response). Repeat for shards.")
@@ -187,13 +193,13 @@ def _build_data(spec: DataSpec, out: Path) -> None:
 @SEED
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for mixture.jsonl, dropped.jsonl and manifest.json.")
 @click.option("--lenient", is_flag=True, help="Skip bad records (counted in the manifest) instead of stopping.")
-@click.option("--num-perm", type=click.IntRange(min=1), default=128, show_default=True, help="MinHash permutations.")
-@click.option("--bands", type=click.IntRange(min=1), default=16, show_default=True, help="LSH bands.")
-@click.option("--rows", type=click.IntRange(min=1), default=8, show_default=True, help="LSH rows per band (bands x rows <= num-perm).")
-@click.option("--minhash-seed", type=click.IntRange(0, 2**64 - 1), default=42, show_default=True, help="Seed of the MinHash permutations.")
-@click.option("--word-ngram", type=click.IntRange(min=1), default=3, show_default=True, help="Shingle size in words (space-separated scripts).")
-@click.option("--char-ngram", type=click.IntRange(min=1), default=5, show_default=True, help="Shingle size in characters (Han, Kana, Hangul).")
-@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.8, show_default=True, help="Jaccard similarity from which two items are near duplicates.")
+@click.option("--num-perm", type=click.IntRange(min=1), default=NEAR.num_perm, show_default=True, help="MinHash permutations.")
+@click.option("--bands", type=click.IntRange(min=1), default=NEAR.bands, show_default=True, help="LSH bands.")
+@click.option("--rows", type=click.IntRange(min=1), default=NEAR.rows, show_default=True, help="LSH rows per band (bands x rows <= num-perm).")
+@click.option("--minhash-seed", type=click.IntRange(0, 2**64 - 1), default=NEAR.seed, show_default=True, help="Seed of the MinHash permutations.")
+@click.option("--word-ngram", type=click.IntRange(min=1), default=NEAR.word_n, show_default=True, help="Shingle size in words (space-separated scripts).")
+@click.option("--char-ngram", type=click.IntRange(min=1), default=NEAR.char_n, show_default=True, help="Shingle size in characters (Han, Kana, Hangul).")
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=NEAR.threshold, show_default=True, help="Jaccard similarity from which two items are near duplicates.")
 @click.option("--no-verify", is_flag=True, help="Merge LSH candidates without checking their exact Jaccard similarity.")
 @click.option("--no-language-filter", is_flag=True, help="Keep items whose text the language identifier assigns to another language.")
 @click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True, help="Threads for the Rust core (0: all cores); never changes the output.")
@@ -205,7 +211,8 @@ def prep(task: str, pool: tuple[Path, ...], test: Path | None, english: int, k: 
     from clt_kit.prep.clean import CleanParams
     from clt_kit.prep.core import NearDupParams
 
-    near = NearDupParams(num_perm, bands, rows, minhash_seed, word_ngram, char_ngram, threshold, not no_verify)
+    near = NearDupParams(num_perm=num_perm, bands=bands, rows=rows, seed=minhash_seed, word_n=word_ngram, char_n=char_ngram,
+                         threshold=threshold, verify=not no_verify)
     if problems := near.problems():
         raise click.UsageError("; ".join(problems))
     params = CleanParams(near=near, language_filter=not no_language_filter)
@@ -303,12 +310,12 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
 def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, backend: str, vllm_python: Path | None,
           judge_url: str | None, judge_model: str, judge_cache: Path | None, judge_in_flight: int, judge_allow_http: bool) -> None:
     """Generate greedily on a test set and score every example; print per-language means."""
-    from clt_kit.evaluate.generate import backend_of, place
+    from clt_kit.evaluate.generate import backend_of, place, stop_rule
     from clt_kit.evaluate.vllm_backend import VllmModel
     from clt_kit.evaluate.vllm_backend import vllm_python as find_vllm
     from clt_kit.pieces import SFT_RECORD, save_eval
-    from clt_kit.evaluate.tasks import evaluate_task, language_means
-    from clt_kit.jsonio import write_jsonl
+    from clt_kit.evaluate.tasks import evaluate_task, language_means, stops_by_lang
+    from clt_kit.jsonio import read_jsonl, write_jsonl
     from clt_kit.train.pretrain import load_base, load_tokenizer
 
     judge = make_judge(judge_url, judge_model, judge_cache or Path("results/judge-cache"), judge_in_flight, judge_allow_http)
@@ -325,8 +332,9 @@ def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, b
     if out is not None:
         write_jsonl(out, rows)
     if (Path(model_dir) / SFT_RECORD).is_file():  # a model `train` made: its evaluation is kept beside it, for `ingest`
+        generation = {**backend_of(model), "stop": stop_rule(tokenizer, stops_by_lang(read_jsonl(test)))}
         kept = save_eval(Path(model_dir), task, rows, test, time.perf_counter() - started, judge.describe() if judge else None,
-                         backend_of(model))
+                         generation)
         click.echo(f"kept in {kept} (`clt-kit ingest {model_dir}` loads the run into the results)")
     for lang, mean in language_means(rows).items():
         click.echo(f"{lang}\t{mean:.4f}")
@@ -545,7 +553,7 @@ def _echo_figure(figure: FigureFiles) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @RESULTS
 def verify(path: Path, results: Path) -> None:
-    """Recheck manifests (a file or a folder of them): hashes of inputs and outputs, and a rebuild.
+    """Recheck manifests and run records (a file or a folder of them): hashes of inputs and outputs, and a rebuild.
 
     Committed manifests without their data (data_manifests/) are compared with the user's rebuild
     at the same place under RESULTS/work/ (make it with `reproduce --all --data-only`)."""
@@ -558,7 +566,7 @@ def verify(path: Path, results: Path) -> None:
     for p in report.problems:
         click.echo(f"{PROBLEM}{p}", err=True)
     if report.checked == 0:
-        click.echo(f"error: no manifest.json, world.json or base.json found under {path}", err=True)
+        click.echo(f"error: no manifest.json, world.json, base.json or run.json found under {path}", err=True)
         sys.exit(2)
     if report.problems:
         click.echo(f"{len(report.problems)} problem(s) in {report.checked} manifest(s)", err=True)

@@ -7,8 +7,10 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import secrets
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,11 +41,14 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
 def write_text_atomic(path: Path, text: str) -> None:
     """Writes `text` to a temporary file beside `path`, then renames it over `path`: a reader sees
     the old file or the new one, and a failed write (a full disk) leaves the old one and no
-    temporary file behind."""
+    temporary file behind. The temporary name is this writer's own (process, thread and a random
+    part, created exclusively), so writers of one file at once, threads too, never share one: the
+    last rename wins and each reader sees one whole version."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}-{secrets.token_hex(4)}")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with tmp.open("x", encoding="utf-8") as f:  # "x": never another writer's file, the umask's mode as before
+            f.write(text)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -154,7 +159,7 @@ def iter_jsonl(path: Path, on_error: ErrorHandler | None = None, fix: str = "fix
             problem: tuple[str, str] | None = None
             obj: Any = None
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")  # a byte order mark dropped
                 if not line.strip():
                     continue
                 obj = json.loads(line)

@@ -36,6 +36,7 @@ from clt_kit.prep.joint import JointSpec, build_joint_mixture, part_dir
 from clt_kit.prep.mixture import MANIFEST, MixtureSpec, build_mixture, mixture_problems, output_files
 from clt_kit.results import db, runs as run_store
 from clt_kit.results.figures import FigureFiles, draw_figure
+from clt_kit.results.runs import run_id
 from clt_kit.results.tables import TableFiles, draw_table
 from clt_kit.scales import ModelSize, PretrainConfig, Scale
 from clt_kit.sources import DATA_RECORD, data_paths
@@ -177,10 +178,6 @@ def environment() -> dict[str, Any]:
     }
 
 
-def run_id(spec: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical(spec).encode()).hexdigest()[:16]
-
-
 @dataclass(frozen=True)
 class Setup:
     """What every run of one sweep shares: its data (the scale's world, or a data folder), the
@@ -210,6 +207,7 @@ def _checked_inputs(run: PreparedRun, world: WorldPaths) -> dict[str, Any]:
         tests[task] = {"path": str(world.test(task)), "sha256": recorded[name]}
     if "base_sha256" in run.spec and (actual := _digest(base_files)) != run.spec["base_sha256"]:
         problems.append(f"{run.base}: its files changed since the sweep was planned (sha256 {actual}, planned {run.spec['base_sha256']})")
+    problems += _spec_problems(run, world, base_record)
     if problems:
         raise CorruptArtifact(problems)
     single = {"test": tests[run.plan.tasks[0]]} if len(run.plan.tasks) == 1 else {"tests": tests}
@@ -218,6 +216,30 @@ def _checked_inputs(run: PreparedRun, world: WorldPaths) -> dict[str, Any]:
         "mixture": {"path": str(run.mixture), "files": output_files(read_json(run.mixture / MANIFEST))},
         **single,
     }
+
+
+def _spec_problems(run: PreparedRun, world: WorldPaths, base_record: dict[str, Any]) -> list[str]:
+    """Where the inputs a run is given are not the ones its spec (and so its id) names: the base
+    model (a kit base's recorded weights hash, a hub id), the mixture (its manifest's sha256) and
+    the data (a data folder's record sha256, or the world's scale and seed)."""
+    spec, problems = run.spec, []
+    if "base_weights_sha256" in spec and base_record.get("weights_sha256") != spec["base_weights_sha256"]:
+        problems.append(f"{run.base}: its {BASE_RECORD} records weights {base_record.get('weights_sha256')}, but run {run.run_id}'s spec"
+                        f" names base weights {spec['base_weights_sha256']}")
+    elif "base_weights_sha256" not in spec and "base_sha256" not in spec and str(run.base) != spec.get("base"):
+        problems.append(f"{run.base}: run {run.run_id}'s spec names the base model {spec.get('base')!r}")
+    manifest = run.mixture / MANIFEST
+    if (actual := hashlib.sha256(manifest.read_bytes()).hexdigest()) != spec["mixture_manifest_sha256"]:
+        problems.append(f"{manifest}: sha256 {actual}, but run {run.run_id}'s spec names the mixture manifest {spec['mixture_manifest_sha256']}")
+    if (sha := data_sha256(world)) != spec.get("data_sha256"):
+        problems.append(f"{world.manifest}: sha256 {sha}, but run {run.run_id}'s spec names data {spec.get('data_sha256')}")
+    elif sha is None:
+        record = read_json(world.manifest)
+        scale = spec["scale"]["name"] if isinstance(spec["scale"], dict) else spec["scale"]
+        if (record.get("scale"), record.get("seed")) != (scale, spec["seed"]):
+            problems.append(f"{world.manifest}: a world of scale {record.get('scale')!r} and seed {record.get('seed')!r}, but run"
+                            f" {run.run_id}'s spec names scale {scale!r} and seed {spec['seed']!r}")
+    return problems
 
 
 def execute(run: PreparedRun, setup: Setup) -> db.RunRecord | None:

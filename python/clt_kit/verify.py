@@ -1,10 +1,13 @@
 """`clt-kit verify`: recompute every hash a manifest records, rebuild, and name what differs.
 
-Four kinds: a mixture (manifest.json), a joint mixture of several tasks (manifest.json of kind
+Five kinds: a mixture (manifest.json), a joint mixture of several tasks (manifest.json of kind
 "clt-kit joint mixture", above its parts' own mixture folders), a world (world.json), a base
-model (base.json). For each:
+model (base.json), a finished run (run.json, results/runs.py: its id, seal and files; the inputs
+it records where they still are; its training is not run again, which is named as unchecked).
+For each:
 the folder must hold exactly the files its record names (none missing, none extra, each with its
-recorded sha256), every field that determines the output is compared with a rebuild from the
+recorded sha256, every file read and hashed in full: the stamp memory that spares a run's own
+pre-flight check from reading unchanged files is never consulted here), every field that determines the output is compared with a rebuild from the
 recorded inputs and parameters, and a field that cannot be checked is reported as unchecked,
 never passed in silence. A manifest that cannot be read or checked at all is one named problem,
 and the other manifests are still checked.
@@ -32,7 +35,7 @@ from clt_kit.prep.mixture import DROPPED, MANIFEST, MANIFEST_FORMAT, MANIFEST_KI
 # How `clt-kit verify` prefixes each problem and each unchecked field it prints.
 PROBLEM = "problem: "
 UNCHECKED = "unchecked: "
-WORLD_RECORD, BASE_RECORD = "world.json", "base.json"
+WORLD_RECORD, BASE_RECORD, RUN_RECORD = "world.json", "base.json", "run.json"
 
 
 @dataclass
@@ -49,13 +52,13 @@ class Report:
 
 
 def find_manifests(path: Path) -> list[Path]:
-    """`path` itself if it is a file, else every mixture manifest.json, world.json and base model's
-    base.json below it (sorted)."""
+    """`path` itself if it is a file, else every mixture manifest.json, world.json, base model's
+    base.json and finished run's run.json below it (sorted)."""
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise InputError(f"{path}: no such file or directory")
-    return sorted([*path.rglob(MANIFEST), *path.rglob(WORLD_RECORD), *path.rglob(BASE_RECORD)])
+    return sorted([*path.rglob(MANIFEST), *path.rglob(WORLD_RECORD), *path.rglob(BASE_RECORD), *path.rglob(RUN_RECORD)])
 
 
 def _read_record(path: Path) -> dict[str, Any]:
@@ -76,7 +79,7 @@ def verify_world(manifest_path: Path, manifest: dict[str, Any]) -> Report:
     if manifest.get("format") != WORLD_FORMAT:
         return Report(problems=[f"{manifest_path}: world format {manifest.get('format')!r}, but this kit makes format {WORLD_FORMAT};"
                                 " make it again with `clt-kit world`"])
-    report = Report(problems=check_files(manifest_path.parent, manifest["files"], "world", WORLD_RECORD))
+    report = Report(problems=check_files(manifest_path.parent, manifest["files"], "world", WORLD_RECORD, remembered=False))
     scale = get_scale(manifest["scale"])
     world_config, _ = scale.generated()
     recorded, current = manifest.get("settings"), world_settings(world_config)
@@ -110,7 +113,7 @@ def verify_base(manifest_path: Path, manifest: dict[str, Any]) -> Report:
 
     report = Report()
     if "files" in manifest:
-        report.problems += check_files(manifest_path.parent, manifest["files"], "base model", BASE_RECORD)
+        report.problems += check_files(manifest_path.parent, manifest["files"], "base model", BASE_RECORD, remembered=False)
     else:
         report.unchecked.append(f"{manifest_path}: files: base.json records no file hashes (made by an earlier kit), so only the weights are checked")
     if report.problems:
@@ -262,7 +265,7 @@ def verify_mixture(manifest_path: Path, manifest: dict[str, Any]) -> Report:
     recorded_files = {e["path"]: e["sha256"] for e in outputs.values()}
     if set(recorded_files) != {MIXTURE, DROPPED}:
         report.problems.append(f"{manifest_path}: outputs name {sorted(recorded_files)}; a mixture's are {MIXTURE} and {DROPPED}")
-    report.problems += check_files(manifest_path.parent, recorded_files, "mixture", MANIFEST)
+    report.problems += check_files(manifest_path.parent, recorded_files, "mixture", MANIFEST, remembered=False)
     inputs = manifest["inputs"]
     input_problems = [p for e in inputs["pool"] for p in _check_file(manifest_path, e, "input pool")]
     if "test" in inputs:
@@ -302,7 +305,7 @@ def verify_joint(manifest_path: Path, manifest: dict[str, Any]) -> Report:
     if manifest.get("format") != JOINT_FORMAT:
         return Report(problems=[f"{manifest_path}: joint mixture format {manifest.get('format')!r}, but this kit writes {JOINT_FORMAT};"
                                 " make it again with `clt-kit reproduce --data-only`"])
-    if problems := check_files(manifest_path.parent, output_files(manifest), "joint mixture", MANIFEST):
+    if problems := check_files(manifest_path.parent, output_files(manifest), "joint mixture", MANIFEST, remembered=False):
         return Report(problems=problems)
     again, _ = joint_of_parts(JointSpec.from_dict(manifest["spec"]), manifest_path.parent)
     return Report(problems=[
@@ -311,11 +314,38 @@ def verify_joint(manifest_path: Path, manifest: dict[str, Any]) -> Report:
     ])
 
 
+def verify_run(record_path: Path, stored: dict[str, Any]) -> Report:
+    """A finished run folder: everything `ingest` checks (results/runs.py, every file hashed in
+    full), then each input it records that is still where it was read (the mixture's manifest, the
+    base model's files, the test sets) against the hashes it records."""
+    from clt_kit.results.runs import run_problems
+
+    report = Report(problems=run_problems(record_path.parent, remembered=False))
+    if report.problems:
+        return report
+    inputs = stored["run"].get("inputs", {})
+    mixture = Path(inputs.get("mixture", {}).get("path", "")) / MANIFEST
+    checks = [(mixture, stored["manifest_sha256"])] if inputs.get("mixture") else []
+    tests = inputs.get("tests") or ({"": inputs["test"]} if "test" in inputs else {})
+    checks += [(Path(t["path"]), t["sha256"]) for _, t in sorted(tests.items())]
+    base = inputs.get("base", {})
+    checks += [(Path(base["path"]) / name, sha) for name, sha in sorted(base.get("files", {}).items())]
+    for path, sha in checks:
+        if not path.is_file():
+            report.unchecked.append(f"{record_path}: inputs: {path} is no longer there, so it is not compared with the sha256 the run records")
+        elif (actual := core.sha256_file(str(path))) != sha:
+            report.problems.append(f"{record_path}: the run read {path} with sha256 {sha}; it now has {actual}")
+    report.unchecked.append(f"{record_path}: outcome: the weights and scores it records are sealed, not reproduced (that takes training it again)")
+    return report
+
+
 def verify_manifest(manifest_path: Path) -> Report:
-    """What verify finds in one manifest, of a mixture, a world or a base model. Any failure to
+    """What verify finds in one manifest, of a mixture, a world, a base model or a finished run. Any failure to
     read or check it (a damaged file, a field of the wrong type) is one problem naming it."""
     try:
         manifest = _read_record(manifest_path)
+        if manifest_path.name == RUN_RECORD and "run" in manifest:
+            return verify_run(manifest_path, manifest)
         if manifest.get("kind") == "clt-kit world":
             return verify_world(manifest_path, manifest)
         if isinstance(manifest.get("key"), dict) and manifest["key"].get("kind") == "base-model":

@@ -99,9 +99,14 @@ pub struct Floors {
     pub min_confidence: f64,
 }
 
+impl Floors {
+    /// The defaults: declared here once (the Python bindings expose them).
+    pub const DEFAULT: Floors = Floors { min_letters: 3, min_confidence: 0.5 };
+}
+
 impl Default for Floors {
     fn default() -> Self {
-        Floors { min_letters: 3, min_confidence: 0.5 }
+        Self::DEFAULT
     }
 }
 

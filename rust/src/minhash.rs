@@ -32,23 +32,26 @@ pub struct NearDupParams {
 
 impl Default for NearDupParams {
     fn default() -> Self {
-        NearDupParams {
-            num_perm: 128,
-            bands: 16,
-            rows: 8,
-            seed: 42,
-            shingle: ShingleParams::default(),
-            threshold: 0.8,
-            verify: true,
-        }
+        Self::DEFAULT
     }
 }
 
 impl NearDupParams {
-    /// Checks that bands x rows fit in the signature.
+    /// The defaults: declared here once (the Python bindings expose them, the CLI reads them there).
+    pub const DEFAULT: NearDupParams = NearDupParams {
+        num_perm: 128,
+        bands: 16,
+        rows: 8,
+        seed: 42,
+        shingle: ShingleParams::DEFAULT,
+        threshold: 0.8,
+        verify: true,
+    };
+
+    /// Checks that the sizes are positive and that bands x rows fit in the signature.
     pub fn validate(&self) -> Result<(), String> {
-        if self.bands == 0 || self.rows == 0 {
-            return Err("bands and rows must be positive".into());
+        if self.bands == 0 || self.rows == 0 || self.shingle.word_n == 0 || self.shingle.char_n == 0 {
+            return Err("bands, rows and the n-gram sizes must be positive".into());
         }
         if self.bands * self.rows > self.num_perm {
             return Err(format!(
@@ -570,5 +573,7 @@ mod tests {
         assert!((p.candidate_probability(0.5) - (1.0 - (1.0 - 0.5f64.powi(5)).powi(20))).abs() < 1e-12);
         assert!(p.validate().is_ok());
         assert!(NearDupParams { bands: 20, rows: 7, ..Default::default() }.validate().is_err());
+        assert!(NearDupParams { shingle: ShingleParams { word_n: 0, char_n: 5 }, ..Default::default() }.validate().is_err());
+        assert!(NearDupParams { shingle: ShingleParams { word_n: 3, char_n: 0 }, ..Default::default() }.validate().is_err());
     }
 }

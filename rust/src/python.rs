@@ -4,6 +4,11 @@
 //! i64 offsets: an Arrow large-string array's layout), built once from a list of `str` by
 //! `column_from_list`; results come back as `bytes` of little-endian integers, which Python views
 //! with numpy. No per-item Python objects are made.
+//!
+//! Settings cross as typed objects with named fields (`NearDupOptions`, `LangIdOptions`) or as
+//! keyword-only arguments; every default is the core's (`NearDupParams::DEFAULT`,
+//! `Floors::DEFAULT`), declared there once and read by Python from `NearDupOptions()` and
+//! `LangIdOptions()`. `python/clt_kit/_prep.pyi` describes this module; tests/test_stub.py checks it.
 
 use crate::column::{ColumnError, StrColumn};
 use crate::langid::{Floors, LangId};
@@ -16,6 +21,84 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 
 create_exception!(_prep, SampleSizeError, PyValueError, "A group was asked for more documents than it has; args = (group, asked, available).");
+
+const NEAR: NearDupParams = NearDupParams::DEFAULT;
+const FLOORS: Floors = Floors::DEFAULT;
+
+/// MinHash + LSH settings of `near_dedup` (all recorded in manifests), checked when made. Every
+/// argument is keyword-only and defaults to the core's value: `NearDupOptions()` holds the defaults.
+#[pyclass(module = "clt_kit._prep", frozen, eq, get_all, from_py_object)]
+#[derive(Clone, Copy, PartialEq)]
+struct NearDupOptions {
+    num_perm: usize,
+    bands: usize,
+    rows: usize,
+    seed: u64,
+    word_n: usize,
+    char_n: usize,
+    threshold: f64,
+    verify: bool,
+}
+
+impl NearDupOptions {
+    fn params(&self) -> NearDupParams {
+        NearDupParams {
+            num_perm: self.num_perm,
+            bands: self.bands,
+            rows: self.rows,
+            seed: self.seed,
+            shingle: ShingleParams { word_n: self.word_n, char_n: self.char_n },
+            threshold: self.threshold,
+            verify: self.verify,
+        }
+    }
+}
+
+#[pymethods]
+impl NearDupOptions {
+    #[new]
+    #[pyo3(signature = (*, num_perm=NEAR.num_perm, bands=NEAR.bands, rows=NEAR.rows, seed=NEAR.seed,
+                        word_n=NEAR.shingle.word_n, char_n=NEAR.shingle.char_n, threshold=NEAR.threshold, verify=NEAR.verify))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(num_perm: usize, bands: usize, rows: usize, seed: u64, word_n: usize, char_n: usize, threshold: f64, verify: bool) -> PyResult<Self> {
+        let options = NearDupOptions { num_perm, bands, rows, seed, word_n, char_n, threshold, verify };
+        options.params().validate().map_err(PyValueError::new_err)?;
+        Ok(options)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "NearDupOptions(num_perm={}, bands={}, rows={}, seed={}, word_n={}, char_n={}, threshold={:?}, verify={})",
+            self.num_perm, self.bands, self.rows, self.seed, self.word_n, self.char_n, self.threshold,
+            if self.verify { "True" } else { "False" }
+        )
+    }
+}
+
+/// Floors of `identify_languages` below which the answer is "und", checked when made. Every
+/// argument is keyword-only and defaults to the core's value: `LangIdOptions()` holds the defaults.
+#[pyclass(module = "clt_kit._prep", frozen, eq, get_all, from_py_object)]
+#[derive(Clone, Copy, PartialEq)]
+struct LangIdOptions {
+    min_letters: usize,
+    min_confidence: f64,
+}
+
+#[pymethods]
+impl LangIdOptions {
+    #[new]
+    #[pyo3(signature = (*, min_letters=FLOORS.min_letters, min_confidence=FLOORS.min_confidence))]
+    fn new(min_letters: usize, min_confidence: f64) -> PyResult<Self> {
+        if !(0.0..=1.0).contains(&min_confidence) {
+            return Err(PyValueError::new_err(format!("min_confidence {min_confidence} is not in [0, 1]")));
+        }
+        Ok(LangIdOptions { min_letters, min_confidence })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("LangIdOptions(min_letters={}, min_confidence={:?})", self.min_letters, self.min_confidence)
+    }
+}
 
 fn offsets(buf: &[u8]) -> PyResult<Vec<i64>> {
     if buf.len() % 8 != 0 {
@@ -100,7 +183,7 @@ fn normalize_text(text: &str) -> String {
 
 /// Every text normalized under the dedup profile. Returns (data bytes, i64 LE offsets bytes).
 #[pyfunction]
-#[pyo3(signature = (text_data, text_offsets, threads=0))]
+#[pyo3(signature = (text_data, text_offsets, *, threads=0))]
 fn normalize_column(py: Python<'_>, text_data: &[u8], text_offsets: &[u8], threads: usize) -> PyResult<(Py<PyBytes>, Py<PyBytes>)> {
     let to = offsets(text_offsets)?;
     let texts = column("texts", text_data, &to)?;
@@ -111,7 +194,7 @@ fn normalize_column(py: Python<'_>, text_data: &[u8], text_offsets: &[u8], threa
 /// Exact dedup of normalized texts (`normalize_column`). Returns (survivor u32 LE bytes,
 /// 128-bit hashes as 16-byte LE records).
 #[pyfunction]
-#[pyo3(signature = (text_data, text_offsets, key_data, key_offsets, threads=0))]
+#[pyo3(signature = (text_data, text_offsets, key_data, key_offsets, *, threads=0))]
 fn exact_dedup(
     py: Python<'_>,
     text_data: &[u8],
@@ -136,7 +219,7 @@ fn exact_dedup(
 /// Nested sampling. `groups` is u32 LE bytes, `k` one entry per group (< 0: all).
 /// Returns the selected row indices as u32 LE bytes, ordered by (group, ticket, key).
 #[pyfunction]
-#[pyo3(signature = (key_data, key_offsets, groups, k, seed, stage, threads=0))]
+#[pyo3(signature = (key_data, key_offsets, groups, *, k, seed, stage, threads=0))]
 #[allow(clippy::too_many_arguments)]
 fn sample_nested(
     py: Python<'_>,
@@ -176,7 +259,7 @@ fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> PyResu
 /// one byte per row (0: skip the row).
 /// Returns (survivor u32 LE bytes, candidate pairs, accepted pairs).
 #[pyfunction]
-#[pyo3(signature = (text_data, text_offsets, key_data, key_offsets, groups, active, num_perm, bands, rows, seed, word_n, char_n, threshold, verify, threads=0))]
+#[pyo3(signature = (text_data, text_offsets, key_data, key_offsets, groups, active, *, options, threads=0))]
 #[allow(clippy::too_many_arguments)]
 fn near_dedup(
     py: Python<'_>,
@@ -186,14 +269,7 @@ fn near_dedup(
     key_offsets: &[u8],
     groups: &[u8],
     active: &[u8],
-    num_perm: usize,
-    bands: usize,
-    rows: usize,
-    seed: u64,
-    word_n: usize,
-    char_n: usize,
-    threshold: f64,
-    verify: bool,
+    options: NearDupOptions,
     threads: usize,
 ) -> PyResult<(Py<PyBytes>, u64, u64)> {
     let (to, ko) = (offsets(text_offsets)?, offsets(key_offsets)?);
@@ -204,10 +280,7 @@ fn near_dedup(
         return Err(PyValueError::new_err("texts, keys, groups and active differ in length"));
     }
     let active: Vec<bool> = active.iter().map(|&b| b != 0).collect();
-    let params = NearDupParams {
-        num_perm, bands, rows, seed, shingle: ShingleParams { word_n, char_n }, threshold, verify,
-    };
-    params.validate().map_err(PyValueError::new_err)?;
+    let params = options.params();
     let result = py.detach(|| with_threads(threads, || minhash::near_dedup(texts, keys, &groups, &active, &params)))?;
     Ok((le_bytes(py, &result.survivor, u32::to_le_bytes), result.candidate_pairs, result.accepted_pairs))
 }
@@ -215,15 +288,13 @@ fn near_dedup(
 /// Language of each text among `allow` (empty: all), or of the rows listed in `rows` (u32 LE
 /// bytes) when given. Returns (codes joined by "\n", confidences f64 LE).
 #[pyfunction]
-#[pyo3(signature = (text_data, text_offsets, allow, min_letters, min_confidence, threads=0, rows=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (text_data, text_offsets, *, allow, floors, threads=0, rows=None))]
 fn identify_languages(
     py: Python<'_>,
     text_data: &[u8],
     text_offsets: &[u8],
     allow: Vec<String>,
-    min_letters: usize,
-    min_confidence: f64,
+    floors: LangIdOptions,
     threads: usize,
     rows: Option<&[u8]>,
 ) -> PyResult<(String, Py<PyBytes>)> {
@@ -237,7 +308,7 @@ fn identify_languages(
         return Err(PyValueError::new_err(format!("row {bad} is out of range ({} texts)", texts.len())));
     }
     let allow: Vec<&str> = allow.iter().map(String::as_str).collect();
-    let floors = Floors { min_letters, min_confidence };
+    let floors = Floors { min_letters: floors.min_letters, min_confidence: floors.min_confidence };
     let preds = py.detach(|| {
         with_threads(threads, || {
             use rayon::prelude::*;
@@ -262,7 +333,9 @@ fn langid_model() -> (String, String, Vec<String>) {
 
 /// MinHash signatures of every text (num_perm u32 LE values per row), for benchmarks and tests.
 #[pyfunction]
-#[pyo3(signature = (text_data, text_offsets, num_perm, seed, word_n, char_n, threads=0))]
+#[pyo3(signature = (text_data, text_offsets, *, num_perm=NEAR.num_perm, seed=NEAR.seed, word_n=NEAR.shingle.word_n,
+                    char_n=NEAR.shingle.char_n, threads=0))]
+#[allow(clippy::too_many_arguments)]
 fn minhash_signatures(
     py: Python<'_>,
     text_data: &[u8],
@@ -301,6 +374,7 @@ fn minhash_signatures(
 
 /// Exact Jaccard similarity of the shingle sets of two texts, normalized as near-dup sees them.
 #[pyfunction]
+#[pyo3(signature = (a, b, *, word_n=NEAR.shingle.word_n, char_n=NEAR.shingle.char_n))]
 fn shingle_jaccard(a: &str, b: &str, word_n: usize, char_n: usize) -> f64 {
     let p = ShingleParams { word_n, char_n };
     jaccard(&shingle_set(&normalize::normalize(a), p), &shingle_set(&normalize::normalize(b), p))
@@ -318,6 +392,8 @@ fn _prep(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("NORMALIZATION_PROFILE", normalize::PROFILE)?;
     m.add("SampleSizeError", m.py().get_type::<SampleSizeError>())?;
+    m.add_class::<NearDupOptions>()?;
+    m.add_class::<LangIdOptions>()?;
     m.add_function(wrap_pyfunction!(normalize_text, m)?)?;
     m.add_function(wrap_pyfunction!(column_from_list, m)?)?;
     m.add_function(wrap_pyfunction!(normalize_column, m)?)?;

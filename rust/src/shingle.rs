@@ -17,9 +17,14 @@ pub struct ShingleParams {
     pub char_n: usize,
 }
 
+impl ShingleParams {
+    /// The defaults: declared here once (the Python bindings expose them, the CLI reads them there).
+    pub const DEFAULT: ShingleParams = ShingleParams { word_n: 3, char_n: 5 };
+}
+
 impl Default for ShingleParams {
     fn default() -> Self {
-        ShingleParams { word_n: 3, char_n: 5 }
+        Self::DEFAULT
     }
 }
 

@@ -8,6 +8,12 @@ settings (never a credential: the API key is read from the job's environment). `
 executes it as a local sweep executes a run: the same `pipeline.execute`, the same run folder,
 published whole or not at all. It never writes the database: the submitting command or
 `clt-kit ingest` loads finished run folders, one process at a time.
+
+What a job executes is what its run id covers: the plan, the seed and the scale are read from
+the spec (the plan and seed written beside it must agree with it), the judge must be the one
+the spec describes, and the base model, the mixture and the data the paths name are checked
+against the spec's hashes before training (pipeline.execute), so an edited job file is refused,
+never run under an id that does not describe it.
 """
 
 from __future__ import annotations
@@ -58,14 +64,28 @@ def read_job(path: Path) -> tuple[PreparedRun, Setup, Layout]:
     """The run, its sweep's setup and the results folder of a job file."""
     job = read_json(path)
     try:
+        spec = job["spec"]
         judge = None if job["judge"] is None else Judge(**{**job["judge"], "cache": Path(job["judge"]["cache"])})
-        setup = Setup(WorldPaths(Path(job["data"]["root"]), job["data"]["record"]), Scale.from_dict(job["spec"]["scale"]), job["seed"], judge)
-        run = PreparedRun(RunPlan(**job["plan"]), job["spec"], job["base"], Path(job["mixture"]))
+        setup = Setup(WorldPaths(Path(job["data"]["root"]), job["data"]["record"]), Scale.from_dict(spec["scale"]), spec["seed"], judge)
+        run = PreparedRun(plan_of(spec), spec, job["base"], Path(job["mixture"]))
+        written = {"plan": job["plan"], "seed": job["seed"]}
     except (KeyError, TypeError) as e:
         raise InputError(f"{path}: not a job file of this kit ({e!r}); write it again with the same `reproduce --executor slurm`") from e
     if run.run_id != job["run_id"]:
         raise InputError(f"{path}: its spec hashes to run {run.run_id}, not {job['run_id']}: the file was changed; submit the run again")
+    # What the run is comes from its spec, which its id covers; a copy elsewhere in the file that differs was changed.
+    derived = {"plan": dataclasses.asdict(run.plan), "seed": setup.seed}
+    if changed := [f"{key} is {written[key]!r} but run {run.run_id}'s spec says {derived[key]!r}" for key in sorted(derived) if written[key] != derived[key]]:
+        raise InputError(f"{path}: {'; '.join(changed)}: the file was changed; submit the run again")
+    if "IF" in run.plan.tasks and spec.get("judge") != (None if judge is None else judge.describe()):
+        raise InputError(f"{path}: judge {None if judge is None else judge.describe()!r} but run {run.run_id}'s spec says"
+                         f" {spec.get('judge')!r}: the file was changed; submit the run again")
     return run, setup, Layout(Path(job["results"]))
+
+
+def plan_of(spec: dict[str, Any]) -> RunPlan:
+    """The planned run a run's spec describes (every field of RunPlan is one of the spec's)."""
+    return RunPlan(**{f.name: spec[f.name] for f in dataclasses.fields(RunPlan)})
 
 
 def execute_job(path: Path) -> Path | None:

@@ -1,18 +1,25 @@
-"""Batched greedy generation: left padding, KV cache, stop at end-of-sequence.
+"""Batched greedy generation: left padding, KV cache, stop at end-of-sequence, at the chat
+template's end-of-turn token and at the task's stop strings (as lm-evaluation-harness's `until`).
 
 A row leaves its batch, and the KV cache, as soon as it writes the end-of-sequence token, so a
 batch costs what its unfinished rows cost: with transformers' `generate`, every row of a batch is
 computed until the longest answer ends (or `max_new_tokens`), and a few long answers made a batch
 of 64 little faster than one prompt at a time (benchmarks/bench_train.py). The answers are those
 of `generate` with greedy decoding (tested). vLLM can run the forward passes instead
-(evaluate/vllm_backend.py): same prompt tokens, same decoding, its answers tested equal.
+(evaluate/vllm_backend.py): same prompt tokens, same decoding, same stop rule, its answers tested equal.
+
+The stop rule: a row ends at a stop token (`stop_token_ids`: end-of-sequence, and the end-of-turn
+token a chat template writes after an answer), or at the token that completes one of its prompt's
+stop strings in the decoded answer (a few-shot MGSM prompt's: the label of the next question,
+"Question:", "問題："); its answer is then cut before the first stop string. A stop string may
+span tokens; each row is checked on its own, and the batch goes on for the others.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import torch
@@ -20,7 +27,7 @@ from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
 from clt_kit.evaluate.vllm_backend import VllmModel, greedy_vllm
 from clt_kit.train.loop import forward_takes
-from clt_kit.train.tokenizer import prompt_ids
+from clt_kit.train.tokenizer import prompt_ids, prompt_template
 
 log = logging.getLogger("clt_kit")
 
@@ -33,24 +40,65 @@ def generate(
     max_new_tokens: int,
     batch_size: int,
     max_prompt_tokens: int | None,
+    stops: Sequence[Sequence[str]] | None = None,
 ) -> list[str]:
-    """Greedy answers to `prompts`, in order. Prompts are batched by length to limit padding; a
-    prompt longer than `max_prompt_tokens` keeps its end (counted in a warning; None: never cut).
-    `model` is a transformers model, or a VllmModel: vLLM then runs the forward passes (in its
-    own environment, all prompts at once), on the same prompt tokens, decoded the same way."""
+    """Greedy answers to `prompts`, in order, each ended by the stop rule (module docstring) with
+    `stops[i]`, prompt i's stop strings (None: none), and cut before the first of them. Prompts are
+    batched by length to limit padding; a prompt longer than `max_prompt_tokens` keeps its end
+    (counted in a warning; None: never cut). `model` is a transformers model, or a VllmModel: vLLM
+    then runs the forward passes (in its own environment, all prompts at once), on the same prompt
+    tokens, decoded and stopped the same way."""
+    strings = [tuple(s) for s in stops] if stops is not None else [() for _ in prompts]
+    if len(strings) != len(prompts):
+        raise ValueError(f"{len(strings)} lists of stop strings for {len(prompts)} prompts")
     encoded = [prompt_ids(tokenizer, p) for p in prompts]
     if max_prompt_tokens is not None and (cut := sum(len(e) > max_prompt_tokens for e in encoded)):
         log.warning("%d of %d prompts are longer than %d tokens and lose their beginning", cut, len(prompts), max_prompt_tokens)
         encoded = [e[-max_prompt_tokens:] for e in encoded]
+    stop_ids = stop_token_ids(tokenizer)
     if isinstance(model, VllmModel):
-        new = greedy_vllm(model, encoded, max_new_tokens)
+        new = greedy_vllm(model, encoded, max_new_tokens, stop_ids, strings)
     else:
-        new = _batched(model, tokenizer, encoded, max_new_tokens, batch_size)
-    return [tokenizer.decode(tokens, skip_special_tokens=True).strip() for tokens in new]
+        new = _batched(model, tokenizer, encoded, max_new_tokens, batch_size, stop_ids, strings)
+    return [cut_at_stop(_decoded(tokenizer, tokens), s).strip() for tokens, s in zip(new, strings)]
+
+
+def _decoded(tokenizer: PreTrainedTokenizerBase, tokens: list[int]) -> str:
+    """An answer's text, as it is stored and as stop strings are looked for in it."""
+    return tokenizer.decode(tokens, skip_special_tokens=True)
+
+
+def cut_at_stop(text: str, strings: Sequence[str]) -> str:
+    """`text` up to the first of `strings` it holds (all of it when it holds none)."""
+    return text[: min((i for s in strings if (i := text.find(s)) >= 0), default=len(text))]
+
+
+def stop_token_ids(tokenizer: PreTrainedTokenizerBase) -> tuple[int, ...]:
+    """The tokens that end an answer: end-of-sequence, and for a tokenizer with a chat template
+    (prompt_template "chat") the special token the template writes right after an assistant's
+    answer, its end of turn ("<|im_end|>", "<|eot_id|>", "<|END_OF_TURN_TOKEN|>"). The kit's own
+    format ends an answer with end-of-sequence alone; so does a plain base model's."""
+    ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    if prompt_template(tokenizer) == "chat":
+        marker = "\u2063ANSWER\u2063"
+        text = tokenizer.apply_chat_template([{"role": "user", "content": "?"}, {"role": "assistant", "content": marker}], tokenize=False)
+        after = tokenizer(text.split(marker, 1)[1], add_special_tokens=False)["input_ids"] if marker in text else []
+        special = {i for i, t in tokenizer.added_tokens_decoder.items() if t.special} | set(tokenizer.all_special_ids)
+        if after and after[0] in special and after[0] not in ids:
+            ids.append(after[0])
+    return tuple(ids)
+
+
+def stop_rule(tokenizer: PreTrainedTokenizerBase, stops_by_lang: dict[str, Sequence[str]]) -> dict[str, Any]:
+    """The stop rule an evaluation ran under, as its record keeps it: the stop tokens (ids and
+    text) and each language's stop strings."""
+    ids = stop_token_ids(tokenizer)
+    return {"token_ids": list(ids), "tokens": tokenizer.convert_ids_to_tokens(list(ids)),
+            "strings": {lang: list(s) for lang, s in sorted(stops_by_lang.items())}}
 
 
 def _batched(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, encoded: list[list[int]], max_new_tokens: int,
-             batch_size: int) -> list[list[int]]:
+             batch_size: int, stop_ids: Collection[int], strings: Sequence[tuple[str, ...]]) -> list[list[int]]:
     """`greedy` over batches of prompts of similar length; the new tokens in the prompts' order."""
     tokenizer.padding_side = "left"
     order = sorted(range(len(encoded)), key=lambda i: (len(encoded[i]), i))
@@ -58,7 +106,10 @@ def _batched(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, encoded
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt")
-        for i, tokens in zip(idx, greedy(model, batch["input_ids"], batch["attention_mask"], max_new_tokens, tokenizer.eos_token_id)):
+        ended = None
+        if any(strings[i] for i in idx):
+            ended = lambda row, tokens: any(s in _decoded(tokenizer, tokens) for s in strings[idx[row]])  # noqa: E731
+        for i, tokens in zip(idx, greedy(model, batch["input_ids"], batch["attention_mask"], max_new_tokens, stop_ids, ended)):
             new[i] = tokens
     return new
 
@@ -80,9 +131,12 @@ def backend_of(model: PreTrainedModel | VllmModel) -> dict[str, Any]:
     return model.describe() if isinstance(model, VllmModel) else {"backend": "transformers"}
 
 
-def greedy(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int, eos_id: int) -> list[list[int]]:
-    """The new tokens of each left-padded row (its end-of-sequence token included, if written),
-    up to `max_new_tokens`; finished rows are dropped from the batch and the cache."""
+def greedy(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int,
+           stop_ids: int | Collection[int], ended: Callable[[int, list[int]], bool] | None = None) -> list[list[int]]:
+    """The new tokens of each left-padded row (the stop token included, if written), up to
+    `max_new_tokens`; a row ends at one of `stop_ids` or when `ended(row, its new tokens)` says so
+    (its stop strings), and leaves the batch and the cache."""
+    stops = torch.tensor(sorted({stop_ids} if isinstance(stop_ids, int) else set(stop_ids)), dtype=torch.long)
     device = next(model.parameters()).device
     mask = attention_mask.to(device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding: each prompt starts at position 0
@@ -91,12 +145,15 @@ def greedy(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torc
     logits = model(input_ids=input_ids.to(device), attention_mask=mask, position_ids=positions, **options).logits
     rows = torch.arange(len(input_ids), device=device)  # which input row each batch row is
     position = positions[:, -1:]
+    stops = stops.to(device)
     new: list[list[int]] = [[] for _ in range(len(input_ids))]
     for step in range(max_new_tokens):
         token = logits[:, -1].argmax(-1)
         for row, t in zip(rows.tolist(), token.tolist()):
             new[row].append(t)
-        going = token != eos_id
+        going = ~torch.isin(token, stops)
+        if ended is not None:
+            going &= torch.tensor([not ended(row, new[row]) for row in rows.tolist()], device=device)
         if step == max_new_tokens - 1 or not going.any():
             break
         if not going.all():

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import re
+import string
 import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from rouge_score import rouge_scorer
 
+from clt_kit.jsonio import InputError
 from clt_kit.world.checkers import followed
 
 # Han and Kana: scripts written without spaces, so each character is a token of its own.
@@ -55,26 +60,69 @@ def rouge_l(prediction: str, reference: str) -> float:
 
 @dataclass(frozen=True)
 class Extracted:
-    """The number a rule read from an answer (`value`, exact), the text it read (`span`) and the
-    rule: "answer_line" (after the language's answer phrase), "last_number" or "none"."""
+    """The number the kit read from an answer (`value`, exact), the text it read (`span`) and the
+    rule: "answer_line" (the language's whole answer phrase around the number), "last_number" or "none"."""
 
     value: Fraction | None
     span: str
     rule: str
 
 
+# lm-evaluation-harness's MGSM native-CoT task as data (the file says what each field means).
+MGSM_NATIVE_COT: dict[str, Any] = json.loads(Path(__file__).with_name("mgsm_native_cot.json").read_text(encoding="utf-8"))
+LM_EVAL_INVALID = "[invalid]"  # what lm-eval's regex filter answers when its pattern finds nothing
+_FLEXIBLE = re.compile(MGSM_NATIVE_COT["flexible"])
+_NO_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+
+def mr_format(lang: str) -> dict[str, Any]:
+    """The MGSM native-CoT entry of `lang` (mgsm_native_cot.json): its strict pattern and question label."""
+    try:
+        return dict(MGSM_NATIVE_COT["languages"][lang])
+    except KeyError:
+        raise InputError(f"no MR answer format for language {lang!r} in {Path(__file__).with_name('mgsm_native_cot.json')};"
+                         f" it has {', '.join(MGSM_NATIVE_COT['languages'])}: add an entry for {lang!r}") from None
+
+
+def lm_eval_strict(text: str, lang: str) -> str:
+    """lm-evaluation-harness's strict-match reading: the group of the first match of the language's
+    answer pattern ("The answer is (N)", "答えは(N)です。", ...), stripped; "[invalid]" when none."""
+    found = re.search(mr_format(lang)["strict"], text)
+    return found.group(1).strip() if found else LM_EVAL_INVALID
+
+
+def lm_eval_flexible(text: str) -> str:
+    """lm-evaluation-harness's flexible-extract reading: the last run of digits (with "$", "." and
+    ",", two characters or more, or digits alone), stripped; "[invalid]" when none."""
+    found = _FLEXIBLE.findall(text)
+    if not found:
+        return LM_EVAL_INVALID
+    return next((group for group in found[-1] if group), LM_EVAL_INVALID).strip()
+
+
+def lm_eval_match(extracted: str, reference: str) -> bool:
+    """lm-evaluation-harness's MGSM metric: exact match ignoring case and ASCII punctuation
+    ("18." and "$18" are 18; so is "1,8", and "-5" is 5)."""
+    return extracted.lower().translate(_NO_PUNCTUATION) == reference.lower().translate(_NO_PUNCTUATION)
+
+
 @dataclass(frozen=True)
 class MRReading:
-    """Both of lm-evaluation-harness's MGSM readings of one answer: `strict`, the number on the
-    language's answer line ("The answer is N."), and `flexible`, the last number of the answer;
-    `used` is what the kit scores: the answer line when there is one, else the last number."""
+    """Three readings of one MR answer. `strict` and `flexible` are lm-evaluation-harness's MGSM
+    native-CoT readings, exactly (the text its filters extract, "[invalid]" for none; scored with
+    `lm_eval_match`). `kit` is what the kit scores: the number inside the language's whole answer
+    phrase (its last occurrence: a model that corrects itself ends on its answer, and the kit's
+    stored results were read so; lm-eval takes the first), else the last number, each number read as
+    the language writes numbers ("3,5" is 3.5 in French, "1.234" is 1234 in Spanish, "$18" and
+    "1 234" are numbers), where lm-eval reads "3,5" as 35 and drops a number in a currency or spaced."""
 
-    strict: Extracted
-    flexible: Extracted
+    strict: str
+    flexible: str
+    kit: Extracted
 
     @property
     def used(self) -> Extracted:
-        return self.strict if self.strict.value is not None else self.flexible
+        return self.kit
 
 
 # How each language writes numbers: the characters that group thousands, and the decimal mark
@@ -150,40 +198,60 @@ def numbers(text: str, lang: str = "en") -> list[tuple[Fraction, str]]:
     stands alone ("3-5" is a range, not -5)."""
     found = []
     for m in _NUMERAL.finditer(normalize_numbers(text, lang)):
-        value = _body_value(m["body"], lang)
-        if value is None:
-            continue
-        if m["exp"] is not None:
-            value *= Fraction(10) ** int(m["exp"])
-        elif m["pow"] is not None:
-            if int(m["pow"]) > 100:
-                continue
-            value **= int(m["pow"])
-        if m["sign"]:
-            value = -value
-        found.append((value, m.group(0).replace(GROUP_SPACE, " ")))
+        if (read := _reading(m, 0, lang)) is not None:
+            found.append(read)
     return found
 
 
-def read_mr_answer(text: str, answer_prefix: str, lang: str = "en") -> MRReading:
-    """Both readings of an MR answer (MRReading). The answer line is the last line holding the
-    language's answer phrase (the part of `answer_prefix` before {n}); its first number is the
-    strict answer. A non-integer answer stays what it is: 29.5 is never read as 29."""
+def _reading(m: re.Match[str], numeral: int | str, lang: str) -> tuple[Fraction, str] | None:
+    """(value, span) of the `_NUMERAL` that `m` matched (its group `numeral`: 0 when `m` is the
+    numeral alone); None when its separators fit no way of writing a number, or its power is absurd."""
+    value = _body_value(m["body"], lang)
+    if value is None:
+        return None
+    if m["exp"] is not None:
+        value *= Fraction(10) ** int(m["exp"])
+    elif m["pow"] is not None:
+        if int(m["pow"]) > 100:
+            return None
+        value **= int(m["pow"])
+    if m["sign"]:
+        value = -value
+    return value, m.group(numeral).replace(GROUP_SPACE, " ")
+
+
+# Currency signs the kit lets stand before the number of an answer phrase ("The answer is $18").
+_CURRENCY = "$€£¥₹₩₽฿"
+
+
+@functools.lru_cache(maxsize=None)
+def _answer_phrase(lang: str) -> re.Pattern[str]:
+    """The language's whole answer phrase with the kit's numeral in it: the strict pattern's text
+    before and after its number, any spaces around the number (the world writes "答案是5。", MGSM's
+    exemplars "答案是 5。") and a currency sign before it."""
+    fmt = mr_format(lang)
+    before, after = (re.sub(r"\\(.)", r"\1", part).strip() for part in fmt["strict"].split(MGSM_NATIVE_COT["number_group"]))
+    before, after = (normalize_numbers(part, lang) for part in (before, after))
+    return re.compile(re.escape(before) + f"\\s*[{_CURRENCY}]?\\s*(?P<numeral>{_NUMERAL.pattern})\\s*" + re.escape(after))
+
+
+def read_mr_answer(text: str, lang: str = "en") -> MRReading:
+    """The readings of an MR answer (MRReading), on the answer as stored (cut at the task's stop
+    strings). lm-eval's read the text as it is; the kit's reads it with digits of every script as
+    0-9 and NFKC (full-width digits and spaces), and keeps a non-integer what it is: 29.5 is never 29."""
     normalized = normalize_numbers(text, lang)
-    prefix = normalize_numbers(answer_prefix.split("{n}")[0], lang).strip()
-    strict = Extracted(None, "", "none")
-    for line in reversed(normalized.splitlines()):
-        if prefix and prefix in line and (after := numbers(line.split(prefix, 1)[1], lang)):
-            strict = Extracted(after[0][0], after[0][1], "answer_line")
-            break
-    everything = numbers(normalized, lang)
-    flexible = Extracted(everything[-1][0], everything[-1][1], "last_number") if everything else Extracted(None, "", "none")
-    return MRReading(strict, flexible)
+    kit = Extracted(None, "", "none")
+    phrases = [read for found in _answer_phrase(lang).finditer(normalized) if (read := _reading(found, "numeral", lang))]
+    if phrases:
+        kit = Extracted(phrases[-1][0], phrases[-1][1], "answer_line")
+    elif everything := numbers(normalized, lang):
+        kit = Extracted(everything[-1][0], everything[-1][1], "last_number")
+    return MRReading(lm_eval_strict(text, lang), lm_eval_flexible(text), kit)
 
 
-def extract_answer(text: str, answer_prefix: str, lang: str = "en") -> Extracted:
-    """The number the kit scores (MRReading.used): on the answer line, else the last number."""
-    return read_mr_answer(text, answer_prefix, lang).used
+def extract_answer(text: str, lang: str = "en") -> Extracted:
+    """The number the kit scores (MRReading.used): in the last answer phrase, else the last number."""
+    return read_mr_answer(text, lang).used
 
 
 def if_rating(response: str, instructions: list[dict[str, Any]]) -> tuple[float, float]:

@@ -10,11 +10,10 @@ import torch
 
 from clt_kit.evaluate.generate import generate
 from clt_kit.evaluate.judge import Judge
-from clt_kit.evaluate.metrics import if_rating, read_mr_answer, rouge_l
+from clt_kit.evaluate.metrics import if_rating, lm_eval_match, read_mr_answer, rouge_l
 from clt_kit.jsonio import InputError, read_jsonl
 from clt_kit.prep.core import identify_languages
 from clt_kit.scales import EvalConfig
-from clt_kit.world.lexicon import load
 
 
 # The switch rule (IF) fires only on answers long and clear enough to tell their language: at
@@ -33,15 +32,14 @@ def switched(output: str, prompt_lang: str, detected_lang: str, confidence: floa
 
 
 def _mr_row(item: dict[str, Any], output: str, detected_lang: str, judge: Judge | None, confidence: float) -> dict[str, Any]:
-    reading = read_mr_answer(output, load(item["lang"])["mr"]["answer"], item["lang"])
-    right = lambda found: float(found.value is not None and found.value == item["answer"])  # noqa: E731
+    reading, reference = read_mr_answer(output, item["lang"]), str(item["answer"])
     return {
-        "reference": str(item["answer"]),
+        "reference": reference,
         "extracted": reading.used.span,
         "rule": reading.used.rule,
-        "score": right(reading.used),
-        "strict_score": right(reading.strict),
-        "flexible_score": right(reading.flexible),
+        "score": float(reading.used.value is not None and reading.used.value == item["answer"]),
+        "strict_score": float(lm_eval_match(reading.strict, reference)),
+        "flexible_score": float(lm_eval_match(reading.flexible, reference)),
     }
 
 
@@ -82,7 +80,10 @@ def score(task: str, item: dict[str, Any], output: str, detected_lang: str = "un
           confidence: float = 1.0) -> dict[str, Any]:
     """The stored row of one example: reference, extracted answer, score and the rule used.
 
-    MR reads the answer's number as lm-evaluation-harness's MGSM task does (strict and flexible);
+    MR: `strict_score` and `flexible_score` are lm-evaluation-harness's MGSM native-CoT readings and
+    metric, exactly; `score` is the kit's reading (metrics.MRReading: the same two rules, first answer
+    phrase else last number, with numbers read as the language writes them), which the figures use:
+    lm-eval scores "La réponse est 3,5" as 35 and misses "The answer is $18" and "1 234" in strict.
     SM is ROUGE-L. IF is switch-aware (the paper's rule): an answer that the language identifier
     places in another language than the prompt's (with `confidence`; see `switched`) is rated 1
     whatever the checkers (or the judge) would say; an empty answer is rated 1. With a `judge`,
@@ -91,6 +92,24 @@ def score(task: str, item: dict[str, Any], output: str, detected_lang: str = "un
     if task not in SCORERS:
         raise ValueError(f"unknown task {task!r}")
     return SCORERS[task](item, output, detected_lang, judge, confidence)
+
+
+def stop_strings(item: dict[str, Any]) -> list[str]:
+    """A test item's stop strings (its `stop` field: a few-shot MGSM item's next-question label);
+    the world's items have none, and end at end-of-sequence."""
+    stop = item.get("stop", [])
+    if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
+        raise InputError(f"test item {item.get('id')!r}: 'stop' is {stop!r}; give a list of non-empty strings")
+    return stop
+
+
+def stops_by_lang(tests: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each language's stop strings, for the evaluation's record (generate.stop_rule)."""
+    found: dict[str, list[str]] = {}
+    for t in tests:
+        found.setdefault(t["lang"], [])
+        found[t["lang"]] += [s for s in stop_strings(t) if s not in found[t["lang"]]]
+    return found
 
 
 def evaluate_task(model: Any, tokenizer: Any, test_path: Path, task: str, config: EvalConfig, judge: Judge | None = None) -> list[dict[str, Any]]:
@@ -102,7 +121,8 @@ def evaluate_items(model: Any, tokenizer: Any, tests: list[dict[str, Any]], task
                    judge: Judge | None = None) -> list[dict[str, Any]]:
     """Generates an answer to each of `tests` (items of `task`) and scores it: one row per item."""
     torch.set_num_threads(config.cpu_threads)  # as in training: CPU results depend on the thread count
-    outputs = generate(model, tokenizer, [t["prompt"] for t in tests], config.max_new_tokens, config.batch, config.seq_len)
+    outputs = generate(model, tokenizer, [t["prompt"] for t in tests], config.max_new_tokens, config.batch, config.seq_len,
+                       [stop_strings(t) for t in tests])
     detected, confidence = identify_languages(outputs)
     if judge is not None and task == "IF":  # the judge's ratings, many requests at once (cached; the rows read them)
         judge.rate_all([(t["prompt"], out) for t, out, lang, conf in zip(tests, outputs, detected, confidence)

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from clt_kit.jsonio import InputError
@@ -56,13 +57,17 @@ def vllm_python(given: Path | None = None) -> Path:
     return python
 
 
-def greedy_vllm(model: VllmModel, prompts: list[list[int]], max_new_tokens: int) -> list[list[int]]:
-    """The new tokens of each prompt (token ids) under greedy decoding, from vLLM, in order."""
+def greedy_vllm(model: VllmModel, prompts: list[list[int]], max_new_tokens: int, stop_ids: Sequence[int] = (),
+                stops: Sequence[Sequence[str]] | None = None) -> list[list[int]]:
+    """The new tokens of each prompt (token ids) under greedy decoding, from vLLM, in order; each
+    ends at one of `stop_ids` (with end-of-sequence) or at the token that completes one of its
+    stop strings (`stops[i]`), as the kit's own loop ends it (evaluate/generate.py)."""
     if not prompts:
         return []
     with tempfile.TemporaryDirectory(prefix="clt-vllm-") as tmp:
         request, answer = Path(tmp) / "request.json", Path(tmp) / "answer.json"
         request.write_text(json.dumps({"model": model.path, "prompts": prompts, "max_new_tokens": max_new_tokens,
+                                       "stop_token_ids": list(stop_ids), "stop": [list(s) for s in stops or [() for _ in prompts]],
                                        "dtype": DTYPES[model.precision], "seed": model.seed}), encoding="utf-8")
         # -I: the worker's folder (this package's modules) stays off vLLM's import path
         done = subprocess.run([str(model.python), "-I", str(WORKER), str(request), str(answer)], capture_output=True, text=True)

@@ -6,7 +6,8 @@ environment's interpreter, and reads the answers back. This file therefore impor
 standard library and vLLM (and torch, which vLLM brings), never clt_kit.
 
 The request (JSON): {"model": folder or hub id, "prompts": [[token id, ...], ...],
-"max_new_tokens": N, "dtype": "float32" | "bfloat16", "seed": S}. The prompts are token
+"max_new_tokens": N, "stop_token_ids": [token id, ...], "stop": [[stop string, ...], ...] (one list
+per prompt; the keys may be absent: none), "dtype": "float32" | "bfloat16", "seed": S}. The prompts are token
 ids, already in the model's template and cut as the kit cuts them, so both backends read the
 same tokens. The answer (JSON): {"new_tokens": [[token id, ...], ...] in the prompts' order, each
 with its end-of-sequence token when written, as the kit's own greedy loop returns them;
@@ -41,8 +42,12 @@ def main(request_path: str, answer_path: str) -> None:
 
     llm = LLM(model=request["model"], dtype=request["dtype"], seed=request["seed"], enforce_eager=not cuda,
               **({} if cuda else {"gpu_memory_utilization": CPU_MEMORY_FRACTION}))
-    greedy = SamplingParams(temperature=0.0, max_tokens=request["max_new_tokens"])
-    outputs = llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in request["prompts"]], greedy)
+    prompts = request["prompts"]
+    # vLLM ends a sequence at its end-of-sequence token, at `stop_token_ids` and at the token that
+    # completes a `stop` string in its decoded text; its token ids keep that token, as the kit's loop does.
+    greedy = [SamplingParams(temperature=0.0, max_tokens=request["max_new_tokens"], stop_token_ids=request.get("stop_token_ids") or None,
+                             stop=stop or None) for stop in request.get("stop") or [[] for _ in prompts]]
+    outputs = llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in prompts], greedy)
     answer = {"new_tokens": [list(o.outputs[0].token_ids) for o in outputs], "vllm": vllm.__version__, "device": "cuda" if cuda else "cpu"}
     with open(answer_path, "w", encoding="utf-8") as f:
         json.dump(answer, f)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,28 +51,37 @@ def normalized(strings: Strings, threads: int = 0) -> Column:
     col = column(strings)
     if col.normalized:
         return col
-    data, offsets = _prep.normalize_column(col.data, col.offsets, threads)
+    data, offsets = _prep.normalize_column(col.data, col.offsets, threads=threads)
     return Column(data, offsets, normalized=True)
 
 
 def exact_dedup(texts: Strings, keys: Strings, threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(survivor index per row, 16-byte content hash per row's normalized text as a (n, 16) uint8 array)."""
-    survivor, hashes = _prep.exact_dedup(*_buffers(normalized(texts, threads)), *_buffers(keys), threads)
+    survivor, hashes = _prep.exact_dedup(*_buffers(normalized(texts, threads)), *_buffers(keys), threads=threads)
     return np.frombuffer(survivor, dtype="<u4"), np.frombuffer(hashes, dtype=np.uint8).reshape(-1, 16)
 
 
-@dataclass(frozen=True)
-class NearDupParams:
-    """MinHash + LSH settings (all recorded in manifests)."""
+# The Rust core's defaults, declared there once.
+_NEAR = _prep.NearDupOptions()
+_FLOORS = _prep.LangIdOptions()
 
-    num_perm: int = 128
-    bands: int = 16
-    rows: int = 8
-    seed: int = 42
-    word_n: int = 3
-    char_n: int = 5
-    threshold: float = 0.8
-    verify: bool = True
+
+@dataclass(frozen=True, kw_only=True)
+class NearDupParams:
+    """MinHash + LSH settings (all recorded in manifests); the defaults are the Rust core's."""
+
+    num_perm: int = _NEAR.num_perm
+    bands: int = _NEAR.bands
+    rows: int = _NEAR.rows
+    seed: int = _NEAR.seed
+    word_n: int = _NEAR.word_n
+    char_n: int = _NEAR.char_n
+    threshold: float = _NEAR.threshold
+    verify: bool = _NEAR.verify
+
+    def options(self) -> _prep.NearDupOptions:
+        """These settings as the Rust core takes them (ValueError where they do not fit together)."""
+        return _prep.NearDupOptions(**asdict(self))
 
     def problems(self) -> list[str]:
         """What is wrong with these settings (empty: fine); the Rust core checks the same."""
@@ -101,16 +110,21 @@ def near_dedup(
     """Near-duplicate clusters within groups; survivor = the smallest key of each cluster."""
     survivor, candidates, accepted = _prep.near_dedup(
         *_buffers(normalized(texts, threads)), *_buffers(keys), groups.astype("<u4").tobytes(), active.astype(np.uint8).tobytes(),
-        params.num_perm, params.bands, params.rows, params.seed, params.word_n, params.char_n,
-        params.threshold, params.verify, threads,
+        options=params.options(), threads=threads,
     )
     return NearDupResult(np.frombuffer(survivor, dtype="<u4"), candidates, accepted)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LangIdFloors:
-    min_letters: int = 3
-    min_confidence: float = 0.5
+    """Floors of the language identifier (recorded in manifests); the defaults are the Rust core's."""
+
+    min_letters: int = _FLOORS.min_letters
+    min_confidence: float = _FLOORS.min_confidence
+
+    def options(self) -> _prep.LangIdOptions:
+        """These floors as the Rust core takes them."""
+        return _prep.LangIdOptions(**asdict(self))
 
     def problems(self) -> list[str]:
         """What is wrong with these floors (empty: fine)."""
@@ -126,9 +140,7 @@ def identify_languages(
     if (len(texts) if rows is None else len(rows)) == 0:
         return [], np.zeros(0)
     picked = None if rows is None else np.asarray(rows, dtype="<u4").tobytes()
-    codes, conf = _prep.identify_languages(
-        *_buffers(texts), list(allow), floors.min_letters, floors.min_confidence, threads, picked
-    )
+    codes, conf = _prep.identify_languages(*_buffers(texts), allow=list(allow), floors=floors.options(), threads=threads, rows=picked)
     return codes.split("\n"), np.frombuffer(conf, dtype="<f8")
 
 
@@ -140,7 +152,7 @@ def langid_model() -> dict[str, object]:
 
 def sample_nested(keys: Strings, groups: np.ndarray, k: Sequence[int], seed: int, stage: str, threads: int = 0) -> np.ndarray:
     """Row indices of the nested sample, ordered by (group, ticket, key)."""
-    picked = _prep.sample_nested(*_buffers(keys), groups.astype("<u4").tobytes(), list(k), seed, stage, threads)
+    picked = _prep.sample_nested(*_buffers(keys), groups.astype("<u4").tobytes(), k=list(k), seed=seed, stage=stage, threads=threads)
     return np.frombuffer(picked, dtype="<u4")
 
 

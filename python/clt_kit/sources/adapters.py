@@ -11,11 +11,14 @@ prompts are the user's turn as it is.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from clt_kit.jsonio import InputError
+from clt_kit.sources.read import decoded_text
 from clt_kit.world.lexicon import load
 
 Item = dict[str, Any]
@@ -57,12 +60,20 @@ class Adapter:
         return self.splits[role]
 
 
+def _text(row: dict[str, Any], key: str) -> str:
+    """A row's text field, or InputError saying what it holds instead."""
+    value = row[key]
+    if not isinstance(value, str):
+        raise InputError(f"field {key!r} is {type(value).__name__} {str(value)[:40]!r}, not text; is this a copy of the dataset?")
+    return value
+
+
 def _sm_prompt(lang: str, text: str) -> str:
     return str(load(lang)["sm"]["prompt"]).format(doc=text.strip())
 
 
 def _xlsum(row: dict[str, Any], lang: str) -> Item:
-    return {"source_id": row["id"], "prompt": _sm_prompt(lang, row["text"]), "response": row["summary"].strip()}
+    return {"source_id": row["id"], "prompt": _sm_prompt(lang, _text(row, "text")), "response": _text(row, "summary").strip()}
 
 
 def _mcot_lang(row: dict[str, Any]) -> str | None:
@@ -71,7 +82,7 @@ def _mcot_lang(row: dict[str, Any]) -> str | None:
 
 
 def _mcot(row: dict[str, Any], lang: str) -> Item:
-    return {"source_id": row["lang-id"], "prompt": row["question"].strip(), "response": row["answer"].strip()}
+    return {"source_id": row["lang-id"], "prompt": _text(row, "question").strip(), "response": _text(row, "answer").strip()}
 
 
 def _integer(value: Any, what: str) -> int:
@@ -86,7 +97,7 @@ def _integer(value: Any, what: str) -> int:
 
 
 def _mgsm(row: dict[str, Any], lang: str) -> Item:
-    return {"source_id": row["question"][:64], "prompt": row["question"].strip(), "response": "",
+    return {"source_id": _text(row, "question")[:64], "prompt": row["question"].strip(), "response": "",
             "answer": _integer(row["answer_number"], "answer_number")}
 
 
@@ -95,7 +106,7 @@ def _aya_lang(row: dict[str, Any]) -> str | None:
 
 
 def _aya(row: dict[str, Any], lang: str) -> Item:
-    return {"source_id": row["id"], "prompt": row["inputs"].strip(), "response": (row.get("targets") or "").strip()}
+    return {"source_id": row["id"], "prompt": _text(row, "inputs").strip(), "response": _text(row, "targets").strip() if row.get("targets") else ""}
 
 
 def _sharegpt(row: dict[str, Any], lang: str) -> Item:
@@ -103,9 +114,13 @@ def _sharegpt(row: dict[str, Any], lang: str) -> Item:
     turns = row["conversations"]
     if not isinstance(turns, list):
         raise InputError(f"'conversations' is a {type(turns).__name__}, not a list of turns")
+    for i, turn in enumerate(turns):
+        if not (isinstance(turn, dict) and isinstance(turn.get("from"), str) and isinstance(turn.get("value"), str)):
+            raise InputError(f"conversations[{i}] is {type(turn).__name__} {str(turn)[:40]!r}, not a turn"
+                             " {\"from\": \"human\" or \"gpt\", \"value\": <text>}")
     for i, (turn, reply) in enumerate(zip(turns, turns[1:])):
-        if turn.get("from") in ("human", "user") and reply.get("from") in ("gpt", "assistant", "chatgpt"):
-            return {"source_id": f"{row.get('id', '')}#{i}", "prompt": str(turn["value"]).strip(), "response": str(reply["value"]).strip()}
+        if turn["from"] in ("human", "user") and reply["from"] in ("gpt", "assistant", "chatgpt"):
+            return {"source_id": f"{row.get('id', '')}#{i}", "prompt": turn["value"].strip(), "response": reply["value"].strip()}
     raise InputError("no user turn followed by a reply ('from': 'human' then 'gpt')")
 
 
@@ -146,17 +161,55 @@ ADAPTERS: dict[str, Adapter] = {a.name: a for a in (
 )}
 
 
+def few_shot_label(text: str) -> str:
+    """The label a worked example's question or answer starts with ("Question: ", "問題："): up to
+    its first colon, with the space after an ASCII one."""
+    cut = min((i for i in (text.find(":"), text.find("：")) if i >= 0), default=-1)
+    if cut < 0:
+        raise InputError(f"the exemplar {text[:40]!r} does not start with a label ending in ':'")
+    return text[: cut + 1] + (" " if text[cut] == ":" else "")
+
+
 def few_shot_prompt(shots: list[dict[str, str]], question: str) -> str:
     """MGSM's native chain-of-thought prompt: each worked example ("q" and "a", each starting with
     its language's label, e.g. "問題：" and "ステップごとの答え："), then the question under the same
     labels, the answer left to the model."""
-    def label(text: str) -> str:
-        cut = min((i for i in (text.find(":"), text.find("：")) if i >= 0), default=-1)
-        if cut < 0:
-            raise InputError(f"the exemplar {text[:40]!r} does not start with a label ending in ':'")
-        return text[: cut + 1] + (" " if text[cut] == ":" else "")
     blocks = [f"{s['q'].strip()}\n{s['a'].strip()}" for s in shots]
-    return "\n\n".join([*blocks, f"{label(shots[0]['q'])}{question}\n{label(shots[0]['a']).rstrip()}"])
+    return "\n\n".join([*blocks, f"{few_shot_label(shots[0]['q'])}{question}\n{few_shot_label(shots[0]['a']).rstrip()}"])
+
+
+def few_shot_stop(shots: list[dict[str, str]]) -> list[str]:
+    """A few-shot prompt's stop strings: the question label, where a model that answered goes on
+    to write the next question (lm-evaluation-harness's `until` for MGSM: "Question:", "問題：")."""
+    return [few_shot_label(shots[0]["q"]).strip()]
+
+
+def read_exemplars(path: Path, languages: Sequence[str], shots: int) -> dict[str, list[dict[str, str]]]:
+    """The first `shots` worked examples of each language from a JSON file in MGSM's own shape,
+    {lang: {"1": {"q": ..., "a": ...}, ...}} (in the order of their keys: "1", "2", ..., "10"),
+    or InputError naming the file, the entry and the fix."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file; exemplars are a JSON file of worked examples per language")
+    shape = '{lang: {"1": {"q": <text>, "a": <text>}, ...}}'
+    try:
+        exemplars = json.loads(decoded_text(path.read_bytes(), path))
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}:{e.lineno}: not valid JSON ({e.msg}); exemplars are {shape}") from None
+    if not isinstance(exemplars, dict):
+        raise InputError(f"{path}: exemplars are a JSON object {shape}, not a {type(exemplars).__name__}")
+    out = {}
+    for lang in languages:
+        given = exemplars.get(lang, {})
+        if not isinstance(given, dict):
+            raise InputError(f"{path}: {lang}: worked examples are an object {shape}, not a {type(given).__name__}")
+        for key, shot in given.items():
+            if not (isinstance(shot, dict) and isinstance(shot.get("q"), str) and isinstance(shot.get("a"), str)):
+                raise InputError(f"{path}: {lang}.{key}: a worked example is {{\"q\": <text>, \"a\": <text>}}, not {str(shot)[:40]!r}")
+        if len(given) < shots:
+            raise InputError(f"{path}: {len(given)} worked examples for {lang}, {shots} needed; add them, set shots: {len(given)}"
+                             f" or leave {lang} out of languages")
+        out[lang] = [given[k] for k in sorted(given, key=lambda k: (len(k), k))][:shots]
+    return out
 
 
 def get_adapter(name: str) -> Adapter:

@@ -17,10 +17,9 @@ same items whatever the order rows are read in).
 from __future__ import annotations
 
 import logging
-import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +31,10 @@ from clt_kit.jsonio import InputError, publish_dir, read_json, write_json, write
 from clt_kit.languages import PAPER_LANGUAGES
 from clt_kit.prep.core import identify_languages, sha256_file
 from clt_kit.seeding import derive_seed
-from clt_kit.sources.adapters import Adapter, Item, few_shot_prompt, generic_adapter, get_adapter
+from clt_kit.sources.adapters import Adapter, Item, few_shot_prompt, few_shot_stop, generic_adapter, get_adapter, read_exemplars
 from clt_kit.sources.read import Row, file_rows, hub_rows, is_local, local_files
 from clt_kit.study import TASKS
 from clt_kit.world.generate import WorldPaths
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # the same parser, as a package (pyproject.toml)
-    import tomli as tomllib
 
 DATA_RECORD = "data.json"
 log = logging.getLogger("clt_kit")
@@ -77,51 +71,6 @@ class SourceSpec:
 class DataSpec:
     seed: int
     sources: tuple[SourceSpec, ...]
-
-
-def read_data_spec(path: Path) -> DataSpec:
-    """A data config file (.yaml/.yml or .toml); every unknown key is named with the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise InputError(f"{path}: cannot read the data config ({e.strerror})") from e
-    try:
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            raw = yaml.safe_load(text)
-        elif path.suffix == ".toml":
-            raw = tomllib.loads(text)
-        else:
-            raise InputError(f"{path}: a data config is a .yaml or .toml file")
-    except (tomllib.TOMLDecodeError, ValueError) as e:  # yaml.YAMLError is not a ValueError
-        raise InputError(f"{path}: not a valid data config ({e})") from e
-    except Exception as e:  # noqa: BLE001 - yaml's parse errors
-        raise InputError(f"{path}: not valid YAML ({e})") from e
-    return _spec(raw, path)
-
-
-def _spec(raw: Any, path: Path) -> DataSpec:
-    if not isinstance(raw, dict) or not isinstance(raw.get("sources"), list) or not raw["sources"]:
-        raise InputError(f"{path}: a data config has `seed` and a list of `sources`")
-    if unknown := sorted(set(raw) - {"seed", "sources"}):
-        raise InputError(f"{path}: unknown key(s) {unknown}; a data config has seed and sources")
-    known = {f.name for f in fields(SourceSpec)}
-    specs = []
-    for i, entry in enumerate(raw["sources"]):
-        entry = dict(entry)
-        if "from" in entry:
-            entry["where"] = entry.pop("from")
-        if unknown := sorted(set(entry) - known):
-            raise InputError(f"{path}: source {i + 1}: unknown key(s) {unknown}; known: from, {', '.join(sorted(known - {'where'}))}")
-        if "dataset" not in entry or "role" not in entry:
-            raise InputError(f"{path}: source {i + 1} needs `dataset` and `role` (train or test)")
-        if entry["role"] not in ROLES:
-            raise InputError(f"{path}: source {i + 1}: role {entry['role']!r}; use train or test")
-        if "languages" in entry:
-            entry["languages"] = tuple(entry["languages"])
-        specs.append(SourceSpec(**entry))
-    return DataSpec(seed=int(raw.get("seed", 0)), sources=tuple(specs))
 
 
 def _rows(source: SourceSpec, adapter: Adapter, lang: str | None) -> Iterator[Row]:
@@ -189,6 +138,9 @@ def _items(source: SourceSpec, seed: int, progress: bool) -> tuple[list[Item], d
         for index, item in sorted(kept, key=lambda ix: ix[0]):
             items.append({"id": f"{adapter.name}-{source.role}-{lang}-{index:07d}", "lang": lang, "task": adapter.task,
                           **{k: v for k, v in item.items() if k != "source_id"}, "source_id": str(item["source_id"])})
+    if not items:
+        raise InputError(f"{adapter.name} ({source.role}) from {source.where or adapter.hub}: no items in {', '.join(sorted(wanted))}"
+                         f" (skipped: {dict(skipped) or 'none'}); check its languages and that it is a copy of {adapter.hub or adapter.name}")
     for lang in sorted(wanted):
         if source.role == "test" and sum(i["lang"] == lang for i in items) < (per_lang or 1):
             log.warning("%s test: %d %s items, fewer than the %s asked; that language's scores rest on them alone",
@@ -210,16 +162,9 @@ def _with_shots(found: list[tuple[str, Item]], source: SourceSpec, shots: int) -
     if source.exemplars is None:
         raise InputError(f"{source.dataset}: {shots}-shot prompts need `exemplars` (a JSON file of worked examples per"
                          " language), or set shots: 0")
-    path = Path(source.exemplars)
-    exemplars = read_json(path)
-    out = []
-    for lang, item in found:
-        given = exemplars.get(lang, {}) if isinstance(exemplars, dict) else {}
-        ordered = [given[k] for k in sorted(given, key=lambda k: (len(k), k))]
-        if len(ordered) < shots:
-            raise InputError(f"{path}: {len(ordered)} worked examples for {lang}, {shots} needed; add them or set shots: {len(ordered)}")
-        out.append((lang, {**item, "prompt": few_shot_prompt(ordered[:shots], item["prompt"])}))
-    return out
+    exemplars = read_exemplars(Path(source.exemplars), source.languages, shots)
+    return [(lang, {**item, "prompt": few_shot_prompt(exemplars[lang][:shots], item["prompt"]), "stop": few_shot_stop(exemplars[lang][:shots])})
+            for lang, item in found]
 
 
 def _row_lang(row: dict[str, Any]) -> str | None:

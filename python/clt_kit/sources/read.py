@@ -5,7 +5,9 @@ row N"), so that a bad row is named in the error."""
 from __future__ import annotations
 
 import csv
+import io
 import json
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,11 +16,29 @@ from clt_kit.jsonio import InputError, iter_jsonl, iter_parquet
 
 Row = tuple[str, dict[str, Any]]  # (where, row)
 DATA_SUFFIXES = (".jsonl", ".json", ".parquet", ".tsv")
+# A hub dataset id: owner/name, each of letters, digits, '.', '_' and '-', not starting with '.' or '-'.
+HUB_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*/[A-Za-z0-9_][A-Za-z0-9._-]*")
+# Extensions that make a path a file's, whatever else it looks like.
+FILE_SUFFIXES = (*DATA_SUFFIXES, ".csv", ".txt", ".arrow", ".gz", ".bz2", ".xz", ".zst", ".zip", ".tar")
 
 
 def is_local(where: str) -> bool:
-    """Whether `where` names a local file or folder (else it is a hub id)."""
-    return Path(where).exists() or where.startswith((".", "/", "~"))
+    """Whether `where` names a local file or folder, else a hub id: local when the path exists, or
+    when it is not of the form owner/name, or has a data file's extension (a path that does not exist
+    is then named as missing, never sent to the hub)."""
+    if Path(where).expanduser().exists():
+        return True
+    return not HUB_ID.fullmatch(where) or Path(where).suffix.lower() in FILE_SUFFIXES
+
+
+def decoded_text(data: bytes, path: Path) -> str:
+    """A file's bytes as UTF-8 text (a UTF-8 byte order mark dropped), or InputError naming the line
+    of the first byte that is not UTF-8."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not UTF-8 (byte {e.start}: {data[e.start:e.start + 1]!r}); re-encode the file as UTF-8") from None
 
 
 def local_files(root: Path, patterns: Sequence[str]) -> list[Path]:
@@ -35,6 +55,16 @@ def local_files(root: Path, patterns: Sequence[str]) -> list[Path]:
 
 
 def file_rows(path: Path, tsv_columns: Sequence[str] = ()) -> Iterator[Row]:
+    """The rows of one local file, by its suffix; a file without rows is an error naming it."""
+    empty = True
+    for row in _file_rows(path, tsv_columns):
+        empty = False
+        yield row
+    if empty:
+        raise InputError(f"{path}: no rows in this file; give a copy with its data (or leave the file out)")
+
+
+def _file_rows(path: Path, tsv_columns: Sequence[str]) -> Iterator[Row]:
     """The rows of one local file, by its suffix. A TSV file has no header: `tsv_columns` names its columns."""
     if path.suffix == ".jsonl":
         for lineno, obj in iter_jsonl(path, fix="fix the line or pass a clean copy"):
@@ -47,19 +77,19 @@ def file_rows(path: Path, tsv_columns: Sequence[str] = ()) -> Iterator[Row]:
     elif path.suffix == ".tsv":
         if not tsv_columns:
             raise InputError(f"{path}: a TSV file needs its column names (this dataset has none declared)")
-        with path.open(encoding="utf-8", newline="") as f:
-            for lineno, cells in enumerate(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE), 1):
-                if len(cells) != len(tsv_columns):
-                    raise InputError(f"{path}:{lineno}: {len(cells)} tab-separated columns, expected {len(tsv_columns)}"
-                                     f" ({', '.join(tsv_columns)})")
-                yield f"{path}:{lineno}", dict(zip(tsv_columns, cells))
+        text = io.StringIO(decoded_text(path.read_bytes(), path), newline="")
+        for lineno, cells in enumerate(csv.reader(text, delimiter="\t", quoting=csv.QUOTE_NONE), 1):
+            if len(cells) != len(tsv_columns):
+                raise InputError(f"{path}:{lineno}: {len(cells)} tab-separated columns, expected {len(tsv_columns)}"
+                                 f" ({', '.join(tsv_columns)})")
+            yield f"{path}:{lineno}", dict(zip(tsv_columns, cells))
     else:
         raise InputError(f"{path}: unknown data file type {path.suffix!r}; use one of {', '.join(DATA_SUFFIXES)}")
 
 
 def _json_rows(path: Path) -> Iterator[Row]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(decoded_text(path.read_bytes(), path))
     except json.JSONDecodeError as e:
         raise InputError(f"{path}:{e.lineno}: not valid JSON ({e.msg}); a .json file holds one array of records") from e
     if not isinstance(data, list):
@@ -74,7 +104,12 @@ def hub_rows(hub_id: str, config: str | None, split: str, revision: str | None =
     """The rows of a hub dataset (downloaded by `datasets`: the paper scale's one use of the network for data)."""
     import datasets
 
-    ds = datasets.load_dataset(hub_id, config, split=split, revision=revision)
+    try:
+        ds = datasets.load_dataset(hub_id, config, split=split, revision=revision)
+    except Exception as e:  # noqa: BLE001 - the hub's, the network's and `datasets`' own failures alike
+        reason = " ".join(str(e).split())[:300]
+        raise InputError(f"{hub_id}: cannot load it from the Hugging Face hub ({type(e).__name__}: {reason}); check the id"
+                         " and the network, or give a local copy (a path starting with ./ or /)") from None
     label = f"{hub_id}[{config or 'default'}/{split}]"
     for i, row in enumerate(ds):
         yield f"{label} row {i}", row
