@@ -31,7 +31,8 @@ from transformers.utils import logging as hf_logging
 
 from clt_kit.evaluate.generate import generate
 from clt_kit.jsonio import read_jsonl
-from clt_kit.pipeline import Layout, RunPlan, plan_figure, prepare
+from clt_kit.layout import Layout
+from clt_kit.pipeline import RunPlan, plan_figure, prepare
 from clt_kit.study import study
 from clt_kit.scales import MINI
 from clt_kit.train.loop import optimize

@@ -13,7 +13,8 @@ import argparse
 import shutil
 from pathlib import Path
 
-from clt_kit.pipeline import Layout, committed_manifests
+from clt_kit.layout import Layout
+from clt_kit.pipeline import committed_manifests
 from clt_kit.scales import get_scale
 
 OUT = Path(__file__).resolve().parents[1] / "data_manifests"

@@ -52,7 +52,7 @@ def test_the_paper_recipe_on_cpu_with_gradient_accumulation(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr[-3000:]
     record = json.loads((tmp_path / "tuned" / "sft.json").read_text())
     assert {k: record["recipe"][k] for k in ("steps", "global_batch", "micro_batch", "lr")} == {"steps": 2, "global_batch": 64, "micro_batch": 16, "lr": 1e-5}
-    assert record["recipe"]["seq_len"] <= 256 and record["determinism"]["mixed_precision"] == "no"
+    assert record["recipe"]["seq_len"] <= 256 and record["determinism"]["mixed_precision"] == "fp32" == record["recipe"]["precision"]
     assert "2 steps of 64 examples (micro-batches of 16)" in done.stdout
     # the losses went to accelerate's TensorBoard tracker: event files TensorBoard reads
     scalars = _tensorboard_scalars(tmp_path / "tuned" / "logs")

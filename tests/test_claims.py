@@ -90,6 +90,34 @@ def test_claims_command_prints_both_sides(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "no results database here" in result.output
 
 
+def test_claims_reads_the_scale_and_seed_its_results_hold(tmp_path: Path) -> None:
+    """Without --scale and --seed, claims reads the runs of the one scale and seed the database
+    holds; with several, one error line names them and asks for the missing option; given ones win."""
+    ones = {lang: 1.0 for lang in PAPER_LANGUAGES}
+    with db.connect(tmp_path / "clt.duckdb") as con:
+        for task in ("IF", "SM"):
+            store_run(con, f"{task}0", ones, task=task)
+            store_run(con, f"{task}l", ones, task=task, mixture="latin", k=4)
+            store_run(con, f"{task}n", {**ones, "ja": 2.0}, task=task, mixture="non_latin", k=4)
+    claims = lambda *args: CliRunner().invoke(main, ["claims", "--results", str(tmp_path), *args])  # noqa: E731
+    held = claims()
+    assert held.exit_code == 0, held.output
+    assert held.output == claims("--scale", "smoke", "--seed", "1").output
+    assert "  clt-kit (smoke, seed 1): held: non-Latin-script languages' mean gain, 7B: IF: +0.250 with the non-Latin-only" in held.output
+    with db.connect(tmp_path / "clt.duckdb") as con:
+        store_run(con, "other", ones, seed=2)
+        store_run(con, "mini", ones, scale="mini", seed=2)
+    several = claims()
+    assert several.exit_code == 2
+    assert several.output == f"error: {tmp_path / 'clt.duckdb'}: holds runs of mini seed 2, smoke seed 1, smoke seed 2; choose which with --scale and --seed\n"
+    assert claims("--scale", "smoke").output.endswith(": holds runs of smoke seed 1, smoke seed 2; choose which with --seed\n")
+    assert claims("--seed", "2").output.endswith(": holds runs of mini seed 2, smoke seed 2; choose which with --scale\n")
+    assert claims("--scale", "smoke", "--seed", "1").output == held.output
+    assert "  clt-kit (smoke, seed 2): not measurable" in claims("--scale", "smoke", "--seed", "2").output
+    assert "  clt-kit (mini, seed 2): not measurable" in claims("--scale", "mini").output  # the one seed of mini's runs
+    assert "  clt-kit (paper, seed 0): not measurable" in claims("--scale", "paper").output  # no runs of it: seed 0
+
+
 def test_the_multi_task_claims_read_the_joint_runs_task_by_task(tmp_path: Path) -> None:
     def langs(seen: float, unseen: float, en: float = 1.0) -> dict[str, float]:
         return {"en": en, **dict.fromkeys(("es", "fr", "ja", "zh"), seen), **dict.fromkeys(("ar", "ko", "pt"), unseen)}

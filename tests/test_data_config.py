@@ -159,7 +159,8 @@ def test_missing_or_bad_exemplars_are_named_before_anything_is_read(tmp_path: Pa
     mgsm = {"dataset": "mgsm", "role": "test", "from": str(FIXTURES / "mgsm"), "languages": ["en"], "shots": 2}
     _refused(_yaml(tmp_path, {**mgsm, "exemplars": str(tmp_path / "nope.json")}), tmp_path / "out",
              "data.yaml: sources[0].exemplars: ", "nope.json: no such file or folder")
-    _refused(_yaml(tmp_path, mgsm), tmp_path / "out", "data.yaml: sources[0].exemplars: 2-shot prompts need exemplars")
+    pt = {**mgsm, "languages": ["pt"], "files": {"pt": str(FIXTURES / "mgsm" / "mgsm_pt.tsv")}}  # MGSM ships no pt exemplars
+    _refused(_yaml(tmp_path, pt), tmp_path / "out", "data.yaml: sources[0].exemplars: the kit's exemplars: 0 worked examples for pt, 2 needed")
     bad = tmp_path / "ex.json"
     for content, expected in [(b'{"en": {"1": "Question: 1+1?"}}', "ex.json: en.1: a worked example is"),
                               (b'{"en": [1]}', "ex.json: en: worked examples are an object"), (b"[1]", "ex.json: exemplars are a JSON object"),
@@ -259,7 +260,8 @@ VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allo
                       max_leaves=6)
 # Each key of the schema and what it must be ("int": an integer, not a bool; "text"; "list"; "table").
 KINDS = {"seed": "int", "sources": "list", "dataset": "text", "role": "text", "from": "text", "languages": "list", "per_lang": "int",
-         "files": "table", "revision": "text", "task": "text", "fields": "table", "lang": "text", "shots": "int", "exemplars": "text"}
+         "files": "table", "revision": "text", "task": "text", "fields": "table", "lang": "text", "shots": "int", "exemplars": "text",
+         "columns": "list"}
 ALL_KEYS = sorted(KINDS)
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from clt_kit.pipeline import Layout, committed_manifests, plan_figure
+from clt_kit.layout import Layout
+from clt_kit.pipeline import committed_manifests, plan_figure
 from clt_kit.verify import verify_path
 from clt_kit.scales import MINI
 

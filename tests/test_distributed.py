@@ -51,7 +51,8 @@ def test_a_job_in_two_processes_is_written_once_by_the_main_one(tmp_path: Path) 
     """`clt-kit execute` under a multi-process launch (what a Slurm job with several GPUs runs):
     both processes train, the main one alone evaluates and publishes the run folder."""
     from clt_kit.cluster.jobs import write_job
-    from clt_kit.pipeline import Layout, RunPlan, prepare
+    from clt_kit.layout import Layout
+    from clt_kit.pipeline import RunPlan, prepare
     from clt_kit.results import runs as run_store
 
     layout = Layout(tmp_path / "results")

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from clt_kit.cli import main
 from clt_kit.cluster.jobs import launch_command
-from clt_kit.pipeline import Layout
+from clt_kit.layout import Layout
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = ["reproduce", "--table", "3", "--scale", "smoke", "--k", "0,4", "--seed", "3"]

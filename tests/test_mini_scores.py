@@ -23,7 +23,8 @@ import pytest
 from clt_kit.evaluate.baselines import best_baseline
 from clt_kit.jsonio import read_jsonl
 from clt_kit.languages import PAPER_LANGUAGES
-from clt_kit.pipeline import Layout, execute, plan_figure, prepare
+from clt_kit.layout import Layout
+from clt_kit.pipeline import execute, plan_figure, prepare
 from clt_kit.scales import MINI
 
 pytestmark = pytest.mark.slow

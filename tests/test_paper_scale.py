@@ -121,6 +121,7 @@ def test_a_real_base_folder_changed_after_planning_stops_its_run(tmp_path: Path)
     saved again into the same folder) is named before anything trains on it."""
     from clt_kit import pipeline
     from clt_kit.integrity import CorruptArtifact
+    from clt_kit.layout import Layout
     from clt_kit.scales import PAPER
     from clt_kit.sources import build_data, read_data_spec
 
@@ -128,7 +129,7 @@ def test_a_real_base_folder_changed_after_planning_stops_its_run(tmp_path: Path)
     base = foreign_model(texts, tmp_path / "small", context=1024)
     data = build_data(read_data_spec(data_config(tmp_path / "data.yaml")), tmp_path / "data")
     scale = dataclasses.replace(PAPER, bases={**PAPER.bases, "7b": str(base)}, english_train=2)
-    layout = pipeline.Layout(tmp_path / "results")
+    layout = Layout(tmp_path / "results")
     plans = [p for p in pipeline.plan([study().figure(2)], scale, (0,)) if p.model == "7b" and p.task == "SM"]
     setup, runs = pipeline.prepare(plans, scale, 0, layout, progress=False, data=data)
     assert runs[0].spec["base"] == str(base) and len(runs[0].spec["base_sha256"]) == 64

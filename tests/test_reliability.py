@@ -16,7 +16,8 @@ from clt_kit import pipeline
 from clt_kit.cli import main
 from clt_kit.integrity import CorruptArtifact, hash_files
 from clt_kit.jsonio import read_json
-from clt_kit.pipeline import Layout, PreparedRun, RunPlan, Setup, prepare
+from clt_kit.layout import Layout
+from clt_kit.pipeline import PreparedRun, RunPlan, Setup, prepare
 from clt_kit.prep.core import sha256_file
 from clt_kit.results import db, runs as run_store
 from clt_kit.scales import SMOKE
@@ -129,7 +130,7 @@ def test_a_reader_holding_the_database_costs_no_trained_run(made: Path, tmp_path
         assert run_store.is_finished(layout.run_dir(run.run_id))
         assert pipeline.missing([run], layout) == []  # finished: never trained again
         with pytest.raises(db.DatabaseLocked, match=rf"PID {holder.pid}.*Nothing is lost"):
-            pipeline.ingest_finished(layout, wait=0.2)
+            run_store.ingest_finished(layout, wait=0.2)
     finally:
         holder.kill()
         holder.wait()

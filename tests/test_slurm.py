@@ -19,7 +19,8 @@ from clt_kit.cluster import slurm
 from clt_kit.cluster.jobs import JOB_FILE, execute_job, read_job, write_job
 from clt_kit.evaluate.judge import Judge
 from clt_kit.jsonio import InputError, read_json, write_json
-from clt_kit.pipeline import Layout, PreparedRun, RunPlan, Setup, execute, prepare
+from clt_kit.layout import Layout
+from clt_kit.pipeline import PreparedRun, RunPlan, Setup, execute, prepare
 from clt_kit.results import runs as run_store
 from clt_kit.scales import SMOKE
 from tests.slurm_cluster import slurm_cluster, unavailable

@@ -80,7 +80,14 @@ def test_mcot_math_reads_the_language_from_lang_id_and_skips_other_languages(tmp
 
 
 @pytest.mark.skipif(not MGSM.is_dir(), reason=f"the real MGSM files are not at {MGSM}")
+def _real_mgsm() -> Path:
+    if not (MGSM / "mgsm_en.tsv").is_file():
+        pytest.skip(f"the real MGSM files are not here ({MGSM}: the url-nlp release's mgsm_<lang>.tsv); this test reads them")
+    return MGSM
+
+
 def test_mgsm_on_the_real_files_and_a_users_own_translation(tmp_path: Path) -> None:
+    _real_mgsm()
     local = tmp_path / "mgsm"
     local.mkdir()
     for lang in ("en", "ja"):
@@ -103,10 +110,67 @@ def test_mgsm_on_the_real_files_and_a_users_own_translation(tmp_path: Path) -> N
     assert record["sources"][0]["exemplars"]["sha256"] == sha256_file(exemplars)
     with pytest.raises(InputError, match=r"has no ko data; give `files: \{ko: <path>\}`.*machine-translated"):
         _build(tmp_path / "ko", SourceSpec("mgsm", "test", str(local), ("en", "ko"), exemplars=exemplars))
-    with pytest.raises(InputError, match=r"8-shot prompts need `exemplars`"):  # the paper's 8 shots by default
-        _build(tmp_path / "none", SourceSpec("mgsm", "test", str(local), ("en",)))
     with pytest.raises(InputError, match=r"exemplars.json: 2 worked examples for en, 8 needed"):
         _build(tmp_path / "few", SourceSpec("mgsm", "test", str(local), ("en",), exemplars=exemplars))
+
+
+def test_mgsm_ships_its_native_eight_shot_exemplars(tmp_path: Path) -> None:
+    """The paper's 8 shots by default, from MGSM's own exemplars shipped with the kit (source and
+    license recorded); a config's `exemplars` adds the languages MGSM lacks."""
+    from clt_kit.sources.adapters import MGSM_EXEMPLARS
+
+    out, record = _build(tmp_path, SourceSpec("mgsm", "test", str(FIXTURES / "mgsm"), ("en", "ja")))
+    items = read_jsonl(out / "MR" / "test.jsonl")
+    shipped = json.loads(MGSM_EXEMPLARS.path.read_text(encoding="utf-8"))
+    en = next(i for i in items if i["lang"] == "en")
+    eight = "\n\n".join(f"{shipped['en'][str(k)]['q']}\n{shipped['en'][str(k)]['a']}" for k in range(1, 9))
+    assert en["prompt"].startswith(eight + "\n\nQuestion: ") and en["prompt"].startswith("Question: Roger has 5 tennis balls.")
+    assert next(i for i in items if i["lang"] == "ja")["prompt"].count("問題：") == 9
+    kit = record["sources"][0]["kit_exemplars"]
+    assert kit["license"] == "CC BY 4.0" and "google-research/url-nlp" in kit["source"] and kit["sha256"] == sha256_file(str(MGSM_EXEMPLARS.path))
+    assert (MGSM_EXEMPLARS.path.with_suffix(".md")).is_file() and record["sources"][0]["shots"] == 8
+    assert sorted(shipped) == ["bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh"] and all(len(v) == 8 for v in shipped.values())
+    # pt is not an MGSM language: its worked examples come from the config, the others' from the kit
+    with pytest.raises(InputError, match=r"the kit's exemplars|no exemplars file: 0 worked examples for pt, 8 needed; give 8 for pt"):
+        _build(tmp_path / "pt", SourceSpec("mgsm", "test", str(FIXTURES / "mgsm"), ("en", "pt"), files={"pt": str(FIXTURES / "mgsm" / "mgsm_pt.tsv")}))
+    mine = tmp_path / "pt.json"
+    mine.write_text(json.dumps({"pt": {str(k): {"q": f"Pergunta: {k} + 1?", "a": f"Resposta passo a passo: {k + 1}."} for k in range(1, 9)}}))
+    out, record = _build(tmp_path / "pt2", SourceSpec("mgsm", "test", str(FIXTURES / "mgsm"), ("en", "pt"),
+                                                      files={"pt": str(FIXTURES / "mgsm" / "mgsm_pt.tsv")}, exemplars=str(mine)))
+    prompts = {i["lang"]: i["prompt"] for i in read_jsonl(out / "MR" / "test.jsonl")}
+    assert prompts["pt"].startswith("Pergunta: 1 + 1?") and prompts["en"].startswith("Question: Roger has 5")
+
+
+def test_parallel_test_sets_keep_the_same_problems_in_every_language(tmp_path: Path) -> None:
+    """MGSM's files are the same 250 problems in every language, line by line: a sample of 12 is
+    the same 12 problems (the same answers) in en and es, and data.json names them."""
+    mgsm = _real_mgsm()
+    out, record = _build(tmp_path, SourceSpec("mgsm", "test", str(mgsm), ("en", "es", "ja"), per_lang=12, shots=0))
+    items = read_jsonl(out / "MR" / "test.jsonl")
+    by_lang = {lang: sorted((int(i["parallel_id"]), i["answer"]) for i in items if i["lang"] == lang) for lang in ("en", "es", "ja")}
+    assert len(by_lang["en"]) == 12 and by_lang["en"] == by_lang["es"] == by_lang["ja"]
+    lines = {lang: (mgsm / f"mgsm_{lang}.tsv").read_text(encoding="utf-8").splitlines() for lang in ("en", "es")}
+    for lang in ("en", "es"):  # the n-th line of each file
+        assert all(i["prompt"] == lines[lang][int(i["parallel_id"])].split("\t")[0].strip() for i in items if i["lang"] == lang)
+    parallel = record["sources"][0]["parallel"]
+    assert parallel["by"] == "position" and sorted(map(int, parallel["source_items"])) == [p for p, _ in by_lang["en"]]
+    other, _ = _build(tmp_path / "other", SourceSpec("mgsm", "test", str(mgsm), ("en",), per_lang=12, shots=0), seed=1)
+    assert {i["parallel_id"] for i in read_jsonl(other / "MR" / "test.jsonl")} != {str(p) for p, _ in by_lang["en"]}
+
+
+def test_aya_dolly_samples_the_same_source_items_in_every_language(tmp_path: Path) -> None:
+    for seed in range(4):
+        out, record = _build(tmp_path / str(seed), SourceSpec("aya_dolly", "test", str(FIXTURES / "aya_dolly"), ("en", "es"), per_lang=1),
+                             seed=seed)
+        items = read_jsonl(out / "IF" / "test.jsonl")
+        assert sorted(i["lang"] for i in items) == ["en", "es"]
+        assert len({i["parallel_id"] for i in items}) == 1  # the same source item: en 1000 with es 1001, or en 1005 with es 1006
+        assert record["sources"][0]["parallel"] == {"by": "source_id", "source_items": [items[0]["parallel_id"]]}
+
+
+def test_xlsum_is_not_parallel_and_keeps_its_per_language_sample(tmp_path: Path) -> None:
+    _, record = _build(tmp_path, SourceSpec("xlsum", "test", str(FIXTURES / "xlsum"), XLSUM_LANGS, per_lang=2))
+    assert record["sources"][0]["parallel"] is None
 
 
 def test_aya_dolly_from_the_hubs_parquet_layout_maps_iso_639_3(tmp_path: Path) -> None:
@@ -143,6 +207,29 @@ def test_the_generic_adapter_maps_any_fields(tmp_path: Path) -> None:
     assert record["sources"][0]["fields"] == {"prompt": "q", "response": "a", "lang": "language", "answer": "n"}
     with pytest.raises(InputError, match=r"has no 'lang'.*add lang ="):
         _build(tmp_path / "x", SourceSpec("generic", "train", str(data), task="MR", fields={"prompt": "q", "response": "a"}))
+
+
+def test_the_generic_adapter_reads_tsv_with_declared_columns_or_a_header_line(tmp_path: Path) -> None:
+    headerless = tmp_path / "plain.tsv"
+    headerless.write_text("Ann has 2 apples and buys 3. How many?\t5\nA box holds 4 pens. How many in 2 boxes?\t8\n", encoding="utf-8")
+    fields = {"prompt": "question", "response": "question", "answer": "answer_number"}
+    out, record = _build(tmp_path, SourceSpec("generic", "test", str(headerless), task="MR", fields=fields, lang="en",
+                                              columns=("question", "answer_number")))
+    assert sorted(i["answer"] for i in read_jsonl(out / "MR" / "test.jsonl")) == [5, 8]
+    assert record["sources"][0]["columns"] == ["question", "answer_number"]
+    headed = tmp_path / "headed.tsv"
+    headed.write_text("question\tanswer_number\n" + headerless.read_text(encoding="utf-8"), encoding="utf-8")
+    out, _ = _build(tmp_path / "h", SourceSpec("generic", "test", str(headed), task="MR", fields=fields, lang="en"))
+    assert sorted(i["answer"] for i in read_jsonl(out / "MR" / "test.jsonl")) == [5, 8]
+    with pytest.raises(InputError, match=r"headerless.tsv:1: 3 tab-separated columns, expected 2 \(question, answer_number, declared\)"):
+        (tmp_path / "headerless.tsv").write_text("a\tb\tc\n", encoding="utf-8")
+        _build(tmp_path / "x", SourceSpec("generic", "test", str(tmp_path / "headerless.tsv"), task="MR", fields=fields, lang="en",
+                                          columns=("question", "answer_number")))
+    with pytest.raises(InputError, match=r"plain.tsv:2: 2 tab-separated columns, expected 1 .*in its header.*needs `columns`"):
+        (tmp_path / "plain.tsv").write_text("just one column\nAnn has 2 apples\t5\n", encoding="utf-8")
+        _build(tmp_path / "y", SourceSpec("generic", "test", str(tmp_path / "plain.tsv"), task="MR", fields=fields, lang="en"))
+    with pytest.raises(InputError, match=r"mgsm: `columns` names the columns of a generic source"):
+        _build(tmp_path / "z", SourceSpec("mgsm", "test", str(FIXTURES / "mgsm"), ("en",), columns=("a", "b")))
 
 
 def test_a_row_without_a_field_is_named_with_its_file_and_line(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from clt_kit.jsonio import InputError
-from clt_kit.pipeline import Layout, plan_figure
+from clt_kit.layout import Layout
+from clt_kit.pipeline import plan_figure
 from clt_kit.results.figures import DRAWERS
 from clt_kit.results.tables import TABLE_DRAWERS
 from clt_kit.scales import MINI, SMOKE

@@ -26,9 +26,15 @@ if TYPE_CHECKING:
     from clt_kit.results.tables import TableFiles
     from clt_kit.sources import DataSpec
 
-SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default="mini", show_default=True, help="Size of everything: smoke (seconds, tests), mini (the embedded default) or paper (the paper's recipe for real models and data: reproduce with --data and --base, or train, eval, ingest).")
-SEED = click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="The one seed every random stream derives from.")
+DEFAULT_SCALE, DEFAULT_SEED = "mini", 0
+SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default=DEFAULT_SCALE, show_default=True, help="Size of everything: smoke (seconds, tests), mini (the embedded default) or paper (the paper's recipe for real models and data: reproduce with --data and --base, or train, eval, ingest).")
+SEED = click.option("--seed", type=click.IntRange(min=0), default=DEFAULT_SEED, show_default=True, help="The one seed every random stream derives from.")
+# The scale and seed of the runs a command reads from a results folder: those its runs are of, unless given.
+RUNS_SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default=None, help=f"The scale of the runs to read (default: the one the results hold; {DEFAULT_SCALE} where they hold none).")
+RUNS_SEED = click.option("--seed", type=click.IntRange(min=0), default=None, help=f"The seed of the runs to read (default: the one the results hold; {DEFAULT_SEED} where they hold none).")
 RESULTS = click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True, envvar="CLT_KIT_RESULTS", show_envvar=True, help="Folder for the DuckDB file, figures and cached work.")
+THREADS = click.option("--threads", type=click.IntRange(min=1), default=None,
+                       help="CPU threads of torch (recorded). Paper scale: default every core; the smoke and mini scales run on their fixed count.")
 
 
 def judge_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -232,7 +238,8 @@ def prep(task: str, pool: tuple[Path, ...], test: Path | None, english: int, k: 
 def pretrain(seed: int, scale: str, results: Path, from_scratch: bool) -> None:
     """Pretrain (or reuse) the tiny base models of a scale on its world corpus."""
     from clt_kit.jsonio import read_json
-    from clt_kit.pipeline import Layout, default_jobs, ensure_bases
+    from clt_kit.layout import Layout
+    from clt_kit.pipeline import default_jobs, ensure_bases
     from clt_kit.train.pretrain import BUNDLED
     from clt_kit.verify import compare_with_bundled
     from clt_kit.world.generate import ensure_world
@@ -262,8 +269,10 @@ def pretrain(seed: int, scale: str, results: Path, from_scratch: bool) -> None:
 @click.option("--seq-len", type=click.IntRange(min=2), default=None, help="Cut examples to this many tokens (instead of the scale's; counted when it cuts).")
 @click.option("--log-with", default="tensorboard", show_default=True, help="An accelerate tracker for the training and validation losses (tensorboard: event files under OUT/logs; wandb, mlflow, ... where installed; none: no tracker).")
 @click.option("--model-name", default=None, help="The model's name in the results (7b, 35b or 8b puts the run in the paper's figures of that model; default: the base's folder or hub name).")
+@THREADS
 def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: bool, lora_rank: int, micro_batch: int | None,
-          steps: int | None, epochs: float | None, lr: float | None, seq_len: int | None, log_with: str, model_name: str | None) -> None:
+          steps: int | None, epochs: float | None, lr: float | None, seq_len: int | None, log_with: str, model_name: str | None,
+          threads: int | None) -> None:
     """Fine-tune a base model on a mixture (best checkpoint by validation loss).
 
     Several processes or GPUs: `accelerate launch [--config_file configs/accelerate/...] -m clt_kit.cli train ...`.
@@ -275,10 +284,11 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
     from clt_kit.pieces import run_about
     from clt_kit.train.sft import LoraSpec, save_result, sft
 
+    s = get_scale(scale)
+    recipe = dataclasses.replace(s.sft, cpu_threads=s.threads(s.sft.cpu_threads, threads))
     if problems := (base_files_problems(Path(base)) if Path(base).is_dir() else []) + mixture_problems(mixture):
         raise CorruptArtifact(problems)
     lora = LoraSpec(rank=lora_rank, alpha=2 * lora_rank) if lora_rank else None
-    recipe = get_scale(scale).sft
     if steps is not None or epochs is not None:
         recipe = dataclasses.replace(recipe, steps=steps, epochs=epochs)
     recipe = dataclasses.replace(recipe, micro_batch=micro_batch or recipe.micro_batch, lr=lr or recipe.lr, seq_len=seq_len or recipe.seq_len)
@@ -286,20 +296,30 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
     started = time.perf_counter()
     tracker = None if log_with == "none" else log_with
     result = sft(base, read_jsonl(mixture / "mixture.jsonl"), recipe, seed, progress=True, packing=packing, lora=lora,
-                 log_with=tracker, logging_dir=out / "logs")
+                 log_with=tracker, logging_dir=out / "logs", announce=lambda used: click.echo(_recipe_line(used)))
     if result.is_main_process:  # under `accelerate launch`, one process writes
         save_result(result, out, about, time.perf_counter() - started)
-        click.echo(f"{result.recipe['steps']} steps of {result.recipe['global_batch']} examples (micro-batches of"
-                   f" {result.recipe['micro_batch']}), seq_len {result.recipe['seq_len']} ({result.recipe['truncated']} examples cut),"
-                   f" {result.determinism['mixed_precision']} precision")
         click.echo(f"best step {result.best_step} (validation losses {result.validation_losses}); saved to {out}")
+        if tracker == "tensorboard":
+            click.echo(f"training curves: TensorBoard event files in {out / 'logs'} (docs/paper-scale.md, Training curves)")
+
+
+def _recipe_line(recipe: dict[str, Any]) -> str:
+    """One line of what a fine-tuning recipe came to on its data (SFTResult.recipe), printed before the first step."""
+    return (f"{recipe['steps']} steps of {recipe['global_batch']} examples (micro-batches of {recipe['micro_batch']}) over"
+            f" {recipe['examples']} training examples, seq_len {recipe['seq_len']} ({recipe['truncated']} examples cut),"
+            f" LR {recipe['lr']}, {recipe['precision']} precision, {recipe['threads']} thread(s)")
 
 
 @main.command(name="eval")
 @click.option("--model", "model_dir", required=True, help="Model: a folder (from `clt-kit train`, or any saved HF causal LM) or a hub id.")
 @click.option("--test", type=click.Path(path_type=Path, exists=True), required=True, help="Test set (JSONL).")
 @click.option("--task", type=click.Choice(TASKS), required=True)
-@SCALE
+@click.option("--scale", type=click.Choice(sorted(SCALES)), default=None,
+              help="The scale whose evaluation settings are used (prompt window, answer length, batch, precision). Default: for a"
+                   " `train` folder the scale its sft.json records; for any other model paper (prompts never cut, answers up to"
+                   " 512 tokens, stop strings).")
+@THREADS
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write one JSON row per example here.")
 @click.option("--backend", type=click.Choice(["transformers", "vllm"]), default="transformers", show_default=True,
               help="What runs the forward passes of greedy generation: the kit's loop over transformers, or vLLM in its own"
@@ -307,19 +327,24 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
 @click.option("--vllm-python", type=click.Path(path_type=Path), default=None,
               help="--backend vllm: the vLLM environment's interpreter (default: $CLT_KIT_VLLM_PYTHON, else .venv-vllm/bin/python).")
 @judge_options
-def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, backend: str, vllm_python: Path | None,
-          judge_url: str | None, judge_model: str, judge_cache: Path | None, judge_in_flight: int, judge_allow_http: bool) -> None:
-    """Generate greedily on a test set and score every example; print per-language means."""
-    from clt_kit.evaluate.generate import backend_of, place, stop_rule
+def eval_(model_dir: str, test: Path, task: str, scale: str | None, threads: int | None, out: Path | None, backend: str,
+          vllm_python: Path | None, judge_url: str | None, judge_model: str, judge_cache: Path | None, judge_in_flight: int,
+          judge_allow_http: bool) -> None:
+    """Generate greedily on a test set and score every example; print per-language means.
+
+    The settings used (scale, prompt window, answer limit, stop strings, shots, backend, threads,
+    precision) are printed first and, for a `train` folder, kept with its evaluation."""
+    from clt_kit.evaluate.generate import backend_of, place, precision_of, stop_rule
     from clt_kit.evaluate.vllm_backend import VllmModel
     from clt_kit.evaluate.vllm_backend import vllm_python as find_vllm
-    from clt_kit.pieces import SFT_RECORD, save_eval
+    from clt_kit.pieces import SFT_RECORD, eval_scale, eval_settings, save_eval, test_shots
     from clt_kit.evaluate.tasks import evaluate_task, language_means, stops_by_lang
     from clt_kit.jsonio import read_jsonl, write_jsonl
     from clt_kit.train.pretrain import load_base, load_tokenizer
 
     judge = make_judge(judge_url, judge_model, judge_cache or Path("results/judge-cache"), judge_in_flight, judge_allow_http)
-    config = get_scale(scale).eval
+    s = get_scale(eval_scale(model_dir, scale))
+    config = dataclasses.replace(s.eval, cpu_threads=s.threads(s.eval.cpu_threads, threads))
     if backend == "vllm":
         model: Any = VllmModel(model_dir, find_vllm(vllm_python))
         tokenizer = load_tokenizer(model_dir)
@@ -327,17 +352,30 @@ def eval_(model_dir: str, test: Path, task: str, scale: str, out: Path | None, b
     else:
         model, tokenizer = load_base(model_dir)
     model = place(model, config.precision)
+    generation = {"backend": backend_of(model), "precision": precision_of(model),
+                  "stop": stop_rule(tokenizer, stops_by_lang(read_jsonl(test)))}
+    settings = eval_settings(s.name, config, test_shots(test, task), generation)
+    click.echo(_settings_line(settings), err=True)
     started = time.perf_counter()
-    rows = evaluate_task(model, tokenizer, test, task, config, judge)
+    rows = evaluate_task(model, tokenizer, test, task, config, judge, progress=True)
     if out is not None:
         write_jsonl(out, rows)
     if (Path(model_dir) / SFT_RECORD).is_file():  # a model `train` made: its evaluation is kept beside it, for `ingest`
-        generation = {**backend_of(model), "stop": stop_rule(tokenizer, stops_by_lang(read_jsonl(test)))}
-        kept = save_eval(Path(model_dir), task, rows, test, time.perf_counter() - started, judge.describe() if judge else None,
-                         generation)
+        kept = save_eval(Path(model_dir), task, rows, test, time.perf_counter() - started, judge.describe() if judge else None, settings)
         click.echo(f"kept in {kept} (`clt-kit ingest {model_dir}` loads the run into the results)")
     for lang, mean in language_means(rows).items():
         click.echo(f"{lang}\t{mean:.4f}")
+
+
+def _settings_line(settings: dict[str, Any]) -> str:
+    """One line of an evaluation's settings (pieces.eval_settings)."""
+    window = "prompts never cut" if settings["prompt_window"] is None else f"prompts cut to their last {settings['prompt_window']} tokens"
+    strings = sorted({s for found in settings["stop"]["strings"].values() for s in found})
+    stops = ", ".join([*settings["stop"]["tokens"], *(repr(s) for s in strings)]) or "none"
+    shots = "unknown" if settings["shots"] is None else settings["shots"]
+    return (f"evaluating with the {settings['scale']} scale's settings: {window}, answers up to {settings['max_new_tokens']} tokens,"
+            f" stop at {stops}; shots {shots}; {settings['backend']['backend']}, {settings['precision']},"
+            f" {settings['threads']} thread(s), batch {settings['batch']}")
 
 
 @main.command()
@@ -370,9 +408,6 @@ def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: boo
     At the paper scale the runs fine-tune real base models (--base, or the scale's) on real
     datasets (--data), one after another. Safe to interrupt (a rerun resumes) and to start twice
     on the same results folder."""
-    from clt_kit.pipeline import default_jobs, reproduce_data
-    from clt_kit.pipeline import reproduce as run
-
     if everything:
         figures, tables = tuple(map(str, study().figures)), tuple(map(str, study().tables))
     if not figures and not tables:
@@ -388,6 +423,9 @@ def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: boo
     if s.world is None and data is None:
         raise click.UsageError(f"--scale {scale} runs real models on real datasets: give them with --data (a data config, or a"
                                " folder from `clt-kit data`); docs/paper-scale.md")
+    from clt_kit.pipeline import default_jobs, reproduce_data
+    from clt_kit.pipeline import reproduce as run
+
     folder = _data_folder(data, results) if data is not None else None
     if data_only:
         world, mixtures = reproduce_data(targets, s, seed, results, folder, ks)
@@ -527,7 +565,7 @@ def _data_folder(data: Path, results: Path) -> Path:
     (named by the config's sha256; made once)."""
     import hashlib
 
-    from clt_kit.pipeline import Layout
+    from clt_kit.layout import Layout
     from clt_kit.sources import DATA_RECORD, read_data_spec
 
     if data.is_dir():
@@ -557,7 +595,7 @@ def verify(path: Path, results: Path) -> None:
 
     Committed manifests without their data (data_manifests/) are compared with the user's rebuild
     at the same place under RESULTS/work/ (make it with `reproduce --all --data-only`)."""
-    from clt_kit.pipeline import Layout
+    from clt_kit.layout import Layout
     from clt_kit.verify import PROBLEM, UNCHECKED, verify_path
 
     report = verify_path(path, Layout(results).work)
@@ -586,7 +624,8 @@ def ingest(trained: tuple[Path, ...], results: Path) -> None:
     A sweep loads each run as it finishes; a run it could not load (the database held open by
     another program) waits in its folder for this command or the next `reproduce`."""
     from clt_kit.pieces import to_run_folder
-    from clt_kit.pipeline import Layout, ingest_finished
+    from clt_kit.layout import Layout
+    from clt_kit.results.runs import ingest_finished
 
     for folder in trained:
         click.echo(f"{folder}: run {to_run_folder(folder, Layout(results).runs).name}")
@@ -605,7 +644,7 @@ def status(results: Path, tail_lines: int) -> None:
     failed one with its log and the log's last lines; resubmit it with `clt-kit resubmit`)."""
     from clt_kit.cluster.jobs import log_tail
     from clt_kit.cluster.slurm import FAILED, FINISHED, NOT_SUBMITTED, QUEUED, RUNNING, known_runs, statuses
-    from clt_kit.pipeline import Layout
+    from clt_kit.layout import Layout
 
     found = statuses(Layout(results), known_runs(Layout(results)))
     for state in (RUNNING, QUEUED, FAILED, NOT_SUBMITTED):
@@ -627,7 +666,7 @@ def resubmit(run_ids: tuple[str, ...], results: Path) -> None:
     """Submit failed runs (by run id, as `clt-kit status` names them) again as Slurm jobs, with
     the job scripts they were first submitted with."""
     from clt_kit.cluster.slurm import resubmit as submit_again
-    from clt_kit.pipeline import Layout
+    from clt_kit.layout import Layout
 
     for run, job in submit_again(Layout(results), list(run_ids)).items():
         click.echo(f"run {run}: job {job}")
@@ -655,7 +694,7 @@ def sql(query: str, results: Path) -> None:
 
     Read-only in fact: the query can read the database's tables and views, and nothing else (no
     other files read or written, no databases attached, no extensions installed, no setting changed)."""
-    from clt_kit.pipeline import Layout
+    from clt_kit.layout import Layout
     from clt_kit.results.db import query as run_query
 
     db = Layout(results).db
@@ -673,21 +712,40 @@ def sql(query: str, results: Path) -> None:
 
 
 
+def _runs_read(db_path: Path, scale: str | None, seed: int | None) -> tuple[str, int]:
+    """The scale and seed of the runs a command reads: those given; else those of the finished
+    runs in the database (of the given scale or seed) when they are of one kind, the defaults
+    when there are none, and an error naming them when there are several."""
+    from clt_kit.results import db
+
+    if scale is not None and seed is not None:
+        return scale, seed
+    with db.connect(db_path, read_only=True) as con:
+        held = [(s, n) for s, n in db.run_kinds(con) if scale in (None, s) and seed in (None, n)]
+    if len(held) > 1:
+        ask = " and ".join(name for name, given in (("--scale", scale), ("--seed", seed)) if given is None)
+        raise InputError(f"{db_path}: holds runs of {', '.join(f'{s} seed {n}' for s, n in held)}; choose which with {ask}")
+    found_scale, found_seed = held[0] if held else (DEFAULT_SCALE, DEFAULT_SEED)
+    return scale or found_scale, found_seed if seed is None else seed
+
+
 @main.command()
-@SEED
-@SCALE
+@RUNS_SEED
+@RUNS_SCALE
 @RESULTS
-def claims(seed: int, scale: str, results: Path) -> None:
+def claims(seed: int | None, scale: str | None, results: Path) -> None:
     """Check the paper's findings on the paper's own numbers and on the runs in RESULTS.
 
     Each claim states what must hold and its threshold; each side says held, not held or not
-    measurable (with the runs it still needs), and its numbers (results/claims.py, docs/study.md)."""
-    from clt_kit.pipeline import Layout
+    measurable (with the runs it still needs), and its numbers (results/claims.py, docs/study.md).
+    The runs are those of --scale and --seed; without them, of the one scale and seed RESULTS holds."""
+    from clt_kit.layout import Layout
     from clt_kit.results.claims import check_claims
 
     db = Layout(results).db
     if not db.is_file():
         raise InputError(f"{db}: no results database here; run `clt-kit reproduce --all` (or some figures) first or pass --results")
+    scale, seed = _runs_read(db, scale, seed)
     for r in check_claims(db, get_scale(scale).name, seed):
         click.echo(f"{r.claim.name} (finding {r.claim.finding}): {r.claim.statement}")
         click.echo(f"  paper: {r.paper.status}: {r.paper.numbers}")
@@ -719,12 +777,13 @@ def advise(results: Path, paper: bool, scale: str | None, seed: int | None, targ
     The fits are stored in RESULTS/clt.duckdb (table curve_fits). docs/advise.md explains the model."""
     import json
 
+    from clt_kit.layout import Layout
     from clt_kit.results import advise as adv
 
     if target_gain is not None and target_rel is not None:
         raise click.UsageError("--target-gain and --target-rel are two targets: give one")
     target = adv.Target(gain_share=None, rel=target_rel) if target_rel is not None else adv.Target(gain_share=target_gain or adv.DEFAULT_GAIN_SHARE)
-    request = adv.Request(db=results / "clt.duckdb", paper=paper, scale=scale, seed=seed, target=target, level=level, bootstrap=bootstrap)
+    request = adv.Request(db=Layout(results).db, paper=paper, scale=scale, seed=seed, target=target, level=level, bootstrap=bootstrap)
     found = adv.answer(request)
     shown = groups or adv.GROUPS
     if next_:

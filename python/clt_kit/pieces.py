@@ -4,8 +4,10 @@ reads them from the same SQL.
 
 `train --out DIR` records in DIR/sft.json what the run was (scale, seed, model name, base, the
 mixture's manifest and its sha256); `eval --model DIR` writes DIR/eval/<task>.jsonl (one scored
-example per line) and DIR/eval/<task>.json (the test set's path and sha256, the judge, the time).
-`clt-kit ingest DIR` makes a run folder of them (`work/runs/<run_id>/`) and loads it.
+example per line) and DIR/eval/<task>.json (the test set's path and sha256, the settings the
+answers were generated under, the judge, the time). `clt-kit ingest DIR` makes a run folder of
+them (`work/runs/<run_id>/`) and loads it; the evaluation settings are part of the run's spec, so
+the same training evaluated under other settings is another run.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from clt_kit import __version__
 from clt_kit.jsonio import InputError, read_json, read_jsonl, write_json, write_jsonl
 from clt_kit.prep.joint import is_joint
 from clt_kit.results import db, runs as run_store
+from clt_kit.scales import EvalConfig
 from clt_kit.study import study
 
 SFT_RECORD, EVAL_DIR = "sft.json", "eval"
@@ -31,14 +34,47 @@ def run_about(scale: str, seed: int, model: str, base: str, mixture: Path) -> di
             "manifest": read_json(manifest_path), "manifest_sha256": hashlib.sha256(manifest_path.read_bytes()).hexdigest()}
 
 
+def eval_scale(model: str, asked: str | None) -> str:
+    """The scale whose evaluation settings `eval` uses for `model`: the one asked for; else, for a
+    folder `train` wrote, the scale its sft.json records (the recipe it was trained by); else the
+    paper scale's (any other model: prompts never cut, the paper's answer length, stop strings)."""
+    if asked is not None:
+        return asked
+    record = Path(model) / SFT_RECORD
+    about = read_json(record).get("run") if record.is_file() else None
+    return str(about["scale"]) if about else "paper"
+
+
+def test_shots(test: Path, task: str) -> int | None:
+    """The worked examples before each prompt of a test set: as the data folder's record says for
+    a `clt-kit data` folder's test set, none for a world's; None when the file is in neither."""
+    from clt_kit.sources import DATA_RECORD
+
+    folder = test.resolve().parent.parent
+    if (folder / DATA_RECORD).is_file():
+        found = [r.get("shots", 0) for r in read_json(folder / DATA_RECORD).get("sources", [])
+                 if r.get("task") == task and r.get("role") == "test"]
+        return int(found[0]) if len(found) == 1 else None
+    return 0 if (folder / "world.json").is_file() else None
+
+
+def eval_settings(scale: str, config: EvalConfig, shots: int | None, generation: dict[str, Any]) -> dict[str, Any]:
+    """Everything an evaluation's answers depend on besides the model and the test set, as its
+    record keeps it: the scale it took them from, the prompt window (None: never cut), the answer
+    limit, the batch, the worked examples per prompt, the CPU threads, and `generation` (the
+    backend, the precision and the stop rule: generate.backend_of, precision_of, stop_rule)."""
+    return {"scale": scale, "prompt_window": config.seq_len, "max_new_tokens": config.max_new_tokens, "batch": config.batch,
+            "shots": shots, "threads": config.cpu_threads, **generation}
+
+
 def save_eval(model_dir: Path, task: str, rows: list[dict[str, Any]], test: Path, seconds: float, judge: dict[str, Any] | None,
-              generation: dict[str, Any]) -> Path:
+              settings: dict[str, Any]) -> Path:
     """Keeps an evaluation of a trained model beside it (replacing an earlier one of the same task),
-    with what generated its answers (`generation`: the backend) and rated them (`judge`)."""
+    with the settings it ran under (eval_settings) and what rated its answers (`judge`)."""
     write_jsonl(model_dir / EVAL_DIR / f"{task}.jsonl", rows)
     write_json(model_dir / EVAL_DIR / f"{task}.json", {
         "task": task, "test": {"path": str(test), "sha256": hashlib.sha256(test.read_bytes()).hexdigest()},
-        "eval_seconds": seconds, "judge": judge, "generation": generation,
+        "eval_seconds": seconds, "judge": judge, "settings": settings,
         "finished_at": datetime.now().isoformat(timespec="seconds"),
     })
     return model_dir / EVAL_DIR / f"{task}.jsonl"
@@ -54,8 +90,6 @@ def _mixture_name(seen: list[str], where: Path) -> str:
 
 def record_of(model_dir: Path) -> db.RunRecord:
     """The run a `train` folder and its evaluations make."""
-    from clt_kit.pipeline import environment, run_id
-
     sft_path = model_dir / SFT_RECORD
     if not sft_path.is_file():
         raise InputError(f"{model_dir}: no {SFT_RECORD}; give a folder written by `clt-kit train --out`")
@@ -77,9 +111,13 @@ def record_of(model_dir: Path) -> db.RunRecord:
     spec = {"scale": about["scale"], "model": about["model"], "setting": setting, "mixture": _mixture_name(spec_of_mixture["seen"], sft_path),
             "task": run_task, "k": spec_of_mixture["k"], "seed": about["seed"], "base": about["base"],
             "base_weights_sha256": trained["base_weights_sha256"], "weights_sha256": trained["weights_sha256"],
-            "mixture_manifest_sha256": about["manifest_sha256"], "recipe": trained.get("recipe", {}), "code": __version__}
+            "mixture_manifest_sha256": about["manifest_sha256"], "recipe": trained.get("recipe", {}), "code": __version__,
+            # evaluations under other settings are other runs (an earlier kit's, without settings: None)
+            "evaluation": {task: scored[task].get("settings") for task in tasks}}
     examples = [row for task in tasks for row in read_jsonl(model_dir / EVAL_DIR / f"{task}.jsonl")]
     tests = {task: scored[task]["test"] for task in tasks}
+    from clt_kit.pipeline import environment, run_id  # torch's versions, after the checks above (which need none)
+
     run = {
         "run_id": run_id(spec), "scale": spec["scale"], "model": spec["model"], "task": run_task, "k": spec["k"], "seed": spec["seed"],
         "setting": setting, "mixture": spec["mixture"], "tasks": tasks, "status": "done", "spec": spec,

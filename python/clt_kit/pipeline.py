@@ -32,6 +32,7 @@ from clt_kit.evaluate.judge import Judge
 from clt_kit.evaluate.tasks import evaluate_task, is_checkable
 from clt_kit.integrity import CorruptArtifact, hash_files
 from clt_kit.jsonio import InputError, canonical, file_lock, read_json, read_jsonl
+from clt_kit.layout import Layout
 from clt_kit.prep.joint import JointSpec, build_joint_mixture, part_dir
 from clt_kit.prep.mixture import MANIFEST, MixtureSpec, build_mixture, mixture_problems, output_files
 from clt_kit.results import db, runs as run_store
@@ -40,7 +41,7 @@ from clt_kit.results.runs import run_id
 from clt_kit.results.tables import TableFiles, draw_table
 from clt_kit.scales import ModelSize, PretrainConfig, Scale
 from clt_kit.sources import DATA_RECORD, data_paths
-from clt_kit.study import ENGLISH_ONLY_MIXTURE, FigureSpec, RunSet, TableSpec, study
+from clt_kit.study import FigureSpec, RunSet, TableSpec, study
 from clt_kit.train.pretrain import BASE_RECORD, base_files_problems, ensure_base_model
 from clt_kit.train.sft import sft
 from clt_kit.world.generate import WorldPaths, ensure_world
@@ -70,69 +71,6 @@ class RunPlan:
     def tasks(self) -> tuple[str, ...]:
         """The tasks the run trains on and is evaluated on."""
         return study().tasks_of(self.setting, self.task)
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where a reproduction keeps its files, under one results folder."""
-
-    results: Path
-
-    @property
-    def db(self) -> Path:
-        return self.results / "clt.duckdb"
-
-    @property
-    def figures(self) -> Path:
-        return self.results / "figures"
-
-    @property
-    def tables(self) -> Path:
-        return self.results / "tables"
-
-    @property
-    def work(self) -> Path:
-        """Cached inputs: worlds, base models, mixtures (the layout data_manifests/ mirrors)."""
-        return self.results / "work"
-
-    def world(self, scale: Scale, seed: int) -> Path:
-        return self.work / f"world-{scale.name}-s{seed}"
-
-    @property
-    def models(self) -> Path:
-        return self.work / "models"
-
-    def mixture(self, scale: Scale, seed: int, task: str, k: int, mixture: str = ENGLISH_ONLY_MIXTURE, data: str = "") -> Path:
-        """`<task>-k<k>` for the mixture of all seen languages (and every k=0 one: English only),
-        `<task>-<mixture>-k<k>` for the others; a joint (multi-task) mixture's task is its setting's
-        name. `data` names the data folder they are drawn from ("": the scale's world)."""
-        name = f"{task}-k{k}" if mixture == ENGLISH_ONLY_MIXTURE or k == 0 else f"{task}-{mixture}-k{k}"
-        return self.work / "mixtures" / f"{scale.name}-s{seed}{'-' + data if data else ''}" / name
-
-    @property
-    def prepare_lock(self) -> Path:
-        """Held while the world, base models and mixtures are made (one process at a time)."""
-        return self.work / "locks" / "prepare.lock"
-
-    def claim(self, run_id: str) -> Path:
-        """Held by the process executing run `run_id`."""
-        return self.work / "locks" / f"run-{run_id}.lock"
-
-    @property
-    def jobs(self) -> Path:
-        """One folder per run submitted to a cluster (cluster/): its job file, script, submissions and logs."""
-        return self.work / "jobs"
-
-    def job_dir(self, run_id: str) -> Path:
-        return self.jobs / run_id
-
-    @property
-    def runs(self) -> Path:
-        """Finished runs, one folder each (results/runs.py), the durable copy of what DuckDB holds."""
-        return self.work / "runs"
-
-    def run_dir(self, run_id: str) -> Path:
-        return self.runs / run_id
 
 
 def plan(targets: list[RunSet], scale: Scale, ks: tuple[int, ...] | None = None) -> list[RunPlan]:
@@ -242,16 +180,17 @@ def _spec_problems(run: PreparedRun, world: WorldPaths, base_record: dict[str, A
     return problems
 
 
-def execute(run: PreparedRun, setup: Setup) -> db.RunRecord | None:
+def execute(run: PreparedRun, setup: Setup, on_step: Callable[[int, int], None] | None = None) -> db.RunRecord | None:
     """Fine-tunes and evaluates one run on inputs checked just before; returns what goes into the
     database. Under `accelerate launch` with several processes every process trains (and scores
     the checkpoints: a sharded model needs them all), and the main one alone, on the whole
-    model, evaluates and returns the record (None on the others)."""
+    model, evaluates and returns the record (None on the others). `on_step(step, steps)`: after
+    every training step."""
     plan, spec, scale, world = run.plan, run.spec, setup.scale, setup.world
     inputs = _checked_inputs(run, world)
     t0 = time.perf_counter()
     dynamics = CheckpointScores.of({task: read_jsonl(world.test(task)) for task in plan.tasks}, scale.eval, setup.seed, setup.judge)
-    result = sft(run.base, read_jsonl(run.mixture / "mixture.jsonl"), scale.sft, setup.seed, on_checkpoint=dynamics)
+    result = sft(run.base, read_jsonl(run.mixture / "mixture.jsonl"), scale.sft, setup.seed, on_checkpoint=dynamics, on_step=on_step)
     if "base_weights_sha256" in spec and result.base_weights_sha256 != spec["base_weights_sha256"]:
         raise CorruptArtifact([f"{run.base}: the weights loaded hash to {result.base_weights_sha256}, {BASE_RECORD} records"
                                f" {spec['base_weights_sha256']}; remove the folder to make it again"])
@@ -432,7 +371,31 @@ def load_into_db(run_dirs: list[Path], layout: Layout, wait: float) -> None:
                     e, len(run_dirs), layout.runs)
 
 
-def _claim_and_execute(run: PreparedRun, setup: Setup, layout: Layout, wait: bool) -> bool | None:
+def _shown_progress(layout: Layout, run_id: str, show: Callable[[float], None] | None) -> Callable[[int, int], None]:
+    """A training step's callback that keeps the run's progress file (at most once per
+    PROGRESS_POLL_SECONDS, and at the last step) and shows the share done with `show`."""
+    written = [0.0]
+
+    def on_step(step: int, steps: int) -> None:
+        if show is not None:
+            show(step / steps)
+        if step == steps or time.monotonic() - written[0] >= PROGRESS_POLL_SECONDS:
+            layout.progress(run_id).write_text(f"{step / steps:.6f}\n", encoding="utf-8")
+            written[0] = time.monotonic()
+
+    return on_step
+
+
+def trained_share(layout: Layout, run_id: str) -> float:
+    """The share of its training a running run has done (0 when it says nothing readable)."""
+    try:
+        return min(1.0, max(0.0, float(layout.progress(run_id).read_text(encoding="utf-8"))))
+    except (OSError, ValueError):
+        return 0.0
+
+
+def _claim_and_execute(run: PreparedRun, setup: Setup, layout: Layout, wait: bool,
+                       show: Callable[[float], None] | None = None) -> bool | None:
     """Executes `run` unless its folder says it is finished (by another sweep, meanwhile); None
     when another process holds its claim (and `wait` is False). The claim dies with its process, so a killed sweep leaves no stale claim
     and its unfinished runs are simply executed again. A finished run is first published as its
@@ -443,7 +406,10 @@ def _claim_and_execute(run: PreparedRun, setup: Setup, layout: Layout, wait: boo
             return None
         if run_store.is_finished(layout.run_dir(run.run_id)):
             return False
-        record = execute(run, setup)
+        try:
+            record = execute(run, setup, _shown_progress(layout, run.run_id, show))
+        finally:
+            layout.progress(run.run_id).unlink(missing_ok=True)
         assert record is not None, "a local sweep runs in one process per run"
         run_store.save_run(record, layout.run_dir(run.run_id))
         load_into_db([layout.run_dir(run.run_id)], layout, INGEST_WAIT_SECONDS)
@@ -461,23 +427,30 @@ def sweep(runs: list[PreparedRun], setup: Setup, results: Path, progress: bool =
     start = worker * len(runs) // workers  # parallel workers start at different runs
     order = runs[start:] + runs[:start]
     bar = runs_bar(len(order), "runs", progress)
-    busy = []
+    busy, counted = [], 0
+
+    def show(share: float) -> None:  # the run in training: its share of steps, on the bar
+        bar.update(round(counted + share, 3) - bar.n)
+
     for run in order:
-        outcome = _claim_and_execute(run, setup, layout, wait=False)
+        outcome = _claim_and_execute(run, setup, layout, wait=False, show=show)
         if outcome is None:
             busy.append(run)
             continue
         done += outcome
-        bar.update()
+        counted += 1
+        bar.update(counted - bar.n)
     for run in busy:
-        done += bool(_claim_and_execute(run, setup, layout, wait=True))
-        bar.update()
+        done += bool(_claim_and_execute(run, setup, layout, wait=True, show=show))
+        counted += 1
+        bar.update(counted - bar.n)
     bar.close()
     return done
 
 
 def runs_bar(total: int, desc: str, progress: bool, **options: Any) -> tqdm:
-    """The progress bar of a sweep: runs done of `total` and the time left at the mean rate so far
+    """The progress bar of a sweep: runs done of `total` (a run in training counts its share of
+    steps done, so the bar moves from the first steps) and the time left at the mean rate so far
     (tqdm's default rate, of the last update alone, says "1 s per run" when the bar is polled)."""
     return tqdm(total=total, desc=desc, disable=not progress, smoothing=0, **options)
 
@@ -499,7 +472,9 @@ def _sweep_in_processes(todo: list[PreparedRun], setup: Setup, layout: Layout, p
         with runs_bar(len(todo), f"runs ({jobs} at once)", progress) as bar:
             while not all(f.done() for f in futures):
                 wait(futures, timeout=PROGRESS_POLL_SECONDS)
-                bar.update(sum(run_store.is_finished(layout.run_dir(r.run_id)) for r in todo) - bar.n)
+                finished = [run_store.is_finished(layout.run_dir(r.run_id)) for r in todo]
+                share = sum(1.0 if f else trained_share(layout, r.run_id) for r, f in zip(todo, finished))
+                bar.update(round(share, 3) - bar.n)
         return sum(f.result() for f in futures)
 
 
@@ -509,18 +484,6 @@ class ReproduceResult:
     runs_done: int
     runs_reused: int
     seconds: float
-
-
-def ingest_finished(layout: Layout, wait: float = db.LOCK_WAIT_SECONDS) -> run_store.Ingested:
-    """Loads every finished run folder the database lacks (`clt-kit ingest`; also the end of every
-    sweep, before its figure is drawn). Raises db.DatabaseLocked, saying the runs are safe, when
-    the database stays held by another process."""
-    dirs = run_store.finished_runs(layout.runs)
-    try:
-        return run_store.ingest(layout.db, dirs, wait=wait)
-    except db.DatabaseLocked as e:
-        raise db.DatabaseLocked(f"{e}. Nothing is lost: the {len(dirs)} finished run(s) are kept in {layout.runs};"
-                                " `clt-kit ingest` (or the same `reproduce` again) loads them") from e
 
 
 def reproduce_data(targets: list[RunSet], scale: Scale, seed: int, results: Path, data: Path | None = None,
@@ -562,6 +525,6 @@ def reproduce(targets: list[RunSet], scale: Scale, seed: int, results: Path, pro
     setup, runs = prepare(plan(targets, scale, ks), scale, seed, layout, progress, jobs, data, judge)
     todo = missing(runs, layout)
     done = _sweep_in_processes(todo, setup, layout, progress, jobs)
-    ingest_finished(layout)
+    run_store.ingest_finished(layout)
     outputs = [draw(target, layout, scale.name, seed) for target in targets]
     return ReproduceResult(outputs=outputs, runs_done=done, runs_reused=len(runs) - len(todo), seconds=time.perf_counter() - start)

@@ -9,6 +9,7 @@ the paper's experiment.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -168,6 +169,17 @@ class Scale:
     def cpu_threads(self) -> int:
         """The most threads any one stage's process uses."""
         return max(self.pretrain.cpu_threads if self.pretrain else 1, self.sft.cpu_threads, self.eval.cpu_threads)
+
+    def threads(self, fixed: int, asked: int | None) -> int:
+        """A stage's CPU threads: a scale that makes its own world keeps its `fixed` count (its
+        results depend on it, and are compared byte for byte); the paper scale takes `asked`, else
+        every core this process may use."""
+        if self.world is not None:
+            if asked is not None and asked != fixed:
+                raise InputError(f"--threads {asked}: the {self.name} scale runs on {fixed} thread(s), fixed so that its"
+                                 " results are the same on every machine; more runs at once: `reproduce --jobs`")
+            return fixed
+        return asked or len(os.sched_getaffinity(0))
 
     def generated(self) -> tuple[WorldConfig, PretrainConfig]:
         """The world and pretraining configs of a scale that makes its own data and base models."""

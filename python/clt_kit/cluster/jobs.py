@@ -22,14 +22,17 @@ import dataclasses
 import sys
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clt_kit.evaluate.judge import Judge, public_url
 from clt_kit.jsonio import InputError, read_json, write_json
-from clt_kit.pipeline import Layout, PreparedRun, RunPlan, Setup, execute
+from clt_kit.layout import Layout
 from clt_kit.results import runs as run_store
 from clt_kit.scales import Scale
 from clt_kit.world.generate import WorldPaths
+
+if TYPE_CHECKING:  # the pipeline (torch, transformers) is imported by what reads or executes a job, not by `clt-kit status`
+    from clt_kit.pipeline import PreparedRun, Setup
 
 JOB_FILE = "job.json"
 # the FSDP settings of configs/accelerate/8gpu-fsdp.yaml, for a run on several GPUs without an accelerate config
@@ -62,6 +65,8 @@ def write_job(run: PreparedRun, setup: Setup, layout: Layout) -> Path:
 
 def read_job(path: Path) -> tuple[PreparedRun, Setup, Layout]:
     """The run, its sweep's setup and the results folder of a job file."""
+    from clt_kit.pipeline import PreparedRun, RunPlan, Setup
+
     job = read_json(path)
     try:
         spec = job["spec"]
@@ -91,6 +96,8 @@ def plan_of(spec: dict[str, Any]) -> RunPlan:
 def execute_job(path: Path) -> Path | None:
     """Executes the run of a job file unless its run folder is finished; returns the run folder
     on the process that wrote it (the main one), None on the others."""
+    from clt_kit.pipeline import execute
+
     run, setup, layout = read_job(path)
     folder = layout.run_dir(run.run_id)
     if run_store.is_finished(folder):

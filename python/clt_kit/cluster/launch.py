@@ -23,8 +23,8 @@ from tqdm import tqdm
 from clt_kit.cluster.jobs import launch_command, log_tail, write_job
 from clt_kit.evaluate.judge import Judge
 from clt_kit.jsonio import file_lock
-from clt_kit.pipeline import (INGEST_WAIT_SECONDS, Layout, PreparedRun, ReproduceResult, Setup, draw, ingest_finished, load_into_db,
-                              missing, plan, prepare, runs_bar)
+from clt_kit.layout import Layout
+from clt_kit.pipeline import INGEST_WAIT_SECONDS, PreparedRun, ReproduceResult, Setup, draw, load_into_db, missing, plan, prepare, runs_bar
 from clt_kit.results import runs as run_store
 from clt_kit.scales import Scale
 from clt_kit.study import RunSet
@@ -100,7 +100,7 @@ def reproduce_launched(targets: list[RunSet], scale: Scale, seed: int, results: 
             else:
                 done += outcome
             bar.update()
-    ingest_finished(layout)
+    run_store.ingest_finished(layout)
     if failed:
         raise RunsFailed(failed, results)
     outputs = [draw(target, layout, scale.name, seed) for target in targets]

@@ -25,17 +25,20 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clt_kit.cluster.jobs import JOB_FILE, launch_command, write_job
 from clt_kit.evaluate.judge import Judge
 from clt_kit.jsonio import InputError, read_jsonl, write_text_atomic
-from clt_kit.pipeline import INGEST_WAIT_SECONDS, Layout, PreparedRun, Setup, draw, ingest_finished, load_into_db, missing, plan, prepare, runs_bar
+from clt_kit.layout import Layout
 from clt_kit.results import runs as run_store
-from clt_kit.results.figures import FigureFiles
-from clt_kit.results.tables import TableFiles
 from clt_kit.scales import Scale
 from clt_kit.study import RunSet
+
+if TYPE_CHECKING:  # the pipeline (torch, transformers, matplotlib) is imported by what submits or waits, not by `clt-kit status`
+    from clt_kit.pipeline import PreparedRun, Setup
+    from clt_kit.results.figures import FigureFiles
+    from clt_kit.results.tables import TableFiles
 
 SCRIPT, SUBMISSIONS = "job.sh", "submissions.jsonl"
 QUEUED, RUNNING, FINISHED, FAILED, NOT_SUBMITTED = "queued", "running", "finished", "failed", "not submitted"
@@ -202,6 +205,8 @@ def resubmit(layout: Layout, run_ids: list[str]) -> dict[str, str]:
 def wait_for(layout: Layout, run_ids: list[str], poll_seconds: float, progress: bool) -> list[RunStatus]:
     """Waits until none of `run_ids` is queued or running, loading each finished run into the
     database as it appears; returns their last states."""
+    from clt_kit.pipeline import INGEST_WAIT_SECONDS, load_into_db, runs_bar
+
     loaded: set[str] = set()
     with runs_bar(len(run_ids), "runs (Slurm)", progress) as bar:
         while True:
@@ -234,13 +239,15 @@ def reproduce_on_slurm(targets: list[RunSet], scale: Scale, seed: int, results: 
     """Prepares what the runs of `targets` need here (data, mixtures, base models), submits the
     missing runs as Slurm jobs, loads the finished ones into the database, and draws the figures
     and tables once every run is finished; with `wait`, first waits for the jobs to end."""
+    from clt_kit.pipeline import draw, missing, plan, prepare
+
     layout = Layout(results)
     setup, runs = prepare(plan(targets, scale, ks), scale, seed, layout, progress, 1, data, judge)
     todo = missing(runs, layout)
     submitted = submit(todo, setup, layout, options)
     ids = [r.run_id for r in todo]
     now = wait_for(layout, ids, poll_seconds, progress) if wait else statuses(layout, ids)
-    ingest_finished(layout)
+    run_store.ingest_finished(layout)
     stored = sorted({r.run_id for r in runs} - set(ids))  # finished before, in a folder or the database
     found = [RunStatus(r, FINISHED) for r in stored] + now
     outputs = [draw(target, layout, scale.name, seed) for target in targets] if all(s.state == FINISHED for s in found) else []

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import torch
+from tqdm import tqdm
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
 from clt_kit.evaluate.vllm_backend import VllmModel, greedy_vllm
+from clt_kit.jsonio import InputError
 from clt_kit.train.loop import forward_takes
 from clt_kit.train.tokenizer import prompt_ids, prompt_template
 
@@ -41,13 +44,17 @@ def generate(
     batch_size: int,
     max_prompt_tokens: int | None,
     stops: Sequence[Sequence[str]] | None = None,
+    progress: bool = False,
 ) -> list[str]:
     """Greedy answers to `prompts`, in order, each ended by the stop rule (module docstring) with
     `stops[i]`, prompt i's stop strings (None: none), and cut before the first of them. Prompts are
     batched by length to limit padding; a prompt longer than `max_prompt_tokens` keeps its end
-    (counted in a warning; None: never cut). `model` is a transformers model, or a VllmModel: vLLM
-    then runs the forward passes (in its own environment, all prompts at once), on the same prompt
-    tokens, decoded and stopped the same way."""
+    (counted in a warning). With `max_prompt_tokens` None prompts are never cut: a prompt that
+    does not fit the model's context (model_context) with a token of answer is an error
+    (InputError), not an answer to a cut prompt, and an answer ends where the context does.
+    `model` is a transformers model, or a VllmModel: vLLM then runs the forward passes (in its own environment, all prompts at once), on the same prompt tokens,
+    decoded and stopped the same way. `progress`: a bar of prompts answered, with the new tokens
+    per second and the time left (transformers only)."""
     strings = [tuple(s) for s in stops] if stops is not None else [() for _ in prompts]
     if len(strings) != len(prompts):
         raise ValueError(f"{len(strings)} lists of stop strings for {len(prompts)} prompts")
@@ -55,12 +62,35 @@ def generate(
     if max_prompt_tokens is not None and (cut := sum(len(e) > max_prompt_tokens for e in encoded)):
         log.warning("%d of %d prompts are longer than %d tokens and lose their beginning", cut, len(prompts), max_prompt_tokens)
         encoded = [e[-max_prompt_tokens:] for e in encoded]
+    context = None if max_prompt_tokens is not None else model_context(model)
+    if context is not None:
+        refuse_long_prompts([len(e) for e in encoded], context)
     stop_ids = stop_token_ids(tokenizer)
     if isinstance(model, VllmModel):
         new = greedy_vllm(model, encoded, max_new_tokens, stop_ids, strings)
     else:
-        new = _batched(model, tokenizer, encoded, max_new_tokens, batch_size, stop_ids, strings)
+        new = _batched(model, tokenizer, encoded, max_new_tokens, batch_size, stop_ids, strings, progress, context)
     return [cut_at_stop(_decoded(tokenizer, tokens), s).strip() for tokens, s in zip(new, strings)]
+
+
+def model_context(model: PreTrainedModel | VllmModel) -> int | None:
+    """The most tokens (prompt and answer) a transformers model's positions hold, as its config
+    says (None: no limit stated, or a vLLM model, whose server checks it)."""
+    if isinstance(model, VllmModel):
+        return None
+    config = model.config
+    found = [getattr(config, name, None) for name in ("max_position_embeddings", "n_positions")]
+    return next((int(n) for n in found if isinstance(n, int) and n > 0), None)
+
+
+def refuse_long_prompts(lengths: Sequence[int], context: int) -> None:
+    """Stops an evaluation whose prompts are never cut (the paper scale's) when a prompt leaves no
+    room in the model's `context` for a token of answer: scored, its answer would be that of a
+    cut prompt (or of a model past its positions)."""
+    if too_long := [n for n in lengths if n >= context]:
+        raise InputError(f"{len(too_long)} of {len(lengths)} prompts (the longest {max(too_long)} tokens) do not fit the"
+                         f" model's context of {context} tokens; prompts are not cut at this scale: evaluate a model with a"
+                         " longer context or give fewer shots (`shots` in the data config)")
 
 
 def _decoded(tokenizer: PreTrainedTokenizerBase, tokens: list[int]) -> str:
@@ -98,19 +128,30 @@ def stop_rule(tokenizer: PreTrainedTokenizerBase, stops_by_lang: dict[str, Seque
 
 
 def _batched(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, encoded: list[list[int]], max_new_tokens: int,
-             batch_size: int, stop_ids: Collection[int], strings: Sequence[tuple[str, ...]]) -> list[list[int]]:
-    """`greedy` over batches of prompts of similar length; the new tokens in the prompts' order."""
+             batch_size: int, stop_ids: Collection[int], strings: Sequence[tuple[str, ...]],
+             progress: bool = False, context: int | None = None) -> list[list[int]]:
+    """`greedy` over batches of prompts of similar length; the new tokens in the prompts' order.
+    `progress`: a bar of prompts answered, new tokens per second and the time left. `context`:
+    answers end where the model's context does (None: at `max_new_tokens` only)."""
     tokenizer.padding_side = "left"
     order = sorted(range(len(encoded)), key=lambda i: (len(encoded[i]), i))
     new: list[list[int]] = [[] for _ in encoded]
+    # mininterval=0: every batch redraws the bar (a batch takes far longer than a redraw), so its last state is shown.
+    bar = tqdm(total=len(encoded), desc="answers", unit=" prompts", disable=not progress, smoothing=0, leave=False, mininterval=0)
+    started, written = time.perf_counter(), 0
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt")
         ended = None
         if any(strings[i] for i in idx):
             ended = lambda row, tokens: any(s in _decoded(tokenizer, tokens) for s in strings[idx[row]])  # noqa: E731
-        for i, tokens in zip(idx, greedy(model, batch["input_ids"], batch["attention_mask"], max_new_tokens, stop_ids, ended)):
+        room = max_new_tokens if context is None else min(max_new_tokens, context - max(len(encoded[i]) for i in idx))
+        for i, tokens in zip(idx, greedy(model, batch["input_ids"], batch["attention_mask"], room, stop_ids, ended)):
             new[i] = tokens
+            written += len(tokens)
+        bar.set_postfix_str(f"{written / max(time.perf_counter() - started, 1e-9):.1f} tokens/s", refresh=False)
+        bar.update(len(idx))
+    bar.close()
     return new
 
 
@@ -129,6 +170,17 @@ def place(model: PreTrainedModel | VllmModel, precision: str) -> PreTrainedModel
 def backend_of(model: PreTrainedModel | VllmModel) -> dict[str, Any]:
     """What generates with `model`, as an evaluation records it."""
     return model.describe() if isinstance(model, VllmModel) else {"backend": "transformers"}
+
+
+PRECISIONS = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
+
+
+def precision_of(model: PreTrainedModel | VllmModel) -> str:
+    """The precision `model` generates in, as `place` left it ("fp32", "bf16", ...)."""
+    if isinstance(model, VllmModel):
+        return model.precision
+    dtype = next(model.parameters()).dtype
+    return PRECISIONS.get(dtype, str(dtype).removeprefix("torch."))
 
 
 def greedy(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int,

@@ -112,17 +112,19 @@ def stops_by_lang(tests: list[dict[str, Any]]) -> dict[str, list[str]]:
     return found
 
 
-def evaluate_task(model: Any, tokenizer: Any, test_path: Path, task: str, config: EvalConfig, judge: Judge | None = None) -> list[dict[str, Any]]:
+def evaluate_task(model: Any, tokenizer: Any, test_path: Path, task: str, config: EvalConfig, judge: Judge | None = None,
+                  progress: bool = False) -> list[dict[str, Any]]:
     """Generates an answer to every test item of `task` and scores it: one row per example."""
-    return evaluate_items(model, tokenizer, read_jsonl(test_path), task, config, judge)
+    return evaluate_items(model, tokenizer, read_jsonl(test_path), task, config, judge, progress)
 
 
 def evaluate_items(model: Any, tokenizer: Any, tests: list[dict[str, Any]], task: str, config: EvalConfig,
-                   judge: Judge | None = None) -> list[dict[str, Any]]:
-    """Generates an answer to each of `tests` (items of `task`) and scores it: one row per item."""
+                   judge: Judge | None = None, progress: bool = False) -> list[dict[str, Any]]:
+    """Generates an answer to each of `tests` (items of `task`) and scores it: one row per item
+    (`progress`: a bar of answers, tokens/s and time left)."""
     torch.set_num_threads(config.cpu_threads)  # as in training: CPU results depend on the thread count
     outputs = generate(model, tokenizer, [t["prompt"] for t in tests], config.max_new_tokens, config.batch, config.seq_len,
-                       [stop_strings(t) for t in tests])
+                       [stop_strings(t) for t in tests], progress)
     detected, confidence = identify_languages(outputs)
     if judge is not None and task == "IF":  # the judge's ratings, many requests at once (cached; the rows read them)
         judge.rate_all([(t["prompt"], out) for t, out, lang, conf in zip(tests, outputs, detected, confidence)

@@ -116,6 +116,11 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         raise
 
 
+def run_kinds(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
+    """The (scale, seed) of the finished runs the database holds, sorted."""
+    return [(scale, seed) for scale, seed in con.execute("SELECT DISTINCT scale, seed FROM runs WHERE status = 'done' ORDER BY ALL").fetchall()]
+
+
 def has_run(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
     return con.execute("SELECT count(*) FROM runs WHERE run_id = ? AND status = 'done'", [run_id]).fetchone()[0] > 0
 

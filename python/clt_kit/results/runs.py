@@ -34,6 +34,7 @@ from typing import Any
 
 from clt_kit.integrity import CorruptArtifact, check_files, hash_files
 from clt_kit.jsonio import canonical, publish_dir, read_json, read_jsonl, write_json, write_jsonl
+from clt_kit.layout import Layout
 from clt_kit.results import db
 
 RUN_RECORD, EXAMPLES = "run.json", "examples.jsonl"
@@ -159,3 +160,15 @@ def ingest(db_path: Path, run_dirs: list[Path], wait: float = db.LOCK_WAIT_SECON
     for problem in done.damaged:
         log.warning("%s; not loaded (run it again by removing the folder)", problem)
     return done
+
+
+def ingest_finished(layout: Layout, wait: float = db.LOCK_WAIT_SECONDS) -> Ingested:
+    """Loads every finished run folder the database lacks (`clt-kit ingest`; also the end of every
+    sweep, before its figure is drawn). Raises db.DatabaseLocked, saying the runs are safe, when
+    the database stays held by another process."""
+    dirs = finished_runs(layout.runs)
+    try:
+        return ingest(layout.db, dirs, wait=wait)
+    except db.DatabaseLocked as e:
+        raise db.DatabaseLocked(f"{e}. Nothing is lost: the {len(dirs)} finished run(s) are kept in {layout.runs};"
+                                " `clt-kit ingest` (or the same `reproduce` again) loads them") from e

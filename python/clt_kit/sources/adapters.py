@@ -34,6 +34,30 @@ MGSM_LANGUAGES = ("bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "z
 
 
 @dataclass(frozen=True)
+class Exemplars:
+    """Worked examples that ship with the kit (package data): the file, in the shape of MGSM's
+    `MGSM_EXEMPLARS` ({lang: {"1": {"q", "a"}, ...}}), where it comes from and its license (the
+    file beside it, <name>.md, says how it was made)."""
+
+    path: Path
+    source: str
+    license: str
+
+    def record(self) -> dict[str, str]:
+        from clt_kit.prep.core import sha256_file
+
+        return {"path": f"clt_kit/sources/{self.path.name}", "sha256": sha256_file(str(self.path)), "source": self.source,
+                "license": self.license}
+
+
+MGSM_EXEMPLARS = Exemplars(
+    Path(__file__).with_name("mgsm_exemplars.json"),
+    source="google-research/url-nlp, mgsm/exemplars.py (MGSM_EXEMPLARS) at commit 452a21ad3dae5668c06ceeac21ff073e1e40f9be",
+    license="CC BY 4.0",
+)
+
+
+@dataclass(frozen=True)
 class Adapter:
     """One dataset of the study and how its rows become kit items."""
 
@@ -53,6 +77,11 @@ class Adapter:
     per_lang: Mapping[str, int] = field(default_factory=dict)  # role -> the paper's items per language (seeded sample)
     shots: int = 0  # worked examples put before each test prompt (the paper: 8 for MGSM)
     note: str = ""
+    # Items that are translations of one another (a parallel test set), and how to tell which:
+    # "position" (the n-th row of every language's file is the same problem) or a row field naming
+    # the source item; a sample then keeps the same source items in every language. None: not parallel.
+    parallel: str | None = None
+    exemplars: Exemplars | None = None  # worked examples shipped with the kit (a data config's `exemplars` adds to them)
 
     def split(self, role: str) -> str:
         if role not in self.splits:
@@ -140,16 +169,17 @@ ADAPTERS: dict[str, Adapter] = {a.name: a for a in (
     Adapter(
         name="mgsm", task="MR", splits={"test": "test"}, hub=None,
         fields=("question", "answer_number"), to_item=_mgsm, configs={lang: lang for lang in MGSM_LANGUAGES},
-        local=("mgsm_{config}.tsv",), tsv_columns=("question", "answer_number"), shots=8,
+        local=("mgsm_{config}.tsv",), tsv_columns=("question", "answer_number"), shots=8, parallel="position",
+        exemplars=MGSM_EXEMPLARS,
         note="the url-nlp release's mgsm_<lang>.tsv files; the paper's pt, ko and ar test sets were machine-translated"
              " by its authors and not released: give your own file per language (`files`), in the same two columns;"
-             " 8-shot prompts need `exemplars`: the release's MGSM_EXEMPLARS (mgsm/exemplars.py) as a JSON file,"
-             " with your own entries for the languages it lacks",
+             " the 8-shot prompts' worked examples are the release's (shipped with the kit); for the languages it"
+             " lacks give yours in `exemplars` (a JSON file in the shape of its MGSM_EXEMPLARS)",
     ),
     Adapter(
         name="aya_dolly", task="IF", splits={"test": "test"}, hub="CohereForAI/aya_evaluation_suite",
         config="dolly_machine_translated", fields=("id", "inputs", "language"), to_item=_aya, lang_of=_aya_lang,
-        local=("{config}/{split}-*.parquet", "**/*"), per_lang={"test": 200},
+        local=("{config}/{split}-*.parquet", "**/*"), per_lang={"test": 200}, parallel="source_id",
         note="open-ended prompts without verifiable instructions: scored by the LLM judge",
     ),
     Adapter(
@@ -184,10 +214,26 @@ def few_shot_stop(shots: list[dict[str, str]]) -> list[str]:
     return [few_shot_label(shots[0]["q"]).strip()]
 
 
-def read_exemplars(path: Path, languages: Sequence[str], shots: int) -> dict[str, list[dict[str, str]]]:
-    """The first `shots` worked examples of each language from a JSON file in MGSM's own shape,
-    {lang: {"1": {"q": ..., "a": ...}, ...}} (in the order of their keys: "1", "2", ..., "10"),
-    or InputError naming the file, the entry and the fix."""
+def read_exemplars(path: Path | None, languages: Sequence[str], shots: int, shipped: Path | None = None) -> dict[str, list[dict[str, str]]]:
+    """The first `shots` worked examples of each language, from the config's file `path` where it
+    gives the language, else from the file the kit ships for the dataset (`shipped`); both in
+    MGSM's own shape, {lang: {"1": {"q": ..., "a": ...}, ...}} (in the order of their keys: "1",
+    "2", ..., "10"). InputError names the file, the entry and the fix."""
+    given = _exemplar_file(path) if path is not None else {}
+    kit = _exemplar_file(shipped) if shipped is not None else {}
+    out = {}
+    for lang in languages:
+        where, examples = (str(path), given[lang]) if lang in given else ("the kit's exemplars" if shipped else "no exemplars file", kit.get(lang, {}))
+        if len(examples) < shots:
+            raise InputError(f"{where}: {len(examples)} worked examples for {lang}, {shots} needed; give {shots} for {lang} in `exemplars` (a JSON"
+                             f" file {{\"{lang}\": {{\"1\": {{\"q\": ..., \"a\": ...}}, ...}}}}), set shots: {len(examples)}"
+                             f" or leave {lang} out of languages")
+        out[lang] = [examples[k] for k in sorted(examples, key=lambda k: (len(k), k))][:shots]
+    return out
+
+
+def _exemplar_file(path: Path) -> dict[str, dict[str, dict[str, str]]]:
+    """A file of worked examples per language, checked: every entry {"q": <text>, "a": <text>}."""
     if not path.is_file():
         raise InputError(f"{path}: no such file; exemplars are a JSON file of worked examples per language")
     shape = '{lang: {"1": {"q": <text>, "a": <text>}, ...}}'
@@ -197,19 +243,13 @@ def read_exemplars(path: Path, languages: Sequence[str], shots: int) -> dict[str
         raise InputError(f"{path}:{e.lineno}: not valid JSON ({e.msg}); exemplars are {shape}") from None
     if not isinstance(exemplars, dict):
         raise InputError(f"{path}: exemplars are a JSON object {shape}, not a {type(exemplars).__name__}")
-    out = {}
-    for lang in languages:
-        given = exemplars.get(lang, {})
+    for lang, given in exemplars.items():
         if not isinstance(given, dict):
             raise InputError(f"{path}: {lang}: worked examples are an object {shape}, not a {type(given).__name__}")
         for key, shot in given.items():
             if not (isinstance(shot, dict) and isinstance(shot.get("q"), str) and isinstance(shot.get("a"), str)):
                 raise InputError(f"{path}: {lang}.{key}: a worked example is {{\"q\": <text>, \"a\": <text>}}, not {str(shot)[:40]!r}")
-        if len(given) < shots:
-            raise InputError(f"{path}: {len(given)} worked examples for {lang}, {shots} needed; add them, set shots: {len(given)}"
-                             f" or leave {lang} out of languages")
-        out[lang] = [given[k] for k in sorted(given, key=lambda k: (len(k), k))][:shots]
-    return out
+    return exemplars
 
 
 def get_adapter(name: str) -> Adapter:
@@ -219,9 +259,10 @@ def get_adapter(name: str) -> Adapter:
         raise InputError(f"unknown dataset adapter {name!r}; choose one of {', '.join(sorted(ADAPTERS))} or 'generic'") from None
 
 
-def generic_adapter(task: str, fields: Mapping[str, str], lang: str | None = None) -> Adapter:
+def generic_adapter(task: str, fields: Mapping[str, str], lang: str | None = None, columns: tuple[str, ...] = ()) -> Adapter:
     """Any dataset, by a field mapping: kit field (prompt, response, and lang unless every row is in
-    `lang`; optional id, answer for MR) -> the dataset's field."""
+    `lang`; optional id, answer for MR) -> the dataset's field. `columns`: the column names of a
+    TSV file without a header line (MGSM's shape); a TSV file without them has a header line."""
     for needed in ("prompt", "response", *(() if lang else ("lang",))):
         if needed not in fields:
             raise InputError(f"the generic adapter's field mapping has no {needed!r} (it maps {dict(fields)});"
@@ -240,4 +281,4 @@ def generic_adapter(task: str, fields: Mapping[str, str], lang: str | None = Non
     lang_of = None if lang else (lambda row: str(row[fields["lang"]]))
     return Adapter(name="generic", task=task, splits={"train": "train", "test": "test"}, hub=None,
                    fields=tuple(v for k, v in fields.items() if k in ("prompt", "response", "lang")),
-                   to_item=to_item, lang_of=lang_of, config=None)
+                   to_item=to_item, lang_of=lang_of, config=None, tsv_columns=tuple(columns))

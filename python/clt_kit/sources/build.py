@@ -58,12 +58,16 @@ class SourceSpec:
     lang: str | None = None  # generic only: every row is in this language
     shots: int | None = None  # worked examples before each test prompt; None: the adapter's (MGSM: 8)
     exemplars: str | None = None  # a JSON file {lang: {"1": {"q", "a"}, ...}} (MGSM's own exemplars' shape)
+    columns: tuple[str, ...] = ()  # generic only: the column names of TSV files without a header line
 
     def adapter(self) -> Adapter:
+        if self.columns and self.dataset != "generic":
+            raise InputError(f"{self.dataset}: `columns` names the columns of a generic source's TSV files; the {self.dataset}"
+                             " adapter knows its dataset's columns")
         if self.dataset == "generic":
             if self.task not in TASKS:
                 raise InputError(f"a generic source needs task = one of {', '.join(TASKS)}, not {self.task!r}")
-            return generic_adapter(self.task, self.fields, self.lang)
+            return generic_adapter(self.task, self.fields, self.lang, self.columns)
         return get_adapter(self.dataset)
 
 
@@ -105,8 +109,8 @@ def _items(source: SourceSpec, seed: int, progress: bool) -> tuple[list[Item], d
         if lang is not None and lang not in adapter.configs and lang not in source.files:  # type: ignore[operator]
             raise InputError(f"dataset {adapter.name!r} has no {lang} data; give `files: {{{lang}: <path>}}`"
                              f"{'; ' + adapter.note if adapter.note else ''}")
-        for where, row in tqdm(_rows(source, adapter, lang), desc=f"{adapter.name} {lang or ''}".strip(), unit=" rows",
-                               disable=not progress, mininterval=1):
+        for position, (where, row) in enumerate(tqdm(_rows(source, adapter, lang), desc=f"{adapter.name} {lang or ''}".strip(),
+                                                     unit=" rows", disable=not progress, mininterval=1)):
             if missing := [f for f in adapter.fields if f not in row or row[f] is None]:
                 raise InputError(f"{where}: no field {missing[0]!r}; a {adapter.name} row has {', '.join(adapter.fields)}"
                                  f" (is this a copy of {adapter.hub or adapter.name}?)")
@@ -121,20 +125,28 @@ def _items(source: SourceSpec, seed: int, progress: bool) -> tuple[list[Item], d
             if not item["prompt"]:
                 skipped["empty_prompt"] += 1
                 continue
+            if adapter.parallel is not None:
+                item["parallel_id"] = _parallel_id(adapter, row, position, where)
             found.append((row_lang or "", item))
     found = _identified(found, wanted, skipped)
     if shots := (source.shots if source.shots is not None else adapter.shots):
-        found = _with_shots(found, source, shots)
+        found = _with_shots(found, source, adapter, shots)
     by_lang: dict[str, list[Item]] = {}
     for lang, item in found:
         by_lang.setdefault(lang, []).append(item)
     items = []
+    parallel = _parallel_sample(by_lang, adapter, source.role, seed, per_lang) if adapter.parallel is not None else None
     for lang in sorted(by_lang):
         # In the order of the dataset's own ids (then prompts): the same numbering, and the same
         # sample, whatever the order the rows were read in.
         ordered = sorted(by_lang[lang], key=lambda item: (str(item["source_id"]), item["prompt"]))
         ticket = lambda ix: derive_seed(seed, "sources", adapter.name, source.role, lang, str(ix[1]["source_id"]), ix[1]["prompt"])  # noqa: E731
-        kept = sorted(enumerate(ordered), key=ticket)[:per_lang] if per_lang is not None else list(enumerate(ordered))
+        if parallel is not None:  # a parallel test set: the same source items in every language
+            kept = [(i, item) for i, item in enumerate(ordered) if item["parallel_id"] in parallel]
+        elif per_lang is not None:
+            kept = sorted(enumerate(ordered), key=ticket)[:per_lang]
+        else:
+            kept = list(enumerate(ordered))
         for index, item in sorted(kept, key=lambda ix: ix[0]):
             items.append({"id": f"{adapter.name}-{source.role}-{lang}-{index:07d}", "lang": lang, "task": adapter.task,
                           **{k: v for k, v in item.items() if k != "source_id"}, "source_id": str(item["source_id"])})
@@ -149,21 +161,52 @@ def _items(source: SourceSpec, seed: int, progress: bool) -> tuple[list[Item], d
         "dataset": adapter.name, "task": adapter.task, "role": source.role, "split": adapter.split(source.role),
         "from": source.where or adapter.hub, "revision": source.revision, "files": dict(source.files),
         "configs": {lang: adapter.configs[lang] for lang in sorted(wanted) if lang in adapter.configs} if adapter.configs else adapter.config,
-        "fields": dict(source.fields) or list(adapter.fields), "languages": sorted(wanted), "per_lang": per_lang, "seed": seed,
+        "fields": dict(source.fields) or list(adapter.fields), **({"columns": list(source.columns)} if source.columns else {}), "languages": sorted(wanted), "per_lang": per_lang, "seed": seed,
         "counts": {lang: {"read": len(by_lang.get(lang, [])), "kept": sum(i["lang"] == lang for i in items)} for lang in sorted(wanted)},
         "skipped": dict(sorted(skipped.items())), "note": adapter.note,
         "shots": shots, "exemplars": source.exemplars and {"path": source.exemplars, "sha256": sha256_file(source.exemplars)},
+        "kit_exemplars": adapter.exemplars.record() if shots and adapter.exemplars is not None else None,
+        "parallel": None if adapter.parallel is None else {"by": adapter.parallel, "source_items": parallel and sorted(parallel, key=_natural)},
     }
     return items, record
 
 
-def _with_shots(found: list[tuple[str, Item]], source: SourceSpec, shots: int) -> list[tuple[str, Item]]:
-    """Each prompt preceded by the first `shots` worked examples of its language."""
-    if source.exemplars is None:
-        raise InputError(f"{source.dataset}: {shots}-shot prompts need `exemplars` (a JSON file of worked examples per"
-                         " language), or set shots: 0")
-    exemplars = read_exemplars(Path(source.exemplars), source.languages, shots)
-    return [(lang, {**item, "prompt": few_shot_prompt(exemplars[lang][:shots], item["prompt"]), "stop": few_shot_stop(exemplars[lang][:shots])})
+def _parallel_id(adapter: Adapter, row: dict[str, Any], position: int, where: str) -> str:
+    """Which source item a row of a parallel dataset is a translation of: its position in its
+    language's rows (MGSM: the n-th line of every mgsm_<lang>.tsv), or its row field that says so."""
+    if adapter.parallel == "position":
+        return str(position)
+    value = row.get(str(adapter.parallel))
+    if value is None or value == "":
+        raise InputError(f"{where}: no field {adapter.parallel!r}, which says which source item a {adapter.name} row translates")
+    return str(value)
+
+
+def _natural(text: str) -> tuple[int, str]:
+    """Numbers in number order, then the rest as text."""
+    return (int(text), "") if text.isdigit() else (1 << 62, text)
+
+
+def _parallel_sample(by_lang: dict[str, list[Item]], adapter: Adapter, role: str, seed: int, per_lang: int | None) -> set[str] | None:
+    """The source items a sample of a parallel dataset keeps in every language: of those every
+    language has, the `per_lang` with the smallest seeded tickets (a ticket of the source item
+    alone, so the same in every language). None, every item kept: no sample is asked for, or no
+    language has more than `per_lang` items."""
+    if per_lang is None or all(len(items) <= per_lang for items in by_lang.values()):
+        return None
+    shared = set.intersection(*({item["parallel_id"] for item in items} for items in by_lang.values()))
+    if dropped := {lang: n for lang, items in sorted(by_lang.items()) if (n := sum(i["parallel_id"] not in shared for i in items))}:
+        log.warning("%s %s: items that are not in every language are left out of the sample, so that every language is scored on"
+                    " the same source items: %s", adapter.name, role, ", ".join(f"{lang} {n}" for lang, n in dropped.items()))
+    return set(sorted(shared, key=lambda pid: (derive_seed(seed, "sources", adapter.name, role, "parallel", pid), pid))[:per_lang])
+
+
+def _with_shots(found: list[tuple[str, Item]], source: SourceSpec, adapter: Adapter, shots: int) -> list[tuple[str, Item]]:
+    """Each prompt preceded by the first `shots` worked examples of its language: those of the
+    config's `exemplars` file where it gives the language, else those the kit ships for the dataset."""
+    exemplars = read_exemplars(Path(source.exemplars) if source.exemplars is not None else None, source.languages, shots,
+                               adapter.exemplars.path if adapter.exemplars is not None else None)
+    return [(lang, {**item, "prompt": few_shot_prompt(exemplars[lang], item["prompt"]), "stop": few_shot_stop(exemplars[lang])})
             for lang, item in found]
 
 

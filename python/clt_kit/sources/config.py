@@ -53,6 +53,7 @@ class _Source(BaseModel):
     lang: Lang | None = None
     shots: Annotated[int, Field(ge=0)] | None = None
     exemplars: Text | None = None
+    columns: Annotated[list[Text], Field(min_length=1)] | None = None
 
 
 class _Config(BaseModel):
@@ -78,9 +79,10 @@ EXPECTED: dict[str, str] = {
     "lang": f"one of the study's language codes ({', '.join(PAPER_LANGUAGES)})",
     "shots": "an integer of 0 or more (worked examples before each test prompt)",
     "exemplars": "text: the path of a JSON file of worked examples per language",
+    "columns": "a non-empty list of column names: a generic source's TSV files without a header line",
 }
 _PLAIN = re.compile(r"[A-Za-z0-9_-]+")  # a key shown as .key in a key path (else as ['key'])
-SOURCE_KEYS = "dataset, role, from, languages, per_lang, files, revision, task, fields, lang, shots, exemplars"
+SOURCE_KEYS = "dataset, role, from, languages, per_lang, files, revision, task, fields, lang, shots, exemplars, columns"
 
 
 def read_data_spec(path: Path) -> DataSpec:
@@ -143,15 +145,19 @@ def _source_spec(i: int, source: _Source, path: Path) -> SourceSpec:
         raise fail("from", f"{source.dataset} has no hub copy: give a local copy's path"
                            f"{' (or files for ' + ', '.join(lacking) + ')' if adapter.configs else ''}{'; ' + adapter.note if adapter.note else ''}")
     shots = source.shots if source.shots is not None else (adapter.shots if adapter else 0)
-    exemplars = None
-    if source.exemplars is not None:
-        exemplars = _local_path(source.exemplars, fail, "exemplars")
-        read_exemplars(Path(exemplars), languages, shots)
-    elif shots:
-        raise fail("exemplars", f"{shots}-shot prompts need exemplars: a JSON file of worked examples per language, or set shots: 0")
+    if source.columns is not None and source.dataset != "generic":
+        raise fail("columns", f"names the columns of a generic source's TSV files; the {source.dataset} adapter knows its"
+                              " dataset's columns: remove columns")
+    exemplars = _local_path(source.exemplars, fail, "exemplars") if source.exemplars is not None else None
+    shipped = adapter.exemplars.path if adapter is not None and adapter.exemplars is not None else None
+    if shots:
+        try:
+            read_exemplars(Path(exemplars) if exemplars is not None else None, languages, shots, shipped)
+        except InputError as e:
+            raise fail("exemplars", str(e)) from None
     return SourceSpec(dataset=source.dataset, role=source.role, where=where, languages=languages, per_lang=source.per_lang,
                       files=files, revision=source.revision, task=source.task, fields=_fields(source), lang=source.lang,
-                      shots=source.shots, exemplars=exemplars)
+                      shots=source.shots, exemplars=exemplars, columns=tuple(source.columns or ()))
 
 
 def _fields(source: _Source) -> dict[str, str]:

@@ -65,7 +65,8 @@ def file_rows(path: Path, tsv_columns: Sequence[str] = ()) -> Iterator[Row]:
 
 
 def _file_rows(path: Path, tsv_columns: Sequence[str]) -> Iterator[Row]:
-    """The rows of one local file, by its suffix. A TSV file has no header: `tsv_columns` names its columns."""
+    """The rows of one local file, by its suffix. A TSV file with `tsv_columns` has no header (they
+    name its columns, as MGSM's files need); without, its first line is its header."""
     if path.suffix == ".jsonl":
         for lineno, obj in iter_jsonl(path, fix="fix the line or pass a clean copy"):
             yield f"{path}:{lineno}", obj
@@ -75,14 +76,17 @@ def _file_rows(path: Path, tsv_columns: Sequence[str]) -> Iterator[Row]:
         for i, row in iter_parquet(path):
             yield f"{path}:row {i}", row
     elif path.suffix == ".tsv":
-        if not tsv_columns:
-            raise InputError(f"{path}: a TSV file needs its column names (this dataset has none declared)")
         text = io.StringIO(decoded_text(path.read_bytes(), path), newline="")
-        for lineno, cells in enumerate(csv.reader(text, delimiter="\t", quoting=csv.QUOTE_NONE), 1):
-            if len(cells) != len(tsv_columns):
-                raise InputError(f"{path}:{lineno}: {len(cells)} tab-separated columns, expected {len(tsv_columns)}"
-                                 f" ({', '.join(tsv_columns)})")
-            yield f"{path}:{lineno}", dict(zip(tsv_columns, cells))
+        lines = enumerate(csv.reader(text, delimiter="\t", quoting=csv.QUOTE_NONE), 1)
+        columns = tuple(tsv_columns) or tuple(next(lines, (0, []))[1])
+        if not columns:
+            raise InputError(f"{path}: an empty TSV file, without even a header line")
+        for lineno, cells in lines:
+            if len(cells) != len(columns):
+                where = "declared" if tsv_columns else "in its header"
+                raise InputError(f"{path}:{lineno}: {len(cells)} tab-separated columns, expected {len(columns)} ({', '.join(columns)},"
+                                 f" {where}){'' if tsv_columns else '; a file without a header line needs `columns` in its source'}")
+            yield f"{path}:{lineno}", dict(zip(columns, cells))
     else:
         raise InputError(f"{path}: unknown data file type {path.suffix!r}; use one of {', '.join(DATA_SUFFIXES)}")
 

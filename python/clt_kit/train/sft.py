@@ -205,14 +205,17 @@ OnCheckpoint = Callable[[PreTrainedModel, PreTrainedTokenizerBase, int], None]
 def sft(
     base_dir: Path | str, records: Sequence[dict[str, Any]], recipe: SFTConfig, seed: int, progress: bool = False,
     packing: bool = False, lora: LoraSpec | None = None, on_checkpoint: OnCheckpoint | None = None,
-    log_with: str | None = None, logging_dir: Path | None = None,
+    log_with: str | None = None, logging_dir: Path | None = None, announce: Callable[[dict[str, Any]], None] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> SFTResult:
     """Fine-tunes the base model in `base_dir` on `records`; returns the best checkpoint.
     `packing`: pack each batch's examples into rows of `recipe.seq_len` tokens (see the module doc);
     `lora`: train LoRA adapters instead of every weight (the paper fine-tuned fully);
     `on_checkpoint`: called at each checkpoint after its validation loss (training dynamics);
     `log_with`: an accelerate tracker ("tensorboard", "wandb", ...) that gets every step's training
-    loss and every checkpoint's validation loss (TensorBoard's event files under `logging_dir`)."""
+    loss and every checkpoint's validation loss (TensorBoard's event files under `logging_dir`);
+    `announce`: called with what the recipe came to on this data (SFTResult.recipe) before the first step;
+    `on_step`: called with (step, steps) after every step (a sweep's progress)."""
     flags = set_determinism(seed, recipe.cpu_threads)
     model, tokenizer = load_base(base_dir)
     base_weights = weights_hash(model)
@@ -247,6 +250,8 @@ def sft(
     val_losses: dict[int, float] = {}
 
     def checkpoint(step: int, train_loss: float) -> None:
+        if on_step is not None:
+            on_step(step, steps)
         if log_with is not None:
             accelerator.log({"train_loss": train_loss}, step=step)
         if step % recipe.eval_every and step != steps:
@@ -262,6 +267,12 @@ def sft(
             on_checkpoint(accelerator.unwrap_model(model), tokenizer, step)
             model.train()
 
+    recipe_used = {"seq_len": seq_len, "truncated": truncated, "steps": steps, "global_batch": recipe.batch,
+                   "micro_batch": _share(recipe.batch, accelerator.num_processes, recipe.micro_batch), "lr": recipe.lr,
+                   "template": prompt_template(tokenizer), "precision": "bf16" if accelerator.mixed_precision == "bf16" else "fp32",
+                   "threads": flags["threads"], "examples": len(train)}
+    if announce is not None and accelerator.is_main_process:
+        announce(recipe_used)
     batches = _epochs(encoded_train, recipe.batch, pad, seed, accelerator.process_index, accelerator.num_processes,
                       seq_len if packing else None, recipe.micro_batch)
     losses = optimize(
@@ -284,9 +295,7 @@ def sft(
         determinism={**flags, "processes": accelerator.num_processes, "packing": packing, "lora": lora and lora.to_dict(),
                      "mixed_precision": accelerator.mixed_precision},
         is_main_process=accelerator.is_main_process, base_weights_sha256=base_weights,
-        recipe={"seq_len": seq_len, "truncated": truncated, "steps": steps, "global_batch": recipe.batch,
-                "micro_batch": _share(recipe.batch, accelerator.num_processes, recipe.micro_batch), "lr": recipe.lr,
-                "template": prompt_template(tokenizer)},
+        recipe=recipe_used,
     )
 
 
@@ -304,7 +313,8 @@ def save_result(result: SFTResult, out: Path, about: dict[str, Any] | None = Non
         "n_train": result.n_train,
         "trainable_parameters": result.trainable_parameters,
         "n_validation": result.n_validation,
-        "determinism": result.determinism,
+        # accelerate says "no" for no mixed precision: written as the precision trained in
+        "determinism": {**result.determinism, "mixed_precision": result.recipe.get("precision", result.determinism.get("mixed_precision"))},
         "recipe": result.recipe,
         "train_seconds": seconds,
         "run": about,
