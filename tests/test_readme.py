@@ -1,11 +1,13 @@
-"""README's commands, run as written: every command in README.md's code blocks runs in a fresh
-folder, in README's order, at smoke scale (a `reproduce` without `--scale` gets `--scale smoke`,
-and the default scale's paths become the smoke scale's). The commands this test cannot run say
-why in NOT_RUN, so a README line that stops working, or a new one, fails here."""
+"""The documented commands, run as written: every command in the code blocks of README.md and of
+the docs pages in PAGES runs in one fresh folder, page after page in PAGES' order and in each
+page's order, at smoke scale (a `reproduce` without `--scale` gets `--scale smoke`, and the
+default scale's paths become the smoke scale's). The commands this test cannot run say why in
+NOT_RUN, so a documented line that stops working, or a new one, fails here."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -14,10 +16,13 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-# The programs whose lines in README's code blocks are commands (the other indented lines are
+# README first (its quick start makes the results the later commands read), then the pages that
+# hold the commands README used to show, each linked from README.
+PAGES = ("README.md", "docs/reliability.md", "docs/prep.md", "docs/paper-scale.md", "docs/cluster.md", "docs/container.md")
+# The programs whose lines in the pages' code blocks are commands (the other indented lines are
 # the layout tree and the like).
 PROGRAMS = ("make ", ".venv/bin/", "clt-kit ", "duckdb ", "docker ", "accelerate ", "mkdir ")
-# Commands README shows that this test does not run, by their first words, and why.
+# Commands the pages show that this test does not run, by their first words, and why.
 NOT_RUN = {
     "make reproduce": "the main job at the default scale (half an hour); its smoke twin runs here",
     "make test": "this test suite itself",
@@ -33,6 +38,8 @@ NOT_RUN = {
     "clt-kit resubmit ": "a failed Slurm job (tests/test_slurm.py resubmits one it cancelled)",
     "clt-kit data data.yaml": "the paper scale: the study's datasets (tests/test_sources.py runs every adapter on its fixture)",
     "clt-kit prep --task MR --pool data/": "the paper scale: the data `clt-kit data` writes",
+    "clt-kit prep --task IF --pool data/": "your own data: the data `clt-kit data` writes from it",
+    "clt-kit train --base my-org/": "your own hub model (tests/test_any_model.py trains a tiny local one)",
     "clt-kit ingest runs/": "the paper scale: folders of fine-tuned hub models (tests/test_any_model.py ingests a tiny one)",
     "clt-kit eval ": "the paper scale: a fine-tuned hub model and a judge endpoint",
     "make test-vllm": "vLLM's own environment, several GB (tests/test_vllm.py: its check runs where that environment is)",
@@ -42,7 +49,7 @@ NOT_RUN = {
 
 
 def readme_commands(text: str) -> list[str]:
-    """The commands of README's indented code blocks (lines indented by four spaces that start
+    """The commands of a page's indented code blocks (lines indented by four spaces that start
     with one of PROGRAMS), in order, with continuation lines (a trailing backslash) joined."""
     commands: list[str] = []
     pending: str | None = None
@@ -62,6 +69,11 @@ def readme_commands(text: str) -> list[str]:
     return commands
 
 
+def documented_commands() -> list[str]:
+    """The commands of every page of PAGES, in PAGES' order."""
+    return [c for page in PAGES for c in readme_commands((ROOT / page).read_text(encoding="utf-8"))]
+
+
 def at_smoke_scale(command: str) -> str:
     if "clt-kit reproduce " in command and "--scale" not in command:
         command += " --scale smoke"
@@ -73,11 +85,26 @@ def _skipped(command: str) -> str | None:
 
 
 def test_readme_lists_commands_and_names_every_one_it_skips() -> None:
-    commands = readme_commands((ROOT / "README.md").read_text(encoding="utf-8"))
-    assert any(c.startswith(".venv/bin/duckdb") for c in commands) and any("clt-kit sql" in c for c in commands)
-    assert any("--scale smoke" in c for c in commands) and any(" verify " in f" {c} " for c in commands)
-    for start in NOT_RUN:  # every reason still names a command README shows
+    readme = readme_commands((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert {"make reproduce", "make test"} <= set(readme)  # the main job and the tests
+    assert any(c.startswith(".venv/bin/duckdb") for c in readme) and any("clt-kit sql" in c for c in readme)
+    assert any("--scale smoke" in c for c in readme)
+    commands = documented_commands()
+    assert any(" verify " in f" {c} " for c in commands)
+    for page in PAGES[1:]:  # each page is linked from README and still holds commands
+        assert f"]({page})" in (ROOT / "README.md").read_text(encoding="utf-8"), f"README does not link {page}"
+        assert readme_commands((ROOT / page).read_text(encoding="utf-8")), f"{page} shows no command"
+    for start in NOT_RUN:  # every reason still names a command the pages show
         assert any(c.startswith(start) for c in commands), start
+
+
+def test_the_docs_links_resolve() -> None:
+    """Every relative link of README.md and docs/*.md names a file that exists."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
+            if "://" not in target:
+                assert (page.parent / target).exists(), f"{page.relative_to(ROOT)} links {target}, which does not exist"
 
 
 def test_every_readme_command_runs(tmp_path: Path) -> None:
@@ -85,12 +112,12 @@ def test_every_readme_command_runs(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}
     env.pop("CLT_KIT_RESULTS", None)
     ran = 0
-    for command in readme_commands((ROOT / "README.md").read_text(encoding="utf-8")):
+    for command in documented_commands():
         if _skipped(command):
             continue
         run = at_smoke_scale(command)
         done = subprocess.run(["bash", "-c", run], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
-        assert done.returncode == 0, f"README's `{command}` (run as `{run}`) failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        assert done.returncode == 0, f"the documented `{command}` (run as `{run}`) failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
         if "sql" in run or run.startswith(".venv/bin/duckdb"):
             assert len(done.stdout.strip().splitlines()) >= 2, f"`{run}` printed no rows:\n{done.stdout}"
         ran += 1

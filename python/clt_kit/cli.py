@@ -301,7 +301,7 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
         save_result(result, out, about, time.perf_counter() - started)
         click.echo(f"best step {result.best_step} (validation losses {result.validation_losses}); saved to {out}")
         if tracker == "tensorboard":
-            click.echo(f"training curves: TensorBoard event files in {out / 'logs'} (docs/paper_scale.md, Training curves)")
+            click.echo(f"training curves: TensorBoard event files in {out / 'logs'} (docs/paper-scale.md, Training curves)")
 
 
 def _recipe_line(recipe: dict[str, Any]) -> str:
@@ -323,7 +323,7 @@ def _recipe_line(recipe: dict[str, Any]) -> str:
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write one JSON row per example here.")
 @click.option("--backend", type=click.Choice(["transformers", "vllm"]), default="transformers", show_default=True,
               help="What runs the forward passes of greedy generation: the kit's loop over transformers, or vLLM in its own"
-                   " environment (`make vllm-env`; README, Generation with vLLM). Same prompts, same decoding.")
+                   " environment (`make vllm-env`; docs/paper-scale.md, Generation with vLLM). Same prompts, same decoding.")
 @click.option("--vllm-python", type=click.Path(path_type=Path), default=None,
               help="--backend vllm: the vLLM environment's interpreter (default: $CLT_KIT_VLLM_PYTHON, else .venv-vllm/bin/python).")
 @judge_options
@@ -422,7 +422,7 @@ def reproduce(figures: tuple[str, ...], tables: tuple[str, ...], everything: boo
         return
     if s.world is None and data is None:
         raise click.UsageError(f"--scale {scale} runs real models on real datasets: give them with --data (a data config, or a"
-                               " folder from `clt-kit data`); README, The paper scale")
+                               " folder from `clt-kit data`); docs/paper-scale.md")
     from clt_kit.pipeline import default_jobs, reproduce_data
     from clt_kit.pipeline import reproduce as run
 
