@@ -126,17 +126,20 @@ def _os_line(code: int, path: str | None, strerror: str) -> str:
 
 
 def _duckdb_line(e: BaseException) -> str | None:
-    """DuckDB's IOException carries an OS error only as the system's words for it (strerror) in
-    its message, after the file's name in quotes; any other IOException is the file itself."""
+    """DuckDB's errors carry an OS error only as the system's words for it (strerror) in their
+    message, after the file's name in quotes (an IOException; a TransactionException when a
+    commit cannot write); any other IOException is the file itself (not a database)."""
     import duckdb
 
-    if not isinstance(e, duckdb.IOException):
+    if not isinstance(e, duckdb.Error):
         return None
-    message = str(e).strip().splitlines()[0][:300]
+    message = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
     path = (found.group(1) if (found := _DUCKDB_PATH.search(message)) else None)
     for code in _OS_ERRORS:
         if os.strerror(code) in message:
             return _os_line(code, path, os.strerror(code))
+    if not isinstance(e, duckdb.IOException):
+        return None
     return (f"the DuckDB file {path or ''} cannot be used (DuckDB: {message}); move it aside for a new one (finished runs"
             " are kept in RESULTS/work/runs/ and `clt-kit ingest` loads them), or pass --results another folder")
 
