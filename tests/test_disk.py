@@ -118,8 +118,18 @@ def test_an_immutable_database_is_one_line_naming_it(tmp_path: Path, immutable: 
         pass
     immutable(results / "clt.duckdb")
     _one_error_line(_cli("ingest", "--results", str(results)), f"operation not permitted on {results / 'clt.duckdb'} ")
+
+
+@pytest.mark.slow
+def test_reproduce_into_an_immutable_database_is_one_line_naming_it(tmp_path: Path, immutable: Callable[[Path], None]) -> None:
+    """After its first run (kept in its folder), when it loads it: a minute or more."""
+    results = tmp_path / "results"
+    with db.connect(results / "clt.duckdb"):
+        pass
+    immutable(results / "clt.duckdb")
     _one_error_line(_cli("reproduce", "--figure", "2", "--scale", "smoke", "--k", "0", "--results", str(results)),
                     f"operation not permitted on {results / 'clt.duckdb'} ")
+    assert any((results / "work" / "runs").glob("*/run.json"))  # the run is kept for a later ingest
 
 
 def test_an_immutable_results_folder_is_one_line_naming_it(tmp_path: Path, immutable: Callable[[Path], None]) -> None:
