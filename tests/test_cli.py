@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import pytest
@@ -117,6 +119,92 @@ def test_os_errors_are_one_line_naming_the_file() -> None:
     assert line is not None and line.startswith("no space left on the device writing /r/work/x.jsonl")
     assert os_error_line(OSError(30, "Read-only file system", "/ro/clt.duckdb")).startswith("a read-only file system writing /ro/clt.duckdb")
     assert os_error_line(ValueError("something else")) is None
+
+
+@pytest.mark.parametrize(("code", "start", "fix"), [
+    (errno.EPERM, "operation not permitted on /r/clt.duckdb", "chattr -i"),
+    (errno.EACCES, "permission denied on /r/clt.duckdb", "chmod"),
+    (errno.ENOTDIR, "not a folder: /r/clt.duckdb", "a file stands where a folder is needed"),
+    (errno.EEXIST, "a file is in the way of a folder: /r/clt.duckdb", "move the file"),
+    (errno.EISDIR, "a folder where a file is expected: /r/clt.duckdb", "move the folder"),
+    (errno.ENOENT, "no such file or folder: /r/clt.duckdb", "check the path"),
+    (errno.EROFS, "a read-only file system writing /r/clt.duckdb", "--results"),
+    (errno.ENOSPC, "no space left on the device writing /r/clt.duckdb", "free space"),
+])
+def test_os_errors_are_told_apart_by_errno_also_from_duckdb(code: int, start: str, fix: str) -> None:
+    """By the error's class (errno), whatever its message says; DuckDB's IOException carries the
+    system's words for the errno, after the file's name."""
+    import duckdb
+
+    from clt_kit.cli import os_error_line
+
+    for error in (OSError(code, "whatever the message", "/r/clt.duckdb"),
+                  duckdb.IOException(f'IO Error: Cannot open file "/r/clt.duckdb": {os.strerror(code)}')):
+        line = os_error_line(error)
+        assert line is not None and line.startswith(start) and fix in line and "\n" not in line, (error, line)
+
+
+def test_a_duckdb_file_that_is_no_database_and_a_file_not_utf8_are_one_line() -> None:
+    import duckdb
+
+    from clt_kit.cli import os_error_line
+
+    line = os_error_line(duckdb.IOException('IO Error: The file "/r/clt.duckdb" exists, but it is not a valid DuckDB database file!'))
+    assert line is not None and line.startswith("the DuckDB file /r/clt.duckdb cannot be used") and "clt-kit ingest" in line
+    assert (os_error_line(UnicodeDecodeError("utf-8", b"a\xff", 1, 2, "invalid start byte"))
+            or "").startswith("a file is not UTF-8")
+    assert os_error_line(duckdb.BinderException("Binder Error: no such column")) is None  # the kit's own SQL: a bug, not the machine
+
+
+RESULTS_COMMANDS = [["reproduce", "--figure", "2", "--scale", "smoke"], ["status"], ["ingest"], ["sql", "SELECT 1"], ["claims"],
+                    ["pretrain", "--scale", "smoke"], ["resubmit", "0000000000000000"]]
+
+
+@pytest.mark.parametrize("args", RESULTS_COMMANDS, ids=lambda a: a[0])
+def test_results_naming_a_file_is_one_line_for_every_command(tmp_path: Path, args: list[str]) -> None:
+    a_file = tmp_path / "results.txt"
+    a_file.write_text("mine", encoding="utf-8")
+    for results in (a_file, a_file / "inside"):
+        result = CliRunner().invoke(main, [*args, "--results", str(results)])
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        assert result.output.strip().splitlines() == [f"error: --results {results}: {a_file} is a file, not a folder; pass --results a folder (or a new name)"]
+    assert a_file.read_text(encoding="utf-8") == "mine"
+
+
+@pytest.mark.parametrize("args", [["world", "--scale", "smoke"], ["prep", "--task", "SM", "--english", "1", "--k", "0", "--pool", "POOL"]],
+                         ids=lambda a: a[0])
+def test_out_naming_a_file_is_one_line_and_the_file_kept(tmp_path: Path, args: list[str]) -> None:
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text('{"id":"a","lang":"en","prompt":"p","response":"r"}\n', encoding="utf-8")
+    a_file = tmp_path / "out.txt"
+    a_file.write_text("mine", encoding="utf-8")
+    for out in (a_file, a_file / "inside"):
+        result = CliRunner().invoke(main, [*[str(pool) if a == "POOL" else a for a in args], "--out", str(out)])
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and f": {a_file} (" in errors[0] and "--out" in errors[0], result.output
+    assert a_file.read_text(encoding="utf-8") == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["out.txt", "pool.jsonl"]
+
+
+@pytest.mark.parametrize("query", ["", " ; ", ";", "  \n"])
+def test_sql_without_a_query_is_one_line(tmp_path: Path, query: str) -> None:
+    from clt_kit.results import db
+
+    with db.connect(tmp_path / "clt.duckdb"):
+        pass
+    result = CliRunner().invoke(main, ["sql", "--results", str(tmp_path), "--", query])
+    assert result.exit_code == 2 and result.output.startswith("error: ") and "no query to run" in result.output, result.output
+    assert result.output.count("\n") == 1
+
+
+def test_verify_names_a_manifest_that_is_not_utf8(tmp_path: Path) -> None:
+    manifest = tmp_path / "m" / "manifest.json"
+    manifest.parent.mkdir()
+    manifest.write_bytes(b'{"kind": "caf\xe9"}')
+    for path in (manifest, manifest.parent):
+        result = CliRunner().invoke(main, ["verify", str(path)])
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert f"problem: {manifest}: not UTF-8" in result.output
 
 
 def test_progress_bars_are_cleared_before_an_error_line() -> None:

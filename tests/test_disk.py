@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -86,5 +86,56 @@ def test_a_read_only_results_folder_is_one_line_naming_it(small_fs: Path) -> Non
     done = _cli("reproduce", "--figure", "2", "--scale", "smoke", "--results", str(small_fs / "results"))
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.strip().count("\n") == 0, done.stderr
-    assert done.stderr.startswith("error: a read-only file system writing ") and str(small_fs / "results") in done.stderr
+    assert done.stderr.startswith(f"error: a read-only file system writing {small_fs / 'results'}"), done.stderr
 
+
+
+@pytest.fixture
+def immutable(tmp_path: Path) -> Iterator[Callable[[Path], None]]:
+    """Makes paths immutable (`chattr +i`: even root may not write them), made mutable again after the test."""
+    made: list[Path] = []
+
+    def make(path: Path) -> None:
+        done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"chattr +i needs root and a file system with immutable files: {done.stderr.strip()}")
+        made.append(path)
+
+    yield make
+    for path in reversed(made):
+        subprocess.run(["chattr", "-i", str(path)], check=False)
+
+
+def _one_error_line(done: subprocess.CompletedProcess, start: str) -> None:
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {start}") and "chattr -i" in errors[0], done.stderr
+
+
+def test_an_immutable_database_is_one_line_naming_it(tmp_path: Path, immutable: Callable[[Path], None]) -> None:
+    results = tmp_path / "results"
+    with db.connect(results / "clt.duckdb"):
+        pass
+    immutable(results / "clt.duckdb")
+    _one_error_line(_cli("ingest", "--results", str(results)), f"operation not permitted on {results / 'clt.duckdb'} ")
+
+
+@pytest.mark.slow
+def test_reproduce_into_an_immutable_database_is_one_line_naming_it(tmp_path: Path, immutable: Callable[[Path], None]) -> None:
+    """After its first run (kept in its folder), when it loads it: a minute or more."""
+    results = tmp_path / "results"
+    with db.connect(results / "clt.duckdb"):
+        pass
+    immutable(results / "clt.duckdb")
+    _one_error_line(_cli("reproduce", "--figure", "2", "--scale", "smoke", "--k", "0", "--results", str(results)),
+                    f"operation not permitted on {results / 'clt.duckdb'} ")
+    assert any((results / "work" / "runs").glob("*/run.json"))  # the run is kept for a later ingest
+
+
+def test_an_immutable_results_folder_is_one_line_naming_it(tmp_path: Path, immutable: Callable[[Path], None]) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    immutable(results)
+    _one_error_line(_cli("ingest", "--results", str(results)), f"operation not permitted on {results / 'clt.duckdb'} ")
+    _one_error_line(_cli("reproduce", "--figure", "2", "--scale", "smoke", "--results", str(results)),
+                    f"operation not permitted on {results / 'work'} ")

@@ -320,3 +320,23 @@ def test_verify_accepts_a_run_folder_and_names_what_it_cannot_check(finished: Pa
         assert any(str(mixture) in p and "the run read" in p for p in verify_path(finished).problems)
     finally:
         mixture.write_bytes(original)
+
+
+def test_a_damaged_run_folder_is_moved_aside_and_the_run_made_again(made: Path, tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Not left out of the figures in silence: the damaged folder is kept under work/damaged/ for
+    inspection, the command says so, and the run is executed and loaded again."""
+    layout, world, run = _prepared(made, tmp_path)
+    setup = Setup(world, SMOKE, SEED)
+    assert pipeline._claim_and_execute(run, setup, layout, wait=False) is True
+    good = (layout.run_dir(run.run_id) / "examples.jsonl").read_bytes()
+    _flip(layout.run_dir(run.run_id) / "examples.jsonl", at=100)
+    with caplog.at_level(logging.WARNING, logger="clt_kit"):
+        assert [r.run_id for r in pipeline.missing([run], layout)] == [run.run_id]
+    aside = list(layout.damaged.iterdir())
+    assert len(aside) == 1 and aside[0].name.startswith(f"{run.run_id}-") and (aside[0] / "run.json").is_file()
+    assert f"run {run.run_id}: its folder is damaged" in caplog.text and str(aside[0]) in caplog.text
+    assert not layout.run_dir(run.run_id).exists()
+    assert pipeline._claim_and_execute(run, setup, layout, wait=False) is True
+    assert (layout.run_dir(run.run_id) / "examples.jsonl").read_bytes() == good
+    assert pipeline.missing([run], layout) == [] and list(layout.damaged.iterdir()) == aside

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import errno
 import logging
+import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -32,7 +34,20 @@ SEED = click.option("--seed", type=click.IntRange(min=0), default=DEFAULT_SEED, 
 # The scale and seed of the runs a command reads from a results folder: those its runs are of, unless given.
 RUNS_SCALE = click.option("--scale", type=click.Choice(sorted(SCALES)), default=None, help=f"The scale of the runs to read (default: the one the results hold; {DEFAULT_SCALE} where they hold none).")
 RUNS_SEED = click.option("--seed", type=click.IntRange(min=0), default=None, help=f"The seed of the runs to read (default: the one the results hold; {DEFAULT_SEED} where they hold none).")
-RESULTS = click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True, envvar="CLT_KIT_RESULTS", show_envvar=True, help="Folder for the DuckDB file, figures and cached work.")
+
+
+def _results_folder(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """--results: a folder, or a place one can be made (no file there, nor above it)."""
+    for part in [value, *value.parents]:
+        if part.exists():
+            if not part.is_dir():
+                raise InputError(f"--results {value}: {part} is a file, not a folder; pass --results a folder (or a new name)")
+            break
+    return value
+
+
+RESULTS = click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True, envvar="CLT_KIT_RESULTS",
+                       show_envvar=True, callback=_results_folder, help="Folder for the DuckDB file, figures and cached work.")
 THREADS = click.option("--threads", type=click.IntRange(min=1), default=None,
                        help="CPU threads of torch (recorded). Paper scale: default every core; the smoke and mini scales run on their fixed count.")
 
@@ -79,26 +94,77 @@ def make_judge(judge_url: str | None, judge_model: str, judge_cache: Path, judge
     return Judge(judge_url, judge_model, judge_cache, allow_http=judge_allow_http, in_flight=judge_in_flight)
 
 
-# OS errors that are the machine's state, not the kit's bug: one line saying what happened.
-_OS_ERRORS = {
-    errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
-    errno.EROFS: "a read-only file system", errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+# OS errors that are the machine's state or the user's paths, not the kit's bug, told apart by
+# errno: what happened (the path follows) and the fix.
+_OS_ERRORS: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: ("no space left on the device writing", "free space, or pass --results a folder on another disk"),
+    errno.EDQUOT: ("disk quota exceeded writing", "free space, or pass --results a folder on another disk"),
+    errno.EROFS: ("a read-only file system writing", "remount it read-write, or pass --results a writable folder"),
+    errno.EACCES: ("permission denied on", "give yourself access (chmod, chown), or pass --results a folder of yours"),
+    errno.EPERM: ("operation not permitted on", "an immutable or append-only file or folder? `lsattr` shows it and `chattr -i`"
+                  " clears it; or pass --results another folder"),
+    errno.ENOTDIR: ("not a folder:", "a file stands where a folder is needed: move it, or pass --results (or --out) a folder"),
+    errno.EEXIST: ("a file is in the way of a folder:", "move the file, or pass --results (or --out) a folder"),
+    errno.EISDIR: ("a folder where a file is expected:", "move the folder, or name a file"),
+    errno.ENOENT: ("no such file or folder:", "check the path (was it removed while the kit ran?)"),
+    errno.ENAMETOOLONG: ("a file name too long:", "pass a shorter --results (or --out) path"),
+    errno.ELOOP: ("a loop of symbolic links at", "fix the links"),
+    errno.EIO: ("an input/output error of the device at", "check the disk (dmesg), or pass --results a folder on another disk"),
+    errno.EMFILE: ("too many open files, opening", "raise the limit (ulimit -n)"),
+    errno.ENFILE: ("too many open files in the system, opening", "close other programs, or raise fs.file-max"),
+    errno.ESTALE: ("a stale network file handle at", "remount the file system"),
 }
-_DUCKDB_OS_ERRORS = {"No space left on device": errno.ENOSPC, "Read-only file system": errno.EROFS, "Permission denied": errno.EACCES}
+_DUCKDB_PATH = re.compile(r'"([^"]+)"')
+
+
+def _in_the_way(path: str) -> str:
+    """The file that stands where a folder of `path` is needed (the first existing non-folder
+    above it), or `path` itself."""
+    for part in [Path(path), *Path(path).parents]:
+        if part.exists() or part.is_symlink():
+            return str(part) if not part.is_dir() else path
+    return path
+
+
+def _os_line(code: int, path: str | None, strerror: str) -> str:
+    what, fix = _OS_ERRORS[code]
+    where = _in_the_way(path) if path and code in (errno.ENOTDIR, errno.EEXIST) else path or "a file"
+    return f"{what} {where} ({strerror}); {fix}"
+
+
+def _duckdb_line(e: BaseException) -> str | None:
+    """DuckDB's errors carry an OS error only as the system's words for it (strerror) in their
+    message, after the file's name in quotes (an IOException; a TransactionException when a
+    commit cannot write); any other IOException is the file itself (not a database)."""
+    import duckdb
+
+    if not isinstance(e, duckdb.Error):
+        return None
+    message = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+    path = (found.group(1) if (found := _DUCKDB_PATH.search(message)) else None)
+    for code in _OS_ERRORS:
+        if os.strerror(code) in message:
+            return _os_line(code, path, os.strerror(code))
+    if not isinstance(e, duckdb.IOException):
+        return None
+    return (f"the DuckDB file {path or ''} cannot be used (DuckDB: {message}); move it aside for a new one (finished runs"
+            " are kept in RESULTS/work/runs/ and `clt-kit ingest` loads them), or pass --results another folder")
 
 
 def os_error_line(e: BaseException) -> str | None:
-    """One line for an exception caused (anywhere in its chain) by a full disk, a read-only
-    folder or missing permissions, naming the file; None for any other exception. DuckDB reports
-    these as its own errors, with the system's words in the message."""
+    """One line for an exception caused (anywhere in its chain) by the machine's state or the
+    user's paths, by class: an OSError of an errno of _OS_ERRORS (a full disk, a read-only or
+    immutable folder, a file where a folder is needed, ...), DuckDB's IOException (the same, as
+    DuckDB reports them, or a file that is no database), a file that is not UTF-8. It names the
+    path and the fix; None for any other exception."""
     seen: BaseException | None = e
     while seen is not None:
         if isinstance(seen, OSError) and seen.errno in _OS_ERRORS:
-            where = f" writing {seen.filename}" if seen.filename else ""
-            return f"{_OS_ERRORS[seen.errno]}{where} ({seen.strerror}); free space or pass --results to a writable folder"
-        for words, code in _DUCKDB_OS_ERRORS.items():
-            if words in str(seen) and "duckdb" in type(seen).__module__:
-                return f"{_OS_ERRORS[code]} (DuckDB: {str(seen).splitlines()[0][:300]}); free space or pass --results to a writable folder"
+            return _os_line(seen.errno, seen.filename and str(seen.filename), seen.strerror or os.strerror(seen.errno))
+        if (line := _duckdb_line(seen)) is not None:
+            return line
+        if isinstance(seen, UnicodeDecodeError):
+            return f"a file is not UTF-8 (byte {seen.object[seen.start:seen.start + 1]!r} at {seen.start}: {seen.reason}); re-encode it as UTF-8"
         seen = seen.__cause__ or seen.__context__
     return None
 

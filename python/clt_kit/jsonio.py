@@ -4,11 +4,14 @@ share a results folder."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
+import re
 import secrets
 import shutil
+import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -55,36 +58,150 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
+# A folder being built beside its final place: `.<final name>-building-<pid>-<random>`. Its builder
+# holds a lock (flock) on the folder itself for as long as it lives, so a temporary folder whose
+# lock can be taken is one whose builder is gone (killed, even by SIGKILL), whatever its pid now names.
+_BUILDING = re.compile(r"^\..+-building-\d+-[0-9a-f]{8}$")
+# A folder being replaced: `.<final name>-old-<pid>`, renamed and removed under the parent's lock.
+_REPLACED = re.compile(r"^\.(.+)-old-\d+$")
+# The scratch folders this process builds in ((device, inode) of each): their lock is already ours.
+_BUILDING_HERE: set[tuple[int, int]] = set()
+
+
 @contextmanager
 def publish_dir(final: Path) -> Iterator[Path]:
     """A scratch folder beside `final` that replaces `final` only when the block succeeds:
     readers see the old complete folder or the new complete one, never half of one. Processes
     that publish into the same parent folder at once take turns (a lock on that folder), so two
-    that make the same cached folder both succeed and one copy stays."""
+    that make the same cached folder both succeed and one copy stays. The scratch folders of
+    builders that died (killed half way) are removed first; a live builder's never are. The
+    published folder and its files have the modes the umask gives (755/644 under umask 022,
+    775/664 under 002), however its writers made them."""
+    _refuse_a_file(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}-"))
+    with _folder_lock(final.parent):
+        remove_abandoned(final.parent)
+        tmp, lock = _building_dir(final)
     try:
         yield tmp
+        follow_umask(tmp)
+        with _folder_lock(final.parent):
+            _replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    with _folder_lock(final.parent):
-        if final.exists() and _same_tree(tmp, final):  # nothing new: keep the folder readers may be using
-            shutil.rmtree(tmp)
-            return
-        if final.exists():
-            old = final.with_name(f".{final.name}-old-{os.getpid()}")
-            final.rename(old)
-            tmp.rename(final)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(final)
+    finally:
+        _BUILDING_HERE.discard(_identity(lock))
+        os.close(lock)
+
+
+def _refuse_a_file(final: Path) -> None:
+    if final.exists() and not final.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(final))
+
+
+def _building_dir(final: Path) -> tuple[Path, int]:
+    """A new scratch folder for `final` (made with the umask's mode), and the open descriptor
+    holding its builder's lock; made under the parent's lock, so no sweep sees it unlocked."""
+    while True:
+        tmp = final.with_name(f".{final.name}-building-{os.getpid()}-{secrets.token_hex(4)}")
+        try:
+            tmp.mkdir(mode=0o777)
+            break
+        except FileExistsError:
+            continue
+    fd = os.open(tmp, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    _BUILDING_HERE.add(_identity(fd))
+    return tmp, fd
+
+
+def _identity(fd: int) -> tuple[int, int]:
+    st = os.fstat(fd)
+    return st.st_dev, st.st_ino
+
+
+def _replace(tmp: Path, final: Path) -> None:
+    """Puts the finished scratch folder `tmp` in place of `final` (under the parent's lock)."""
+    _refuse_a_file(final)
+    if final.exists() and _same_tree(tmp, final):  # nothing new: keep the folder readers may be using
+        shutil.rmtree(tmp)
+        return
+    if final.exists():
+        old = final.with_name(f".{final.name}-old-{os.getpid()}")
+        final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(final)
+
+
+def remove_abandoned(parent: Path) -> list[Path]:
+    """Removes the scratch folders in `parent` that no live process is building (their builder was
+    killed), and folders left half replaced; returns them. Call it holding the parent's lock
+    (_folder_lock), as publish_dir does: a folder being replaced is then always abandoned, and a
+    scratch folder is locked by its builder from its first moment."""
+    removed = []
+    for entry in sorted(parent.iterdir()):
+        if (replaced := _REPLACED.match(entry.name)) and entry.is_dir() and not entry.is_symlink():
+            final = parent / replaced.group(1)
+            if final.exists():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:  # killed between the two renames: the old folder is the only complete one
+                entry.rename(final)
+            removed.append(entry)
+        elif _BUILDING.match(entry.name) and entry.is_dir() and not entry.is_symlink():
+            try:
+                fd = os.open(entry, os.O_RDONLY)
+            except FileNotFoundError:  # its builder published or removed it meanwhile
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # its builder lives
+                continue
+            finally:
+                os.close(fd)
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def current_umask() -> int:
+    """This process's umask, read without changing it (Linux /proc); os.umask as a fallback."""
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def follow_umask(folder: Path) -> None:
+    """Gives `folder`, its folders and its files the modes a plain mkdir or open gives under the
+    umask (a folder from tempfile, or a file copied with its source's mode, may have others):
+    folders and executable files 0o777, other files 0o666, less the umask."""
+    mask = current_umask()
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode
+        full = 0o777 if path.is_dir() or mode & 0o100 else 0o666
+        if stat.S_IMODE(mode) != full & ~mask:
+            path.chmod(full & ~mask)
 
 
 @contextmanager
 def _folder_lock(folder: Path) -> Iterator[None]:
-    """An exclusive flock on a folder itself (no lock file is left anywhere)."""
+    """An exclusive flock on a folder itself (no lock file is left anywhere); a scratch folder this
+    process builds in is locked already (publish_dir into a folder being published)."""
     fd = os.open(folder, os.O_RDONLY)
+    if _identity(fd) in _BUILDING_HERE:
+        os.close(fd)
+        yield
+        return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -131,6 +248,8 @@ def file_lock(path: Path, blocking: bool = True) -> Iterator[bool]:
 def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 (invalid byte at {e.start}); fix or regenerate the file") from e
     except json.JSONDecodeError as e:
         raise InputError(f"{path}:{e.lineno}: not valid JSON ({e.msg}); fix or regenerate the file") from e
 

@@ -80,3 +80,8 @@ class Layout:
 
     def run_dir(self, run_id: str) -> Path:
         return self.runs / run_id
+
+    @property
+    def damaged(self) -> Path:
+        """Run folders found damaged, kept for inspection (`<run_id>-<UTC time>`) while the run is made again."""
+        return self.work / "damaged"

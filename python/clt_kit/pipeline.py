@@ -345,17 +345,50 @@ def prepare(plans: list[RunPlan], scale: Scale, seed: int, layout: Layout, progr
     return Setup(world, scale, seed, judge), runs
 
 
+def _run_folder_problem(folder: Path) -> str | None:
+    """Why a finished run folder cannot be loaded (the first line of it), or None when it can."""
+    try:
+        run_store.load_run(folder)
+    except (ValueError, KeyError, TypeError, AttributeError) as e:  # InputError, CorruptArtifact; a record missing a field
+        return (str(e).splitlines() or [type(e).__name__])[0]
+    return None
+
+
+def set_aside_damaged(runs: list[PreparedRun], layout: Layout) -> list[str]:
+    """Moves the finished run folder of each of `runs` that no longer holds what it recorded to
+    layout.damaged (kept for inspection), saying so, so that the run is made again instead of
+    being left out of the figures; returns their run ids. A run another process is executing
+    (its claim held) is left to it."""
+    moved = []
+    for run in runs:
+        folder = layout.run_dir(run.run_id)
+        if not run_store.is_finished(folder) or _run_folder_problem(folder) is None:
+            continue
+        with file_lock(layout.claim(run.run_id), blocking=False) as mine:
+            if not mine or not run_store.is_finished(folder) or (problem := _run_folder_problem(folder)) is None:
+                continue
+            aside = layout.damaged / f"{run.run_id}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%fZ}"
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            folder.rename(aside)
+        log.warning("run %s: its folder is damaged (%s); moved to %s, and the run is made again", run.run_id, problem, aside)
+        moved.append(run.run_id)
+    return moved
+
+
 def missing(runs: list[PreparedRun], layout: Layout) -> list[PreparedRun]:
     """The runs that are neither in a finished run folder nor in the database, asked once before
-    a sweep. The database is asked only about runs without a folder (stored by a kit from before
-    run folders), read-only (other readers may hold it too), and not for long: a database held
-    open for writing by another program costs those runs a second training, never a lost run."""
+    a sweep; a damaged run folder is moved aside first (set_aside_damaged) and its run is made
+    again. The database is asked only about the other runs without a folder (stored by a kit
+    from before run folders), read-only (other readers may hold it too), and not for long: a
+    database held open for writing by another program costs those runs a second training, never
+    a lost run."""
+    damaged = set(set_aside_damaged(runs, layout))
     missing = [r for r in runs if not run_store.is_finished(layout.run_dir(r.run_id))]
     if not missing or not layout.db.exists():
         return missing
     try:
         with db.connect(layout.db, read_only=True, wait=INGEST_WAIT_SECONDS) as con:
-            return [r for r in missing if not db.has_run(con, r.run_id)]
+            return [r for r in missing if r.run_id in damaged or not db.has_run(con, r.run_id)]
     except db.DatabaseLocked as e:
         log.warning("%s; %d run(s) without a run folder are treated as not yet made", e, len(missing))
         return missing

@@ -183,4 +183,6 @@ def query(path: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     (LOCKED_DOWN); what it may not do fails with DuckDB's own error."""
     with connect(path, locked_down=True) as con:
         cur = con.execute(sql)
+        if cur is None or cur.description is None:  # an empty query (spaces, ";", comments) returns nothing
+            raise InputError(f"{sql!r}: no query to run; give one, e.g. SELECT * FROM runs LIMIT 5")
         return [d[0] for d in cur.description], cur.fetchall()
