@@ -7,8 +7,6 @@ under other settings. CPU threads are an option where results may depend on them
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from pathlib import Path
 
 import pytest

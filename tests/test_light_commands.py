@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from click.testing import CliRunner
-
 from clt_kit.cli import main
 from clt_kit.languages import PAPER_LANGUAGES
 from clt_kit.results import db

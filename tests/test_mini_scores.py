@@ -16,7 +16,6 @@ the mark must go. Twice the pretraining reached 3.00 at k=0 in a probe (docs/tra
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 

@@ -32,7 +32,7 @@ from clt_kit.scales import Scale
 from clt_kit.world.generate import WorldPaths
 
 if TYPE_CHECKING:  # the pipeline (torch, transformers) is imported by what reads or executes a job, not by `clt-kit status`
-    from clt_kit.pipeline import PreparedRun, Setup
+    from clt_kit.pipeline import PreparedRun, RunPlan, Setup
 
 JOB_FILE = "job.json"
 # the FSDP settings of configs/accelerate/8gpu-fsdp.yaml, for a run on several GPUs without an accelerate config
@@ -65,7 +65,7 @@ def write_job(run: PreparedRun, setup: Setup, layout: Layout) -> Path:
 
 def read_job(path: Path) -> tuple[PreparedRun, Setup, Layout]:
     """The run, its sweep's setup and the results folder of a job file."""
-    from clt_kit.pipeline import PreparedRun, RunPlan, Setup
+    from clt_kit.pipeline import PreparedRun, Setup
 
     job = read_json(path)
     try:
@@ -90,6 +90,8 @@ def read_job(path: Path) -> tuple[PreparedRun, Setup, Layout]:
 
 def plan_of(spec: dict[str, Any]) -> RunPlan:
     """The planned run a run's spec describes (every field of RunPlan is one of the spec's)."""
+    from clt_kit.pipeline import RunPlan
+
     return RunPlan(**{f.name: spec[f.name] for f in dataclasses.fields(RunPlan)})
 
 
