@@ -12,6 +12,7 @@ downloaded.
 
 from __future__ import annotations
 
+import copy
 import importlib.metadata
 import os
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ MGSM_ABSENT = f"MGSM's files are not at {MGSM} (../shared/data/mgsm from the rep
 # MGSM's native 8-shot exemplars (mgsm/exemplars.py of MGSM's release, as JSON).
 EXEMPLARS = REPO_ROOT / "python" / "clt_kit" / "sources" / "mgsm_exemplars.json"
 CONVERTED = "converted.json"
+FORMAT = 2  # bumped whenever the conversion changes (part of the cache folder's name)
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,11 @@ def smollm2() -> RealModel:
     """SmolLM2-135M-Instruct as a saved transformers folder (converted on first use, then reused)."""
     gguf, version = gguf_file()
     digest = sha256_file(str(gguf))
-    out = cache_root() / f"smollm2-135m-instruct-{version}-{digest[:12]}"
+    out = cache_root() / f"smollm2-135m-instruct-{version}-{digest[:12]}-f{FORMAT}"
     if not (out / CONVERTED).is_file():
         with publish_dir(out) as tmp:
             _convert(gguf, tmp)
-            write_json(tmp / CONVERTED, {"package": PACKAGE, "version": version, "gguf": gguf.name, "gguf_sha256": digest})
+            write_json(tmp / CONVERTED, {"package": PACKAGE, "version": version, "gguf": gguf.name, "gguf_sha256": digest, "format": FORMAT})
     record = read_json(out / CONVERTED)
     return RealModel(out, record["package"], record["version"], record["gguf"], record["gguf_sha256"])
 
@@ -79,7 +81,9 @@ def _convert(gguf: Path, out: Path) -> None:
 
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    model = AutoModelForCausalLM.from_config(loaded.config)
+    config = copy.deepcopy(loaded.config)
+    del config.quantization_config  # the weights are de-quantized: saved as a plain model (fine-tuned ones are saved again)
+    model = AutoModelForCausalLM.from_config(config)
     model.load_state_dict(loaded.state_dict(), strict=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
