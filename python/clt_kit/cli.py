@@ -328,6 +328,7 @@ def pretrain(seed: int, scale: str, results: Path, from_scratch: bool) -> None:
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the fine-tuned model.")
 @click.option("--packing", is_flag=True, help="Pack each batch's examples into full rows (no attention across examples); the paper did not pack.")
 @click.option("--lora-rank", type=click.IntRange(min=0), default=0, show_default=True, help="Train LoRA adapters of this rank on every linear layer, merged after training (0: full fine-tuning, as the paper did).")
+@click.option("--batch", type=click.IntRange(min=1), default=None, help="Global batch: examples per optimizer step (instead of the scale's; the paper's is 64).")
 @click.option("--micro-batch", type=click.IntRange(min=1), default=None, help="Examples per forward pass and process; the rest of the scale's global batch by gradient accumulation.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Optimizer steps (instead of the scale's steps or epochs).")
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None, help="Passes over the training examples (instead of the scale's steps or epochs).")
@@ -336,7 +337,7 @@ def pretrain(seed: int, scale: str, results: Path, from_scratch: bool) -> None:
 @click.option("--log-with", default="tensorboard", show_default=True, help="An accelerate tracker for the training and validation losses (tensorboard: event files under OUT/logs; wandb, mlflow, ... where installed; none: no tracker).")
 @click.option("--model-name", default=None, help="The model's name in the results (7b, 35b or 8b puts the run in the paper's figures of that model; default: the base's folder or hub name).")
 @THREADS
-def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: bool, lora_rank: int, micro_batch: int | None,
+def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: bool, lora_rank: int, batch: int | None, micro_batch: int | None,
           steps: int | None, epochs: float | None, lr: float | None, seq_len: int | None, log_with: str, model_name: str | None,
           threads: int | None) -> None:
     """Fine-tune a base model on a mixture (best checkpoint by validation loss).
@@ -357,7 +358,8 @@ def train(base: str, mixture: Path, seed: int, scale: str, out: Path, packing: b
     lora = LoraSpec(rank=lora_rank, alpha=2 * lora_rank) if lora_rank else None
     if steps is not None or epochs is not None:
         recipe = dataclasses.replace(recipe, steps=steps, epochs=epochs)
-    recipe = dataclasses.replace(recipe, micro_batch=micro_batch or recipe.micro_batch, lr=lr or recipe.lr, seq_len=seq_len or recipe.seq_len)
+    recipe = dataclasses.replace(recipe, batch=batch or recipe.batch, micro_batch=micro_batch or recipe.micro_batch, lr=lr or recipe.lr,
+                                 seq_len=seq_len or recipe.seq_len)
     about = run_about(scale, seed, model_name or base.rstrip("/").split("/")[-1], base, mixture)
     started = time.perf_counter()
     tracker = None if log_with == "none" else log_with
@@ -392,9 +394,10 @@ def _recipe_line(recipe: dict[str, Any]) -> str:
                    " environment (`make vllm-env`; docs/paper-scale.md, Generation with vLLM). Same prompts, same decoding.")
 @click.option("--vllm-python", type=click.Path(path_type=Path), default=None,
               help="--backend vllm: the vLLM environment's interpreter (default: $CLT_KIT_VLLM_PYTHON, else .venv-vllm/bin/python).")
+@click.option("--max-new-tokens", type=click.IntRange(min=1), default=None, help="Longest answer in tokens (instead of the scale's; the paper scale's is 512).")
 @judge_options
 def eval_(model_dir: str, test: Path, task: str, scale: str | None, threads: int | None, out: Path | None, backend: str,
-          vllm_python: Path | None, judge_url: str | None, judge_model: str, judge_cache: Path | None, judge_in_flight: int,
+          vllm_python: Path | None, max_new_tokens: int | None, judge_url: str | None, judge_model: str, judge_cache: Path | None, judge_in_flight: int,
           judge_allow_http: bool) -> None:
     """Generate greedily on a test set and score every example; print per-language means.
 
@@ -411,6 +414,7 @@ def eval_(model_dir: str, test: Path, task: str, scale: str | None, threads: int
     judge = make_judge(judge_url, judge_model, judge_cache or Path("results/judge-cache"), judge_in_flight, judge_allow_http)
     s = get_scale(eval_scale(model_dir, scale))
     config = dataclasses.replace(s.eval, cpu_threads=s.threads(s.eval.cpu_threads, threads))
+    config = dataclasses.replace(config, max_new_tokens=max_new_tokens or config.max_new_tokens)
     if backend == "vllm":
         model: Any = VllmModel(model_dir, find_vllm(vllm_python))
         tokenizer = load_tokenizer(model_dir)
