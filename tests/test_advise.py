@@ -122,6 +122,20 @@ def test_a_target_share_of_english_and_runs_that_cannot_answer(tmp_path: Path) -
     assert record["status"] == advise.TOO_FEW and record["k_needed"] is None
 
 
+def test_a_run_whose_english_scored_zero_leaves_relative_to_english_undefined(tmp_path: Path) -> None:
+    """At smoke scale a run can score 0 in English: its non-English mean relative to English is then
+    undefined, and the advice says so instead of fitting nan (the other groups are still answered)."""
+    _saturating_runs(tmp_path / "clt.duckdb")
+    with db.connect(tmp_path / "clt.duckdb") as con:
+        con.execute("UPDATE examples SET score = 0 WHERE lang = 'en' AND run_id = 'smoke-1-MR-8'")
+    records = {(r["task"], r["group"]): r for r in json.loads(_advise(tmp_path, "--json"))}
+    rel = records[("MR", "non_english")]
+    assert rel["status"] == advise.UNDEFINED and rel["k_needed"] is None and "English scored 0 at k = [8]" in rel["message"]
+    assert records[("MR", "seen")]["status"] != advise.UNDEFINED and records[("MR", "seen")]["k_needed"] is not None
+    assert "-  cannot answer: English scored 0" in _advise(tmp_path, "--group", "non_english")
+    assert json.loads(_advise(tmp_path, "--next", "--json", "--group", "non_english"))  # IF's curve still says where to run
+
+
 def test_the_scale_comes_from_the_results_and_must_be_chosen_among_several(tmp_path: Path) -> None:
     _saturating_runs(tmp_path / "clt.duckdb")
     _saturating_runs(tmp_path / "clt.duckdb", scale="mini", seed=0)

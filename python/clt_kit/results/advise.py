@@ -34,6 +34,7 @@ DEFAULT_GAIN_SHARE = 0.9
 DEFAULT_LEVEL = 0.9
 DEFAULT_BOOTSTRAP = 200
 ANSWERED, BEYOND, NO_GAIN, UNREACHABLE, TOO_FEW = "answered", "beyond", "no_gain", "unreachable", "too_few_runs"
+UNDEFINED = "undefined"  # relative to English where English scored 0
 
 CurveKey = tuple[str, str, str, str, str]  # model, task, setting, mixture, group
 
@@ -225,14 +226,19 @@ def advise_curve(curve: Curve, target: Target, level: float = DEFAULT_LEVEL) -> 
     model, task, setting, mixture, group = curve.key
     common = dict(model=model, task=task, setting=setting, mixture=mixture, group=group, target=target.label(),
                   form=curves.DEFAULT_FORM, level=level, k_max=curve.k_max, n_points=int(curve.ks.size))
+    unanswered = dict(k_needed=None, k_low=None, k_high=None, plateau=None, at_k0=None, half_k=None)
+    if not np.isfinite(curve.values).all():
+        zero = sorted({int(k) for k, v in zip(curve.ks, curve.values) if not np.isfinite(v)})
+        return Advice(**unanswered, status=UNDEFINED, message=f"cannot answer: English scored 0 at k = {zero}, so relative to"
+                      " English is undefined there", **common)
     try:
         point = curves.fit(curve.ks, curve.values)
     except ValueError as e:
-        return Advice(k_needed=None, k_low=None, k_high=None, plateau=None, at_k0=None, half_k=None, status=TOO_FEW,
-                      message=f"cannot answer: {e} (runs at k = {sorted({int(k) for k in curve.ks})})", **common)
-    reps = curves.fit(curve.ks, curve.replicates)
+        return Advice(**unanswered, status=TOO_FEW, message=f"cannot answer: {e} (runs at k = {sorted({int(k) for k in curve.ks})})", **common)
+    kept = np.isfinite(curve.replicates).all(axis=1)  # a replicate that drew no English point above 0 is left out
+    reps = curves.fit(curve.ks, curve.replicates[kept])
     needed = float(_needed(point, target, curve.english, group)[0])
-    spread = _needed(reps, target, curve.english_replicates, group)
+    spread = _needed(reps, target, curve.english_replicates[kept], group)
     low, high = np.quantile(spread, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
     at_k0, plateau = float(point.at_k0[0]), float(point.plateau[0])
     status, message = _verdict(needed, at_k0, plateau, int(curve.ks[curve.ks > 0].min()), curve.k_max, target)
@@ -289,6 +295,12 @@ def narrowing(curve: Curve, target: Target, candidate: int, level: float, rng: n
     return max(0.0, (now - after) / now)
 
 
+def _finite(curve: Curve) -> Curve:
+    """The curve with only its replicates whose every value is defined."""
+    kept = np.isfinite(curve.replicates).all(axis=1)
+    return Curve(curve.key, curve.ks, curve.values, curve.replicates[kept], curve.english, curve.english_replicates[kept])
+
+
 @dataclass(frozen=True)
 class NextRun:
     k: int
@@ -299,7 +311,8 @@ class NextRun:
 def next_runs(curve_list: list[Curve], target: Target, count: int = 2, level: float = DEFAULT_LEVEL, boot_seed: int = 0) -> list[NextRun]:
     """The `count` k values whose runs would most narrow the intervals of k_needed of these curves
     (those that can be fitted), best first; only k values that narrow them at all."""
-    fitted = [c for c in curve_list if c.ks.size >= 3 and np.unique(c.ks[c.ks > 0]).size >= 2 and (c.ks == 0).any()]
+    fitted = [_finite(c) for c in curve_list
+              if np.isfinite(c.values).all() and np.unique(c.ks[c.ks > 0]).size >= 2 and (c.ks == 0).any()]
     if not fitted:
         return []
     gains: dict[int, list[float]] = defaultdict(list)
@@ -361,8 +374,10 @@ def advice_text(advice: list[Advice], groups: tuple[str, ...]) -> str:
                      f" target {first.target}, {first.level:.0%} interval)")
         lines.append(f"  {'group':<12} {'at k=0':>7} {'plateau':>8} {'k_needed':>9} {'interval':>16}  verdict")
         for a in rows:
-            interval = f"[{_k(a.k_low)}, {_k(a.k_high)}]" if a.status != TOO_FEW else "-"
-            lines.append(f"  {a.group:<12} {_num(a.at_k0):>7} {_num(a.plateau):>8} {_k(a.k_needed):>9} {interval:>16}  {a.message}")
+            answered = a.status not in (TOO_FEW, UNDEFINED)
+            interval = f"[{_k(a.k_low)}, {_k(a.k_high)}]" if answered else "-"
+            needed = _k(a.k_needed) if answered else "-"
+            lines.append(f"  {a.group:<12} {_num(a.at_k0):>7} {_num(a.plateau):>8} {needed:>9} {interval:>16}  {a.message}")
     return "\n".join(lines)
 
 

@@ -98,6 +98,8 @@ def fit(ks: np.ndarray, values: np.ndarray, form: str = DEFAULT_FORM) -> Fits:
     ys = np.atleast_2d(np.asarray(values, float))
     if ys.shape[1] != ks.size:
         raise ValueError(f"{ys.shape[1]} values for {ks.size} k values")
+    if not np.isfinite(ys).all():
+        raise ValueError("a curve's values must all be defined (finite)")
     if not (ks == 0).any() or np.unique(ks[ks > 0]).size < 2:
         raise ValueError("a curve needs runs at k = 0 and at two positive k values at least")
     chosen = FORMS[form]
