@@ -84,8 +84,8 @@ def test_the_models_own_chat_template_is_used_in_sft_and_evaluation(smol: RealMo
     seen = tuned.decode(prompt_ids(tuned, prompt))
     assert seen == base.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
     assert seen.startswith("<|im_start|>system\n") and seen.endswith("<|im_end|>\n<|im_start|>assistant\n")
-    generation = read_json(piecewise["tuned"] / "eval" / "MR.json")["generation"]
-    assert generation["backend"] == "transformers"
+    generation = read_json(piecewise["tuned"] / "eval" / "MR.json")["settings"]  # the record's settings hold the generation's
+    assert generation["backend"] == {"backend": "transformers"}
     assert generation["stop"]["tokens"] == ["<|im_end|>"]  # the template's end of turn (also SmolLM2's end-of-sequence)
 
 
@@ -97,7 +97,7 @@ def test_answers_end_by_the_stop_rule_and_prompts_are_whole(smol: RealModel, pie
     tokenizer = AutoTokenizer.from_pretrained(piecewise["tuned"])
     tests, rows = piecewise["tests"], piecewise["rows"]
     assert sorted(t["lang"] for t in tests) == LANGUAGES
-    stops = read_json(piecewise["tuned"] / "eval" / "MR.json")["generation"]["stop"]["strings"]
+    stops = read_json(piecewise["tuned"] / "eval" / "MR.json")["settings"]["stop"]["strings"]
     assert stops == {lang: [LABELS[lang]] for lang in LANGUAGES}
     exemplars = read_json(EXEMPLARS)
     for item in tests:  # the 8 worked examples of the item's language, whole, then its question
