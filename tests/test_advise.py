@@ -136,6 +136,21 @@ def test_a_run_whose_english_scored_zero_leaves_relative_to_english_undefined(tm
     assert json.loads(_advise(tmp_path, "--next", "--json", "--group", "non_english"))  # IF's curve still says where to run
 
 
+def test_replicates_that_draw_no_english_score_are_left_out_of_intervals_and_figures(tmp_path: Path) -> None:
+    """One English item of twelve above 0: the run's relative-to-English value is defined, but about
+    a third of the bootstrap replicates draw only zeros; the advice and its figure leave them out
+    (the figure of `reproduce --all` failed on such a smoke run)."""
+    _saturating_runs(tmp_path / "clt.duckdb")
+    with db.connect(tmp_path / "clt.duckdb") as con:
+        con.execute("UPDATE examples SET score = 0 WHERE lang = 'en' AND run_id = 'smoke-1-MR-8' AND example_id <> 'en-0'")
+        con.execute("UPDATE examples SET score = 1 WHERE lang = 'en' AND run_id = 'smoke-1-MR-8' AND example_id = 'en-0'")
+    rel = next(r for r in json.loads(_advise(tmp_path, "--json", "--group", "non_english")) if r["task"] == "MR")
+    assert rel["status"] != advise.UNDEFINED and rel["k_low"] is not None and rel["k_low"] <= rel["k_high"]
+    out = tmp_path / "advice.png"
+    _advise(tmp_path, "--group", "non_english", "--plot", str(out))
+    assert out.stat().st_size > 10_000
+
+
 def test_the_scale_comes_from_the_results_and_must_be_chosen_among_several(tmp_path: Path) -> None:
     _saturating_runs(tmp_path / "clt.duckdb")
     _saturating_runs(tmp_path / "clt.duckdb", scale="mini", seed=0)

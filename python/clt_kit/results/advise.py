@@ -235,10 +235,10 @@ def advise_curve(curve: Curve, target: Target, level: float = DEFAULT_LEVEL) -> 
         point = curves.fit(curve.ks, curve.values)
     except ValueError as e:
         return Advice(**unanswered, status=TOO_FEW, message=f"cannot answer: {e} (runs at k = {sorted({int(k) for k in curve.ks})})", **common)
-    kept = np.isfinite(curve.replicates).all(axis=1)  # a replicate that drew no English point above 0 is left out
-    reps = curves.fit(curve.ks, curve.replicates[kept])
+    kept = finite(curve)
+    reps = curves.fit(kept.ks, kept.replicates)
     needed = float(_needed(point, target, curve.english, group)[0])
-    spread = _needed(reps, target, curve.english_replicates[kept], group)
+    spread = _needed(reps, target, kept.english_replicates, group)
     low, high = np.quantile(spread, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
     at_k0, plateau = float(point.at_k0[0]), float(point.plateau[0])
     status, message = _verdict(needed, at_k0, plateau, int(curve.ks[curve.ks > 0].min()), curve.k_max, target)
@@ -295,8 +295,9 @@ def narrowing(curve: Curve, target: Target, candidate: int, level: float, rng: n
     return max(0.0, (now - after) / now)
 
 
-def _finite(curve: Curve) -> Curve:
-    """The curve with only its replicates whose every value is defined."""
+def finite(curve: Curve) -> Curve:
+    """The curve with only its replicates whose every value is defined (a replicate that drew no
+    English score above 0 has a relative-to-English value of inf or nan)."""
     kept = np.isfinite(curve.replicates).all(axis=1)
     return Curve(curve.key, curve.ks, curve.values, curve.replicates[kept], curve.english, curve.english_replicates[kept])
 
@@ -311,7 +312,7 @@ class NextRun:
 def next_runs(curve_list: list[Curve], target: Target, count: int = 2, level: float = DEFAULT_LEVEL, boot_seed: int = 0) -> list[NextRun]:
     """The `count` k values whose runs would most narrow the intervals of k_needed of these curves
     (those that can be fitted), best first; only k values that narrow them at all."""
-    fitted = [_finite(c) for c in curve_list
+    fitted = [finite(c) for c in curve_list
               if np.isfinite(c.values).all() and np.unique(c.ks[c.ks > 0]).size >= 2 and (c.ks == 0).any()]
     if not fitted:
         return []

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clt_kit.results.advise import Advice, Curve
+from clt_kit.results.advise import Advice, Curve, finite
 from clt_kit.results import curves
 from clt_kit.study import TASKS
 
@@ -55,7 +55,7 @@ def _draw_one(ax, curve: Curve, adv: Advice, color: str, level: float) -> None:
     top = min(top, 4 * curve.k_max)
     grid = np.concatenate([[0.0], np.geomspace(max(1.0, curve.ks[curve.ks > 0].min() / 4), top, 120)])
     point = curves.fit(curve.ks, curve.values)
-    band = curves.fit(curve.ks, curve.replicates).predict(grid)
+    band = curves.fit(curve.ks, finite(curve).replicates).predict(grid)
     low, high = np.quantile(band, [(1 - level) / 2, (1 + level) / 2], axis=0)
     ax.plot(grid, point.predict(grid)[0], "-", color=color, linewidth=1)
     ax.fill_between(grid, low, high, color=color, alpha=0.15, linewidth=0)
